@@ -1,0 +1,798 @@
+"""Pass 3 — check: AST + facts schema → types for every node, or diagnostics.
+
+Takes a :class:`~engine.policy.PolicyVersion` whose rules are parsed and the :class:`~engine.schema.Schema`;
+gives a :class:`TypeInfo` (the type of every expression node and what every name refers to) that the
+compiler reads, plus diagnostics: unknown names and fields with did-you-mean hints, type errors,
+unknown enum literals, maybe-null facts used without a check, rule shape, duplicate rule ids, rules
+citing no article, unused definitions.
+
+Operator table (mirrored in the README):
+
+==========================  ================  ==========================================
+operator                    operands          result
+==========================  ================  ==========================================
+``+ -``                     int, int          int
+``+ -``                     date, duration    date (months clamp unless ``rounded up``)
+``-``                       date, date        int (days)
+``*``                       int, int          int
+``< <= > >=``               int/date/yearmonth/text of one type   bool
+``= !=``                    same type (``none`` against a nullable)  bool
+``and or``                  bool/verdict      bool, or verdict if either is
+``not``                     bool              bool
+``in``, ``not in``          T, set/list of T  bool
+``exists``, ``is missing``  any fact          bool
+``by``                      date?, date       verdict (true / false / pending)
+``overlaps``                period, period    bool
+==========================  ================  ==========================================
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from typing import Literal
+
+import attrs
+
+from . import syntax as s
+from . import types as t
+from .diagnostics import Diagnostic, Msg, Span, error, warning
+from .policy import Definition, Locate, PolicyVersion, Rule, Template
+from .schema import Schema
+
+ERROR = t.Prim("none")  # placeholder type after an error has been reported; compatible with all
+
+NameKind = Literal["local", "global", "field", "enum", "message", "element"]
+
+
+@attrs.frozen
+class Resolution:
+    kind: NameKind
+    name: str
+    value: str | None = None  # the enum member (kind "enum"); the loop variable (kind "element")
+
+
+@attrs.frozen
+class Builtin:
+    params: tuple[t.Type, ...]
+    result: t.Type
+    doc: str
+
+
+BUILTINS: dict[str, Builtin] = {
+    "period": Builtin((t.DATE, t.Nullable(t.DATE)), t.PERIOD, "period(from, to): a time span; to = none is open-ended"),
+    "next_working_day": Builtin((t.DATE,), t.DATE, "the day itself if it is a working day, else the next one"),
+    "previous_working_day": Builtin((t.DATE,), t.DATE, "the day itself if it is a working day, else the previous one"),
+    "year_of": Builtin((t.DATE,), t.INT, "the calendar year of a date"),
+    "end_of_year": Builtin((t.DATE,), t.DATE, "31 December of the date's year"),
+    "yearmonth_of": Builtin((t.DATE,), t.YEARMONTH, "the year-month of a date"),
+}
+
+MESSAGE_NAMES: dict[str, t.Type] = {"due": t.Nullable(t.DATE), "subject": t.TEXT}
+
+
+@attrs.define
+class TypeInfo:
+    """What the checker learnt: read by the compiler and the reference interpreter."""
+
+    types: dict[int, t.Type] = attrs.Factory(dict)
+    names: dict[int, Resolution] = attrs.Factory(dict)
+    globals: dict[str, t.Type] = attrs.Factory(dict)
+    global_reads: dict[str, list[tuple[str, ...]]] = attrs.Factory(dict)
+
+    def type_of(self, e: s.Expr) -> t.Type:
+        return self.types.get(id(e), ERROR)
+
+
+@attrs.frozen
+class _Var:
+    type: t.Type
+    path: tuple[str, ...] | None  # path template of the fact it stands for, if any
+    kind: NameKind = "local"
+    pos: s.Pos = (0, 0)
+
+
+def path_key(e: s.Expr) -> str | None:
+    """A canonical text for a fact path (``year.registered_on``), used for null narrowing."""
+    if isinstance(e, s.Name):
+        return e.id
+    if isinstance(e, s.Attr):
+        base = path_key(e.obj)
+        return None if base is None else f"{base}.{e.name}"
+    return None
+
+
+def proven_present(e: s.Expr, truth: bool = True, defs: dict[str, s.Expr] | None = None) -> set[str]:
+    """Fact paths known to be non-null when ``e`` evaluates to ``truth``.
+
+    ``defs`` are the global `let` values (without parameters): `when registered` proves what the
+    definition of `registered` proves.
+    """
+    out: set[str] = set()
+    match e:
+        case s.Name(id=name) if defs and name in defs:
+            out |= proven_present(defs[name], truth, {k: v for k, v in defs.items() if k != name})
+        case s.Exists(value=v) if truth:
+            k = path_key(v)
+            if k:
+                out.add(k)
+        case s.Missing(value=v) if not truth:
+            k = path_key(v)
+            if k:
+                out.add(k)
+        case s.Not(operand=o):
+            out |= proven_present(o, not truth, defs)
+        case s.Binary(op="and", left=a, right=b) if truth:
+            out |= proven_present(a, True, defs) | proven_present(b, True, defs)
+        case s.Binary(op="or", left=a, right=b) if not truth:
+            out |= proven_present(a, False, defs) | proven_present(b, False, defs)
+        case s.Binary(op="=" | "!=", left=a, right=b):
+            # `x = <non-none literal>` true, or `x != none` true, proves x present
+            positive = (e.op == "=") == truth
+            for x, y in ((a, b), (b, a)):
+                k = path_key(x)
+                if k and ((positive and not isinstance(y, s.NoneLit)) or (not positive and isinstance(y, s.NoneLit))):
+                    if not isinstance(y, s.Name | s.Attr):
+                        out.add(k)
+        case _:
+            pass
+    for k in list(out):  # a.b.c present implies a.b and a present
+        parts = k.split(".")
+        out.update(".".join(parts[:i]) for i in range(1, len(parts)))
+    return out
+
+
+class Checker:
+    def __init__(self, schema: Schema, version: PolicyVersion) -> None:
+        self.schema = schema
+        self.version = version
+        self.info = TypeInfo()
+        self.diags: list[Diagnostic] = []
+        self.locate: Locate = lambda p: Span("<policy>", 1, 1)
+        self.used_globals: set[str] = set()
+        self._checking: list[str] = []
+        self._reads: list[tuple[str, ...]] = []
+        self._lenient = False  # messages may show a value that is none
+        self._loop: tuple[str, t.RecordT] | None = None  # the rule's `for` variable and its record type
+        self._value_defs = {
+            n: d.stmt.expr for n, d in version.definitions.items() if isinstance(d.stmt, s.Let) and d.stmt.params is None
+        }
+
+    # ------------------------------------------------------------------------------------------ helpers
+
+    def _err(self, code: str, pos: s.Pos, zh: str, en: str, hint: Msg | None = None) -> t.Type:
+        self.diags.append(error(code, self.locate(pos), zh, en, hint=hint))
+        return ERROR
+
+    def _did_you_mean(self, name: str, candidates: Iterator[str] | list[str]) -> Msg | None:
+        close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.7)
+        if not close:
+            return None
+        return Msg(f"是否应为 '{close[0]}'？", f"did you mean '{close[0]}'?")
+
+    # ------------------------------------------------------------------------------------------ program
+
+    def check(self) -> tuple[TypeInfo, list[Diagnostic]]:
+        for name in self.version.definitions:
+            self._global(name, None)
+        if self.version.scope is not None and self.version.scope_locate is not None:
+            self.locate = self.version.scope_locate
+            self._expect_bool(self.version.scope, self._expr(self.version.scope, {}, frozenset()), "scope")
+        seen: dict[str, Rule] = {}
+        for rule in self.version.rules:
+            if rule.id in seen:
+                first = seen[rule.id]
+                self.diags.append(
+                    error(
+                        "duplicate-rule-id",
+                        rule.span,
+                        f"规则编号 {rule.id} 重复（首次出现在第 {first.span.line} 行）",
+                        f"duplicate rule id {rule.id} (first used at line {first.span.line})",
+                        hint=Msg("每条规则的 id 必须唯一；改名其中一条", "rule ids must be unique; rename one of them"),
+                    )
+                )
+            seen[rule.id] = rule
+            self._rule(rule)
+        for name, d in self.version.definitions.items():
+            if name not in self.used_globals:
+                self.diags.append(
+                    warning(
+                        "unused-definition",
+                        d.locate(d.stmt.name_pos),
+                        f"定义 {name} 未被任何规则使用",
+                        f"the definition {name} is not used by any rule",
+                        hint=Msg("删除它，或在规则中使用它", "delete it, or use it in a rule"),
+                    )
+                )
+        return self.info, self.diags
+
+    def _global(self, name: str, use_pos: s.Pos | None) -> t.Type:
+        if name in self.info.globals:
+            return self.info.globals[name]
+        d: Definition = self.version.definitions[name]
+        if name in self._checking:
+            cycle = " → ".join([*self._checking[self._checking.index(name) :], name])
+            self.diags.append(
+                error(
+                    "definition-cycle",
+                    d.locate(d.stmt.name_pos),
+                    f"定义循环引用：{cycle}",
+                    f"definitions refer to each other in a cycle: {cycle}",
+                )
+            )
+            return ERROR
+        self._checking.append(name)
+        saved = (self.locate, self._reads)
+        self.locate, self._reads = d.locate, []
+        stmt = d.stmt
+        scope: dict[str, _Var] = {}
+        if isinstance(stmt, s.Let) and stmt.params is not None:
+            ptypes = []
+            for p in stmt.params:
+                pt = self.schema.type_named(p.type_name)
+                if pt is None:
+                    pt = self._err(
+                        "unknown-type",
+                        p.type_pos,
+                        f"未知类型 {p.type_name}",
+                        f"unknown type {p.type_name}",
+                        self._did_you_mean(p.type_name, self.schema.type_names()),
+                    )
+                ptypes.append(pt)
+                scope[p.name] = _Var(pt, (f"$param:{p.name}",), pos=p.pos)
+            body = self._expr(stmt.expr, scope, frozenset())
+            result: t.Type = t.FnT(tuple(ptypes), body)
+        else:
+            result = self._expr(stmt.expr, scope, frozenset())
+            if isinstance(stmt, s.Deadline):
+                self._expect_date(stmt.expr, result, "deadline")
+        self.info.global_reads[name] = self._reads
+        self.locate, self._reads = saved
+        self._checking.pop()
+        self.info.globals[name] = result
+        return result
+
+    def _expect_date(self, e: s.Expr, ty: t.Type, what: str) -> None:
+        if ty == ERROR:
+            return
+        if ty != t.DATE:
+            self._err(
+                "type-mismatch",
+                e.pos,
+                f"{what} 的值应为日期，实为 {ty}",
+                f"a {what} must be a date, not {ty}",
+                Msg("例如：year.term_start + 2 weeks", "for example: year.term_start + 2 weeks")
+                if not t.is_nullable(ty)
+                else Msg("该日期可能为空：先在 when 中写 `… exists`", "this date may be none: add `when … exists`"),
+            )
+
+    def _rule(self, rule: Rule) -> None:
+        self.locate = rule.locate
+        self._reads = []
+        self._loop = None
+        prog = rule.program
+        verdicts = prog.verdicts
+        if len(verdicts) != 1 or not isinstance(prog.statements[-1], s.Verdict):
+            self._err(
+                "rule-shape",
+                prog.statements[-1].pos if prog.statements else (0, 0),
+                "每条规则须以且仅以一条 require、forbid 或 invariant 结尾",
+                "a rule must end with exactly one require, forbid or invariant statement",
+                Msg("把多个要求拆成几条规则", "split several requirements into several rules"),
+            )
+        scope: dict[str, _Var] = {}
+        narrowed = self._clause_facts(prog)
+        for i, stmt in enumerate(prog.statements):
+            if isinstance(stmt, s.For):
+                if i != 0:
+                    self._err("rule-shape", stmt.pos, "for 只能写在规则的第一行", "`for` must be the rule's first statement")
+                ct = self._expr(stmt.collection, scope, frozenset())
+                elem = t.strip(ct)
+                if isinstance(elem, t.ListT):
+                    scope[stmt.var] = _Var(elem.elem, ("$subject",), pos=stmt.var_pos)
+                    if isinstance(elem.elem, t.RecordT):
+                        self._loop = (stmt.var, elem.elem)
+                elif ct != ERROR:
+                    self._err(
+                        "type-mismatch",
+                        stmt.collection.pos,
+                        f"for 需要一个集合，实为 {ct}",
+                        f"`for` needs a collection, not {ct}",
+                    )
+                    scope[stmt.var] = _Var(ERROR, None, pos=stmt.var_pos)
+            elif isinstance(stmt, s.Let | s.Deadline):
+                if isinstance(stmt, s.Let) and stmt.params is not None:
+                    self._err(
+                        "rule-shape",
+                        stmt.pos,
+                        "带参数的定义只能写在 definitions 中",
+                        "definitions with parameters belong in `definitions:`",
+                    )
+                    continue
+                self._shadow_check(stmt.name, stmt.name_pos, scope)
+                # a definition the clauses do not need is computed only after `when`/`unless` held
+                present = frozenset() if stmt.name in narrowed[1] else narrowed[0]
+                ty = self._expr(stmt.expr, scope, present)
+                if isinstance(stmt, s.Deadline):
+                    self._expect_date(stmt.expr, ty, "deadline")
+                scope[stmt.name] = _Var(ty, None, pos=stmt.name_pos)
+            elif isinstance(stmt, s.Verdict):
+                self._verdict(stmt, scope)
+        # unused local definitions
+        used = {r.name for r in self.info.names.values() if r.kind == "local"}
+        self._message_checks(rule, scope)
+        used |= {r.name for r in self.info.names.values() if r.kind == "local"}
+        for stmt in prog.statements:
+            if isinstance(stmt, s.Let | s.Deadline) and stmt.name not in used:
+                self.diags.append(
+                    warning(
+                        "unused-definition",
+                        self.locate(stmt.name_pos),
+                        f"定义 {stmt.name} 未被使用",
+                        f"the definition {stmt.name} is not used",
+                        hint=Msg("删除它，或在规则或消息中使用它", "delete it, or use it in the rule or its message"),
+                    )
+                )
+        rule.reads = sorted(set(self._reads))
+        self._loop = None
+
+    def _proven(self, e: s.Expr, truth: bool = True) -> set[str]:
+        return proven_present(e, truth, self._value_defs)
+
+    def _clause_facts(self, prog: s.Program) -> tuple[frozenset[str], set[str]]:
+        """What the verdict's clauses prove present, and the local definitions the clauses need."""
+        if not prog.verdicts:
+            return frozenset(), set()
+        verdict = prog.verdicts[-1]
+        proven: set[str] = set()
+        for c in verdict.clauses:
+            proven |= self._proven(c.expr, c.kind == "when")
+        local = {st.name: st for st in prog.statements if isinstance(st, s.Let | s.Deadline)}
+        needed: set[str] = set()
+        todo = [c.expr for c in verdict.clauses]
+        while todo:
+            node = todo.pop()
+            if isinstance(node, s.Name) and node.id in local and node.id not in needed:
+                needed.add(node.id)
+                todo.append(local[node.id].expr)
+            todo.extend(s.children(node))
+        return frozenset(proven), needed
+
+    def _shadow_check(self, name: str, pos: s.Pos, scope: dict[str, _Var]) -> None:
+        if name in scope or name in self.version.definitions:
+            self._err(
+                "duplicate-definition",
+                pos,
+                f"名称 {name} 已定义",
+                f"the name {name} is already defined",
+                Msg("换一个名称", "choose another name"),
+            )
+
+    def _verdict(self, v: s.Verdict, scope: dict[str, _Var]) -> None:
+        present: frozenset[str] = frozenset()
+        for c in v.clauses:
+            ct = self._expr(c.expr, scope, present)
+            self._expect_bool(c.expr, ct, c.kind)
+            present = present | self._proven(c.expr, c.kind == "when")
+        ty = self._expr(v.cond, scope, present)
+        if v.kind == "require":
+            if not t.is_truth(ty) and ty != ERROR:
+                self._err(
+                    "type-mismatch",
+                    v.cond.pos,
+                    f"require 的条件应为真假值，实为 {ty}",
+                    f"a require condition must be true or false, not {ty}",
+                )
+        else:
+            self._expect_bool(v.cond, ty, v.kind)
+
+    def _expect_bool(self, e: s.Expr, ty: t.Type, what: str) -> None:
+        if ty not in (t.BOOL, ERROR):
+            hint = None
+            if ty == t.VERDICT:
+                hint = Msg("`by` 只能用在 require 中", "`by` may only be used in a require condition")
+            self._err(
+                "type-mismatch",
+                e.pos,
+                f"{what} 的条件应为真假值，实为 {ty}",
+                f"a {what} condition must be true or false, not {ty}",
+                hint,
+            )
+
+    def _message_checks(self, rule: Rule, scope: dict[str, _Var]) -> None:
+        saved = self.locate
+        self._lenient = True
+        for tpl in rule.messages.values():
+            self.locate = tpl.locate
+            mscope = dict(scope)
+            for name, ty in MESSAGE_NAMES.items():
+                mscope.setdefault(name, _Var(ty, None, "message"))
+            for part in tpl.parts:
+                if not isinstance(part, str):
+                    self._expr(part, mscope, frozenset())
+        self.locate = saved
+        self._lenient = False
+
+    # --------------------------------------------------------------------------------------- expressions
+
+    def _expr(self, e: s.Expr, scope: dict[str, _Var], present: frozenset[str]) -> t.Type:
+        ty = self._infer(e, scope, present)
+        self.info.types[id(e)] = ty
+        return ty
+
+    def _nonnull(self, e: s.Expr, ty: t.Type, present: frozenset[str], what: str) -> t.Type:
+        """The operand's type, requiring that it cannot be none here (or reporting how to make sure)."""
+        if isinstance(ty, t.Nullable) and self._lenient:
+            return ty.inner
+        if isinstance(ty, t.Nullable):
+            key = path_key(e)
+            if key is not None and key in present:
+                return ty.inner
+            shown = key or "this value"
+            self._err(
+                "maybe-none",
+                e.pos,
+                f"{shown} 可能为空（none），不能直接用于{what}",
+                f"{shown} may be none here and cannot be used in {what}",
+                Msg(
+                    f"先确认它存在：在 when 中写 `{shown} exists`，或写 `{shown} exists and …`",
+                    f"check it first: `when {shown} exists`, or `{shown} exists and …`",
+                ),
+            )
+            return ty.inner
+        return ty
+
+    def _bound_type(self, name: str, scope: dict[str, _Var]) -> t.Type | None:
+        if name in scope:
+            return scope[name].type
+        if name in self.version.definitions:
+            return self.info.globals.get(name, ERROR)
+        if self._loop is not None and name in self._loop[1].fields:
+            return self._loop[1].fields[name].type
+        f = self.schema.root.fields.get(name)
+        return None if f is None else f.type
+
+    def _unbound(self, e: s.Expr, scope: dict[str, _Var]) -> bool:
+        return isinstance(e, s.Name) and self._bound_type(e.id, scope) is None
+
+    def _enum_literal(self, e: s.Name, enum: t.EnumT) -> t.Type:
+        if e.id in enum.members:
+            self.info.names[id(e)] = Resolution("enum", e.id, e.id)
+            self.info.types[id(e)] = enum
+            return enum
+        return self._err(
+            "unknown-enum-literal",
+            e.pos,
+            f"{e.id} 不是 {enum.name} 的取值（可取：{', '.join(enum.members)}）",
+            f"{e.id} is not a {enum.name} value (one of: {', '.join(enum.members)})",
+            self._did_you_mean(e.id, list(enum.members)),
+        )
+
+    def _operand_with_enum(
+        self, e: s.Expr, other_ty: t.Type, scope: dict[str, _Var], present: frozenset[str]
+    ) -> t.Type:
+        enum = t.strip(other_ty)
+        if isinstance(enum, t.SetT | t.ListT):
+            enum = enum.elem
+        if isinstance(e, s.Name) and isinstance(enum, t.EnumT):
+            bound = self._bound_type(e.id, scope)
+            # a bare name is an enum literal when nothing else has that name, or when it is one of the
+            # enum's members and the thing of that name is not of the enum's type (`kind = graduation`)
+            if bound is None or (e.id in enum.members and t.strip(bound) != enum):
+                return self._enum_literal(e, enum)
+        return self._expr(e, scope, present)
+
+    def _infer(self, e: s.Expr, scope: dict[str, _Var], present: frozenset[str]) -> t.Type:  # noqa: C901
+        match e:
+            case s.IntLit():
+                return t.INT
+            case s.StrLit():
+                return t.TEXT
+            case s.DateLit():
+                return t.DATE
+            case s.BoolLit():
+                return t.BOOL
+            case s.NoneLit():
+                return t.NONE
+            case s.Duration(unit=unit, rounding=rounding):
+                if rounding is not None and unit not in ("months", "years"):
+                    self._err(
+                        "type-mismatch",
+                        e.pos,
+                        "rounded 只适用于月和年",
+                        "`rounded` only applies to months and years",
+                    )
+                return t.DURATION
+            case s.Name(id=name):
+                return self._name(e, scope)
+            case s.Attr():
+                return self._attr(e, scope, present)
+            case s.SetLit(items=items):
+                if not items:
+                    return t.SetT(ERROR)
+                first = self._expr(items[0], scope, present) if not self._unbound(items[0], scope) else None
+                elem: t.Type = ERROR
+                for item in items:
+                    ity = self._expr(item, scope, present) if first is not None else ERROR
+                    elem = ity if elem == ERROR else elem
+                return t.SetT(elem) if first is not None else t.SetT(ERROR)
+            case s.Neg(operand=o):
+                ty = self._nonnull(o, self._expr(o, scope, present), present, "运算 / arithmetic")
+                if ty not in (t.INT, ERROR):
+                    return self._err("type-mismatch", e.pos, f"负号需要整数，实为 {ty}", f"unary minus needs an integer, not {ty}")
+                return t.INT
+            case s.Not(operand=o):
+                ty = self._expr(o, scope, present)
+                self._expect_bool(o, ty, "not")
+                return t.BOOL
+            case s.Binary(op="and" | "or", left=a, right=b):
+                lt = self._expr(a, scope, present)
+                inner = present | self._proven(a, e.op == "and")
+                rt = self._expr(b, scope, frozenset(inner))
+                for x, xt in ((a, lt), (b, rt)):
+                    if not t.is_truth(xt) and xt != ERROR:
+                        self._err("type-mismatch", x.pos, f"{e.op} 两边应为真假值，实为 {xt}", f"both sides of `{e.op}` must be true or false, not {xt}")
+                return t.VERDICT if t.VERDICT in (lt, rt) else t.BOOL
+            case s.Binary(op="=" | "!=", left=a, right=b):
+                if self._unbound(a, scope) and not self._unbound(b, scope):
+                    rt = self._expr(b, scope, present)
+                    lt = self._operand_with_enum(a, rt, scope, present)
+                else:
+                    lt = self._expr(a, scope, present)
+                    rt = self._operand_with_enum(b, lt, scope, present)
+                if ERROR not in (lt, rt) and not t.same(lt, rt):
+                    self._err("type-mismatch", e.op_pos, f"无法比较 {lt} 与 {rt}", f"cannot compare {lt} with {rt}")
+                return t.BOOL
+            case s.Binary(op="<" | "<=" | ">" | ">=", left=a, right=b):
+                lt = self._nonnull(a, self._expr(a, scope, present), present, "比较 / a comparison")
+                rt = self._nonnull(b, self._expr(b, scope, present), present, "比较 / a comparison")
+                if ERROR in (lt, rt):
+                    return t.BOOL
+                if lt != rt or lt not in (t.INT, t.DATE, t.YEARMONTH, t.TEXT):
+                    self._err("type-mismatch", e.op_pos, f"无法用 {e.op} 比较 {lt} 与 {rt}", f"cannot order {lt} and {rt} with {e.op}")
+                return t.BOOL
+            case s.Binary(op="+" | "-" | "*", left=a, right=b):
+                lt = self._nonnull(a, self._expr(a, scope, present), present, "运算 / arithmetic")
+                rt = self._nonnull(b, self._expr(b, scope, present), present, "运算 / arithmetic")
+                return self._arith(e, lt, rt)
+            case s.Member(value=v, collection=c):
+                vt = self._expr(v, scope, present)
+                if isinstance(c, s.SetLit):
+                    for item in c.items:
+                        self._operand_with_enum(item, vt, scope, present)
+                    self.info.types[id(c)] = t.SetT(vt)
+                    return t.BOOL
+                ct = t.strip(self._expr(c, scope, present))
+                if isinstance(ct, t.ListT | t.SetT):
+                    if ERROR not in (vt, ct.elem) and not t.same(vt, ct.elem):
+                        self._err("type-mismatch", e.pos, f"{vt} 不能属于 {ct}", f"a {vt} cannot be in a {ct}")
+                elif ct != ERROR:
+                    self._err("type-mismatch", c.pos, f"in 的右边应为集合，实为 {ct}", f"the right of `in` must be a set or list, not {ct}")
+                return t.BOOL
+            case s.Exists(value=v) | s.Missing(value=v):
+                self._expr(v, scope, present)
+                return t.BOOL
+            case s.By(act=a, due=d):
+                at = t.strip(self._expr(a, scope, present))
+                dty = self._nonnull(d, self._expr(d, scope, present), present, "期限 / a deadline")
+                if at not in (t.DATE, ERROR):
+                    self._err("type-mismatch", a.pos, f"by 的左边应为日期，实为 {at}", f"the left of `by` must be a date, not {at}")
+                if dty not in (t.DATE, ERROR):
+                    self._err("type-mismatch", d.pos, f"by 的右边应为期限日期，实为 {dty}", f"the right of `by` must be a due date, not {dty}")
+                return t.VERDICT
+            case s.Overlaps(left=a, right=b):
+                for x in (a, b):
+                    xt = self._expr(x, scope, present)
+                    if xt not in (t.PERIOD, ERROR):
+                        self._err(
+                            "type-mismatch",
+                            x.pos,
+                            f"overlaps 需要时段，实为 {xt}",
+                            f"`overlaps` needs periods, not {xt}",
+                            Msg("用 period(开始, 结束) 构造时段", "make one with period(from, to)"),
+                        )
+                return t.BOOL
+            case s.If(cond=c, then=a, orelse=b):
+                ct = self._expr(c, scope, present)
+                self._expect_bool(c, ct, "if")
+                at = self._expr(a, scope, present | self._proven(c, True))
+                bt = self._expr(b, scope, present | self._proven(c, False))
+                if ERROR in (at, bt):
+                    return at if bt == ERROR else bt
+                if not t.same(at, bt):
+                    return self._err("type-mismatch", e.pos, f"if 两个分支类型不同：{at} 与 {bt}", f"the branches of `if` differ: {at} and {bt}")
+                if t.NONE in (at, bt):
+                    return t.nullable(bt if at == t.NONE else at)
+                return t.nullable(t.strip(at)) if t.is_nullable(at) or t.is_nullable(bt) else at
+            case s.Call():
+                return self._call(e, scope, present)
+            case s.Aggregate():
+                return self._aggregate(e, scope, present)
+        return ERROR
+
+    def _arith(self, e: s.Binary, lt: t.Type, rt: t.Type) -> t.Type:
+        if ERROR in (lt, rt):
+            return ERROR
+        op = e.op
+        if op in ("+", "-") and lt == t.INT and rt == t.INT:
+            return t.INT
+        if op == "*" and lt == t.INT and rt == t.INT:
+            return t.INT
+        if op in ("+", "-") and lt == t.DATE and rt == t.DURATION:
+            return t.DATE
+        if op == "+" and lt == t.DURATION and rt == t.DATE:
+            return t.DATE
+        if op == "-" and lt == t.DATE and rt == t.DATE:
+            return t.INT
+        hint = None
+        if t.INT in (lt, rt) and t.DATE in (lt, rt):
+            hint = Msg("给数字加上时间单位，例如 14 days", "give the number a unit, e.g. 14 days")
+        return self._err("type-mismatch", e.op_pos, f"不能对 {lt} 与 {rt} 做 {op} 运算", f"cannot apply {op} to {lt} and {rt}", hint)
+
+    def _name(self, e: s.Name, scope: dict[str, _Var]) -> t.Type:
+        name = e.id
+        if name in scope:
+            var = scope[name]
+            self.info.names[id(e)] = Resolution(var.kind, name)
+            if var.path is not None:
+                self._reads.append(var.path)
+            return var.type
+        if name in self.version.definitions:
+            self.used_globals.add(name)
+            self.info.names[id(e)] = Resolution("global", name)
+            ty = self._global(name, e.pos)
+            self._reads.extend(self.info.global_reads.get(name, []))
+            if isinstance(ty, t.FnT):
+                return self._err("type-mismatch", e.pos, f"{name} 是函数，需要参数", f"{name} is a function: call it with arguments")
+            return ty
+        if self._loop is not None and name in self._loop[1].fields:
+            # inside `for year in academic_years`, `term_start` means `year.term_start`
+            var, rt = self._loop
+            self.info.names[id(e)] = Resolution("element", name, var)
+            self._reads.append(("$subject", name))
+            return rt.fields[name].type
+        field = self.schema.root.fields.get(name)
+        if field is not None:
+            self.info.names[id(e)] = Resolution("field", name)
+            self._reads.append((name,))
+            return field.type
+        candidates = [*scope, *self.version.definitions, *self.schema.root.fields]
+        return self._err(
+            "unknown-name",
+            e.pos,
+            f"未知名称 {name}",
+            f"unknown name {name}",
+            self._did_you_mean(name, candidates) or Msg("先用 let 定义它，或检查拼写", "define it with `let`, or check the spelling"),
+        )
+
+    def _attr(self, e: s.Attr, scope: dict[str, _Var], present: frozenset[str]) -> t.Type:
+        ot = self._expr(e.obj, scope, present)
+        if ot == ERROR:
+            return ERROR
+        base = self._nonnull(e.obj, ot, present, "取字段 / field access")
+        if not isinstance(base, t.RecordT):
+            return self._err("type-mismatch", e.name_pos, f"{base} 没有字段 {e.name}", f"a {base} has no field {e.name}")
+        field = base.fields.get(e.name)
+        if field is None:
+            return self._err(
+                "unknown-field",
+                e.name_pos,
+                f"{base.name} 没有字段 {e.name}",
+                f"{base.name} has no field {e.name}",
+                self._did_you_mean(e.name, list(base.fields)) or Msg(f"可用字段：{', '.join(base.fields)}", f"fields: {', '.join(base.fields)}"),
+            )
+        # extend the read path of the object, if it stands for a fact
+        obj_path = self._path_of(e.obj, scope)
+        if obj_path is not None:
+            self._reads.append((*obj_path, e.name))
+        return field.type
+
+    def _path_of(self, e: s.Expr, scope: dict[str, _Var]) -> tuple[str, ...] | None:
+        if isinstance(e, s.Name):
+            if e.id in scope:
+                return scope[e.id].path
+            if self._loop is not None and e.id in self._loop[1].fields:
+                return ("$subject", e.id)
+            if e.id in self.schema.root.fields:
+                return (e.id,)
+            return None
+        if isinstance(e, s.Attr):
+            base = self._path_of(e.obj, scope)
+            return None if base is None else (*base, e.name)
+        return None
+
+    def _call(self, e: s.Call, scope: dict[str, _Var], present: frozenset[str]) -> t.Type:
+        if e.fn in self.version.definitions:
+            self.used_globals.add(e.fn)
+            self.info.names[id(e)] = Resolution("global", e.fn)
+            ft = self._global(e.fn, e.pos)
+            if not isinstance(ft, t.FnT):
+                return self._err("type-mismatch", e.pos, f"{e.fn} 不是函数", f"{e.fn} is not a function")
+            params = ft.params
+            result = ft.result
+            # reads inside the function, with its parameters replaced by the argument paths
+            stmt = self.version.definitions[e.fn].stmt
+            names = [p.name for p in stmt.params or ()] if isinstance(stmt, s.Let) else []
+            arg_paths = {f"$param:{n}": self._path_of(a, scope) for n, a in zip(names, e.args, strict=False)}
+            for path in self.info.global_reads.get(e.fn, []):
+                sub = arg_paths.get(path[0]) if path and path[0].startswith("$param:") else path
+                if sub is not None:
+                    self._reads.append((*sub, *path[1:]) if path[0].startswith("$param:") else path)
+        elif e.fn in BUILTINS:
+            b = BUILTINS[e.fn]
+            params, result = b.params, b.result
+            self.info.names[id(e)] = Resolution("global", e.fn)
+        else:
+            for a in e.args:
+                self._expr(a, scope, present)
+            return self._err(
+                "unknown-function",
+                e.pos,
+                f"未知函数 {e.fn}",
+                f"unknown function {e.fn}",
+                self._did_you_mean(e.fn, [*BUILTINS, *self.version.definitions]),
+            )
+        if len(e.args) != len(params):
+            return self._err(
+                "wrong-arity",
+                e.pos,
+                f"{e.fn} 需要 {len(params)} 个参数，给了 {len(e.args)} 个",
+                f"{e.fn} takes {len(params)} arguments, {len(e.args)} given",
+            )
+        for a, pt in zip(e.args, params, strict=True):
+            at = self._expr(a, scope, present)
+            if not t.is_nullable(pt):
+                at = self._nonnull(a, at, present, f"{e.fn}()")
+            if ERROR not in (at, pt) and not (t.same(at, pt) and (t.is_nullable(pt) or not t.is_nullable(at))):
+                self._err("type-mismatch", a.pos, f"{e.fn} 的参数应为 {pt}，实为 {at}", f"{e.fn} expects {pt} here, not {at}")
+        return result
+
+    def _aggregate(self, e: s.Aggregate, scope: dict[str, _Var], present: frozenset[str]) -> t.Type:
+        ct = t.strip(self._expr(e.collection, scope, present))
+        if ct == ERROR:
+            elem: t.Type = ERROR
+        elif isinstance(ct, t.ListT):
+            elem = ct.elem
+        else:
+            self._err("type-mismatch", e.collection.pos, f"{e.kind} 需要集合，实为 {ct}", f"{e.kind} needs a collection, not {ct}")
+            elem = ERROR
+        coll_path = self._path_of(e.collection, scope)
+        inner = dict(scope)
+        if e.var in scope or e.var in self.version.definitions:
+            self._shadow_check(e.var, e.var_pos, scope)
+        inner[e.var] = _Var(elem, None if coll_path is None else (*coll_path, "*"), pos=e.var_pos)
+        body_present = present
+        if e.where is not None:
+            wt = self._expr(e.where, inner, present)
+            self._expect_bool(e.where, wt, "where")
+            body_present = present | self._proven(e.where, True)
+        if e.kind == "count":
+            if e.body is not None:
+                self._err("rule-shape", e.body.pos, "count 不接受 `:` 表达式；用 where 过滤", "count takes no `: expression`; filter with `where`")
+            return t.INT
+        if e.body is None:
+            if e.kind == "any" and e.where is not None:
+                return t.BOOL
+            return self._err(
+                "rule-shape",
+                e.pos,
+                f"{e.kind}(…) 需要 `: 表达式`",
+                f"{e.kind}(…) needs a `: expression`",
+                Msg(f"例如 {e.kind}(x in 集合: 条件)", f"for example {e.kind}(x in collection: condition)"),
+            )
+        bt = self._expr(e.body, inner, body_present)
+        if e.kind in ("any", "all"):
+            self._expect_bool(e.body, bt, e.kind)
+            return t.BOOL
+        inner_t = self._nonnull(e.body, bt, body_present, e.kind)
+        if inner_t not in (t.INT, t.DATE, t.YEARMONTH, ERROR):
+            self._err("type-mismatch", e.body.pos, f"{e.kind} 需要整数或日期，实为 {inner_t}", f"{e.kind} needs integers or dates, not {inner_t}")
+        return t.nullable(inner_t)  # none when the collection is empty
+
+
+def check_version(schema: Schema, version: PolicyVersion) -> tuple[TypeInfo, list[Diagnostic]]:
+    return Checker(schema, version).check()
+
+
+def templates(rule: Rule) -> list[Template]:
+    return list(rule.messages.values())

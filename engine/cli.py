@@ -1,0 +1,259 @@
+"""The ``xueji`` command: renders what the engine decides; decides nothing itself.
+
+Exit codes follow ruff/opa: 0 clean, 1 findings (violations, lint errors, failing tests), 2 usage or
+input errors. No traceback reaches the user: every problem is one message naming its file:line:col or
+its field path. Set ``XUEJI_DEBUG=1`` to see the traceback of an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import locale
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, cast
+
+from . import __version__
+from .decision import Decision
+from .diagnostics import Diagnostic, FactsError, Lang, PolicyError, Severity, XuejiError
+from .evaluate import evaluate
+from .loader import load_policy
+from .policy import PolicySet
+from .render import decision_text, diagnostics_text, summary_counts, to_json
+from .yamlsource import load_data
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A problem with how the command was called or with its input files: exit 2."""
+
+
+def default_lang() -> Lang:
+    """Messages follow the locale (LC_ALL, LC_MESSAGES, LANG); Chinese unless it says English."""
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "")
+        if value:
+            return "en" if value.lower().startswith("en") else "zh"
+    try:
+        loc = locale.getlocale()[0] or ""
+    except ValueError:
+        loc = ""
+    return "en" if loc.lower().startswith("en") else "zh"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+EXAMPLES = """\
+examples:
+  xueji eval fixtures/graduate-complete.yaml --on 2023-12-01
+  xueji eval - --format json < record.json
+  xueji lint                      # the bundled policy set
+  xueji lint policies/ --format json
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--policy", metavar="DIR", help="policy directory (default: the bundled policy set)")
+    common.add_argument("--lang", choices=["zh", "en"], help="message language (default: from the locale, else zh)")
+    p = _Parser(
+        prog="xueji",
+        description="Xueji 学籍 — rules engine for the CCIT student-status and credential e-registration measures.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    p.add_argument("--version", action="version", version=f"xueji {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    ev = sub.add_parser(
+        "eval",
+        help="judge student records",
+        parents=[common],
+        description="Judge student records (JSON or YAML files, or - for stdin). Exit 1 if any rule is violated.",
+        epilog="examples:\n  xueji eval fixtures/*.yaml --on 2024-11-15\n  cat r.json | xueji eval - --format json\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ev.add_argument("records", nargs="+", metavar="RECORD")
+    ev.add_argument("--on", metavar="DATE", help="judge as of this date (YYYY-MM-DD; default: today)")
+    ev.add_argument("--format", choices=["text", "json"], default="text")
+    ev.add_argument("--explain", action="store_true", help="show the article text, the rule and the facts it read")
+
+    li = sub.add_parser(
+        "lint",
+        help="check policy files",
+        parents=[common],
+        description="Syntax, schema and type checks of a policy set. Exit 1 on errors (and warnings with --strict).",
+        epilog="examples:\n  xueji lint\n  xueji lint my-policies/ --format json\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    li.add_argument("paths", nargs="*", metavar="PATH")
+    li.add_argument("--format", choices=["text", "json"], default="text")
+    li.add_argument("--strict", action="store_true", help="fail on warnings too")
+    return p
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _parse_on(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--on: {text!r} is not a date (YYYY-MM-DD) / 不是有效日期") from None
+
+
+def _load_policy_arg(path: str | None) -> PolicySet:
+    if path is not None and not Path(path).exists():
+        raise UsageError(f"--policy: {path}: no such directory / 目录不存在")
+    return load_policy(path)
+
+
+def read_record(name: str) -> tuple[Any, list[Diagnostic]]:
+    if name == "-":
+        data: bytes = sys.stdin.buffer.read()
+        shown = "<stdin>"
+    else:
+        path = Path(name)
+        if not path.is_file():
+            raise UsageError(f"{name}: no such file / 文件不存在")
+        try:
+            data = path.read_bytes()
+        except OSError as ex:
+            raise UsageError(f"{name}: {ex.strerror}") from None
+        shown = name
+    return load_data(data, shown)
+
+
+def _print(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+# ------------------------------------------------------------------------------------------------- verbs
+
+
+def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
+    on = _parse_on(args.on) or dt.date.today()
+    policy = _load_policy_arg(args.policy)
+    results: list[dict[str, Any]] = []
+    texts: list[str] = []
+    decisions: list[Decision] = []
+    bad_input = False
+    for name in args.records:
+        record, diags = read_record(name)
+        errors = [d for d in diags if d.severity is Severity.ERROR]
+        if errors:
+            bad_input = True
+            sys.stderr.write(diagnostics_text(errors, lang) + "\n")
+            results.append({"file": name, "error": [d.to_dict() for d in errors]})
+            continue
+        try:
+            decision = evaluate(record, on=on, policy=policy)
+        except FactsError as ex:
+            bad_input = True
+            for p in ex.problems:
+                sys.stderr.write(f"{name}: {p.path or '<record>'}: {p.message.get(lang)}\n")
+            results.append({"file": name, "error": [p.to_dict() for p in ex.problems]})
+            continue
+        decisions.append(decision)
+        results.append({"file": name, **decision.to_dict()})
+        name_fact = record.get("name") if isinstance(record, dict) else None
+        texts.append(decision_text(decision, policy, lang, name=str(name_fact) if name_fact else None, explain=args.explain))
+    if args.format == "json":
+        _print(to_json(results if len(args.records) > 1 else results[0]))
+    else:
+        _print("\n\n".join(texts))
+    if bad_input:
+        return EXIT_USAGE
+    counts = summary_counts(decisions)
+    return EXIT_FINDINGS if any(c for o, c in counts.items() if o.value == "violated") else EXIT_OK
+
+
+def lint_diagnostics(paths: Sequence[str]) -> list[Diagnostic]:
+    """Every diagnostic of the policy sets at ``paths`` (errors and warnings)."""
+    out: list[Diagnostic] = []
+    for path in paths or [None]:  # type: ignore[list-item]
+        if path is not None and not Path(path).exists():
+            raise UsageError(f"{path}: no such file or directory / 文件或目录不存在")
+        try:
+            ps = load_policy(path)
+        except PolicyError as ex:
+            out.extend(ex.diagnostics)
+        else:
+            out.extend(ps.warnings)
+    return out
+
+
+def cmd_lint(args: argparse.Namespace, lang: Lang) -> int:
+    diags = lint_diagnostics(args.paths)
+    if args.format == "json":
+        _print(to_json({"diagnostics": [d.to_dict() for d in diags]}))
+    elif diags:
+        _print(diagnostics_text(diags, lang))
+    errors = sum(d.severity is Severity.ERROR for d in diags)
+    warnings = len(diags) - errors
+    if args.format == "text":
+        sys.stderr.write(
+            (f"{errors} 个错误，{warnings} 个警告\n" if lang == "zh" else f"{errors} error(s), {warnings} warning(s)\n")
+        )
+    if errors or (args.strict and warnings):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Lang], int]] = {
+    "eval": cmd_eval,
+    "lint": cmd_lint,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    lang = cast(Lang, args.lang or default_lang())
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return COMMANDS[args.command](args, lang)
+    except UsageError as ex:
+        sys.stderr.write(f"xueji: {ex}\n")
+        return EXIT_USAGE
+    except PolicyError as ex:
+        sys.stderr.write(diagnostics_text(ex.diagnostics, lang) + "\n")
+        return EXIT_USAGE
+    except XuejiError as ex:
+        sys.stderr.write(f"xueji: {ex}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("xueji: interrupted / 已中断\n")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as ex:  # the last line of defence: never a traceback
+        if os.environ.get("XUEJI_DEBUG"):
+            traceback.print_exc()
+        sys.stderr.write(
+            f"xueji: internal error ({type(ex).__name__}: {ex}); please report it, with XUEJI_DEBUG=1 for details\n"
+        )
+        return 3
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

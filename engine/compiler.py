@@ -1,0 +1,709 @@
+"""Pass 4 — compile: checked AST → Python closures.
+
+Takes a checked :class:`~engine.policy.PolicyVersion` and its :class:`~engine.checker.TypeInfo`; gives a
+:class:`CompiledVersion` whose ``run(facts, on, calendar)`` yields findings. Policy text is never handed
+to ``eval``/``exec``: every node becomes a closure ``fn(env) -> value``, built once at load time.
+
+Runtime values: ``int``, ``bool``, ``str``, ``datetime.date``, ``None`` (none), dicts (records), lists,
+``Period`` pairs, durations as ``(amount, unit, rounding)``, and :data:`PENDING` — the third truth value
+that ``act by due`` gives while the deadline has not passed. An absent fact raises :class:`Absent`
+carrying its path; ``and``/``or``/``any``/``all`` read absence in Kleene's way (``false and ?`` is false),
+so a rule is ``unknown`` only when the missing fact could change its outcome.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import attrs
+
+from . import syntax as s
+from . import types as t
+from .calendar import Rounding, WorkCalendar, add_days, add_months, add_years
+from .checker import TypeInfo
+from .decision import Finding, Outcome
+from .diagnostics import CalendarError, Msg
+from .policy import PolicyVersion, Rule, Template
+
+
+class Absent(Exception):  # noqa: N818 - a signal, not an error
+    """A fact the record lacks; ``paths`` names it (``academic_years[1].tuition_paid``)."""
+
+    def __init__(self, paths: tuple[str, ...]) -> None:
+        self.paths = paths
+
+
+class _Pending:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "PENDING"
+
+
+PENDING: Any = _Pending()
+
+Fn = Callable[["Env"], Any]
+PathFn = Callable[["Env"], str]
+
+
+class Env:
+    """The evaluation context: the record, the date judged on, bindings and memo tables."""
+
+    __slots__ = ("cal", "gmemo", "lmemo", "on", "paths", "root", "vars")
+
+    def __init__(self, root: dict[str, Any], on: dt.date, cal: WorkCalendar) -> None:
+        self.root = root
+        self.on = on
+        self.cal = cal
+        self.vars: dict[str, Any] = {}
+        self.paths: dict[str, str] = {}
+        self.gmemo: dict[str, Any] = {}
+        self.lmemo: dict[str, Any] = {}
+
+    def child(self) -> Env:
+        e = Env(self.root, self.on, self.cal)
+        e.gmemo = self.gmemo
+        return e
+
+
+# ----------------------------------------------------------------------------------------- runtime helpers
+
+
+def kleene_and(a: Any, b: Any) -> Any:
+    if a is False or b is False:
+        return False
+    if a is PENDING or b is PENDING:
+        return PENDING
+    return True
+
+
+def kleene_or(a: Any, b: Any) -> Any:
+    if a is True or b is True:
+        return True
+    if a is PENDING or b is PENDING:
+        return PENDING
+    return False
+
+
+def add_duration(d: dt.date, dur: tuple[int, str, str | None], cal: WorkCalendar, sign: int = 1) -> dt.date:
+    amount, unit, rounding = dur
+    n = sign * amount
+    if unit == "days":
+        return add_days(d, n)
+    if unit == "weeks":
+        return add_days(d, 7 * n)
+    if unit == "working_days":
+        return cal.add_working_days(d, n)
+    r = Rounding.UP if rounding == "up" else Rounding.CLAMP
+    if unit == "months":
+        return add_months(d, n, r)
+    return add_years(d, n, r)
+
+
+def overlaps(p: tuple[dt.date, dt.date | None], q: tuple[dt.date, dt.date | None]) -> bool:
+    """Half-open periods ``[from, to)``; ``to = none`` never ends. Back-to-back periods do not overlap."""
+    (a1, b1), (a2, b2) = p, q
+    return (b2 is None or a1 < b2) and (b1 is None or a2 < b1)
+
+
+def format_value(v: Any, lang: str) -> str:
+    if v is None:
+        return "无" if lang == "zh" else "none"
+    if v is True:
+        return "是" if lang == "zh" else "yes"
+    if v is False:
+        return "否" if lang == "zh" else "no"
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, list | tuple):
+        return ", ".join(format_value(x, lang) for x in v)
+    return str(v)
+
+
+# --------------------------------------------------------------------------------------------- compiler
+
+
+@attrs.define(eq=False)
+class CompiledRule:
+    rule: Rule
+    subjects: Callable[[Env], Iterator[tuple[str, Any]]]
+    clauses: list[tuple[bool, Fn]]  # (is_when, fn)
+    cond: Fn
+    due: Fn | None
+    forbid: bool
+    loop_var: str | None
+    messages: dict[str, list[str | Fn]]
+
+
+@attrs.define(eq=False)
+class CompiledVersion:
+    version: PolicyVersion
+    info: TypeInfo
+    rules: list[CompiledRule]
+    invariants: list[CompiledRule]
+    scope: Fn | None = None
+
+
+class Compiler:
+    def __init__(self, version: PolicyVersion, info: TypeInfo) -> None:
+        self.version = version
+        self.info = info
+        self.globals: dict[str, Fn] = {}
+        self.functions: dict[str, tuple[tuple[str, ...], Fn]] = {}
+        self.local_defs: dict[str, Fn] = {}
+
+    # ------------------------------------------------------------------------------------- definitions
+
+    def _global(self, name: str) -> Fn:
+        if name in self.globals:
+            return self.globals[name]
+        stmt = self.version.definitions[name].stmt
+        slot: list[Fn] = []
+
+        def deferred(env: Env) -> Any:  # lets may refer to lets defined later in the files
+            return slot[0](env)
+
+        self.globals[name] = deferred
+        body = self.expr(stmt.expr)
+
+        def memo(env: Env, _name: str = name, _body: Fn = body) -> Any:
+            m = env.gmemo
+            if _name in m:
+                return m[_name]
+            v = _body(env)
+            m[_name] = v
+            return v
+
+        slot.append(memo)
+        self.globals[name] = memo
+        return memo
+
+    def _function(self, name: str) -> tuple[tuple[str, ...], Fn]:
+        if name not in self.functions:
+            stmt = self.version.definitions[name].stmt
+            assert isinstance(stmt, s.Let) and stmt.params is not None
+            slot: list[Fn] = []
+            params = tuple(p.name for p in stmt.params)
+            self.functions[name] = (params, lambda env: slot[0](env))
+            slot.append(self.expr(stmt.expr))
+            self.functions[name] = (params, slot[0])
+        return self.functions[name]
+
+    # -------------------------------------------------------------------------------------- expressions
+
+    def path(self, e: s.Expr) -> PathFn:
+        """The concrete path of a fact expression, for ``missing`` lists."""
+        if isinstance(e, s.Name):
+            res = self.info.names.get(id(e))
+            if res is not None and res.kind == "local" and e.id not in self.local_defs:
+                name = e.id
+                return lambda env: env.paths.get(name, name)
+            if res is not None and res.kind == "element":
+                var, field = res.value or "", e.id
+                return lambda env: f"{env.paths.get(var, var)}.{field}"
+            text = e.id
+            return lambda env: text
+        if isinstance(e, s.Attr):
+            base = self.path(e.obj)
+            field = e.name
+            return lambda env: f"{base(env)}.{field}"
+        return lambda env: "<expression>"
+
+    def expr(self, e: s.Expr) -> Fn:  # noqa: C901
+        match e:
+            case s.IntLit(value=v) | s.StrLit(value=v) | s.DateLit(value=v) | s.BoolLit(value=v):
+                return lambda env, _v=v: _v
+            case s.NoneLit():
+                return lambda env: None
+            case s.Duration(amount=n, unit=unit, rounding=rounding):
+                dur = (n, unit, rounding)
+                return lambda env: dur
+            case s.Name():
+                return self._name(e)
+            case s.Attr(obj=obj, name=field):
+                get_obj = self.expr(obj)
+                path = self.path(e)
+
+                def attr(env: Env) -> Any:
+                    o = get_obj(env)
+                    try:
+                        return o[field]
+                    except KeyError:
+                        raise Absent((path(env),)) from None
+
+                return attr
+            case s.SetLit(items=items):
+                fns = [self.expr(i) for i in items]
+                if all(isinstance(i, s.IntLit | s.StrLit | s.DateLit) or self._is_enum(i) for i in items):
+                    const = frozenset(f(None) for f in fns)  # type: ignore[arg-type]
+                    return lambda env: const
+                return lambda env: frozenset(f(env) for f in fns)
+            case s.Neg(operand=o):
+                f = self.expr(o)
+                return lambda env: -f(env)
+            case s.Not(operand=o):
+                f = self.expr(o)
+                return lambda env: not f(env)
+            case s.Binary(op="and", left=a, right=b):
+                return self._and(self.expr(a), self.expr(b))
+            case s.Binary(op="or", left=a, right=b):
+                return self._or(self.expr(a), self.expr(b))
+            case s.Binary(op=op, left=a, right=b):
+                return self._binary(e, op, a, b)
+            case s.Member(value=v, collection=c, negated=neg):
+                fv, fc = self.expr(v), self.expr(c)
+                if isinstance(c, s.SetLit) or t.strip(self.info.type_of(c)) != t.ListT(t.strip(self.info.type_of(v))) or not isinstance(t.strip(self.info.type_of(v)), t.RecordT):
+                    if neg:
+                        return lambda env: fv(env) not in fc(env)
+                    return lambda env: fv(env) in fc(env)
+                # membership of a record in a list of records is identity
+                if neg:
+                    return lambda env: not any(x is fv(env) for x in fc(env))
+                return lambda env: any(x is fv(env) for x in fc(env))
+            case s.Exists(value=v):
+                f = self.expr(v)
+                return lambda env: f(env) is not None
+            case s.Missing(value=v):
+                f = self.expr(v)
+
+                def missing(env: Env) -> bool:
+                    try:
+                        return f(env) is None
+                    except Absent:
+                        return True
+
+                return missing
+            case s.By(act=a, due=d):
+                fa, fd = self.expr(a), self.expr(d)
+
+                def by(env: Env) -> Any:
+                    due = fd(env)
+                    act = fa(env)
+                    if act is None:
+                        return PENDING if env.on <= due else False
+                    return bool(act <= due)
+
+                return by
+            case s.Overlaps(left=a, right=b):
+                fa, fb = self.expr(a), self.expr(b)
+                return lambda env: overlaps(fa(env), fb(env))
+            case s.If(cond=c, then=a, orelse=b):
+                fc, fa, fb = self.expr(c), self.expr(a), self.expr(b)
+                return lambda env: fa(env) if fc(env) else fb(env)
+            case s.Call():
+                return self._call(e)
+            case s.Aggregate():
+                return self._aggregate(e)
+        raise AssertionError(f"unhandled node {e!r}")
+
+    def _is_enum(self, e: s.Expr) -> bool:
+        res = self.info.names.get(id(e))
+        return res is not None and res.kind == "enum"
+
+    def _name(self, e: s.Name) -> Fn:
+        res = self.info.names.get(id(e))
+        name = e.id
+        if res is None:
+            raise AssertionError(f"unresolved name {name}")
+        if res.kind == "enum":
+            value = res.value
+            return lambda env: value
+        if res.kind == "field":
+
+            def field(env: Env) -> Any:
+                try:
+                    return env.root[name]
+                except KeyError:
+                    raise Absent((name,)) from None
+
+            return field
+        if res.kind == "global":
+            return self._global(name)
+        if res.kind == "element":
+            var = res.value or ""
+
+            def element_field(env: Env) -> Any:
+                try:
+                    return env.vars[var][name]
+                except KeyError:
+                    raise Absent((f"{env.paths[var]}.{name}",)) from None
+
+            return element_field
+        if res.kind == "message":
+            key = f"${name}"
+            return lambda env: env.vars[key]
+        if name in self.local_defs:
+            return self._local_ref(name)
+        return lambda env: env.vars[name]
+
+    def _local_ref(self, name: str) -> Fn:
+        """A rule-local `let`/`deadline`: computed on first use for each subject, then remembered."""
+        body = self.local_defs[name]
+
+        def local_def(env: Env) -> Any:
+            m = env.lmemo
+            if name in m:
+                return m[name]
+            v = body(env)
+            m[name] = v
+            return v
+
+        return local_def
+
+    def _and(self, fa: Fn, fb: Fn) -> Fn:
+        def and_(env: Env) -> Any:
+            try:
+                a = fa(env)
+            except Absent as ea:
+                try:
+                    b = fb(env)
+                except Absent as eb:
+                    raise Absent(ea.paths + eb.paths) from None
+                if b is False:
+                    return False
+                raise
+            if a is False:
+                return False
+            b = fb(env)
+            if a is True:
+                return b
+            return kleene_and(a, b)
+
+        return and_
+
+    def _or(self, fa: Fn, fb: Fn) -> Fn:
+        def or_(env: Env) -> Any:
+            try:
+                a = fa(env)
+            except Absent as ea:
+                try:
+                    b = fb(env)
+                except Absent as eb:
+                    raise Absent(ea.paths + eb.paths) from None
+                if b is True:
+                    return True
+                raise
+            if a is True:
+                return True
+            b = fb(env)
+            if a is False:
+                return b
+            return kleene_or(a, b)
+
+        return or_
+
+    def _binary(self, e: s.Binary, op: str, a: s.Expr, b: s.Expr) -> Fn:
+        fa, fb = self.expr(a), self.expr(b)
+        lt, rt = t.strip(self.info.type_of(a)), t.strip(self.info.type_of(b))
+        if op in ("=", "!="):
+            identity = isinstance(lt, t.RecordT) or isinstance(rt, t.RecordT)
+            if identity:
+                return (lambda env: fa(env) is fb(env)) if op == "=" else (lambda env: fa(env) is not fb(env))
+            return (lambda env: fa(env) == fb(env)) if op == "=" else (lambda env: fa(env) != fb(env))
+        if op == "<":
+            return lambda env: fa(env) < fb(env)
+        if op == "<=":
+            return lambda env: fa(env) <= fb(env)
+        if op == ">":
+            return lambda env: fa(env) > fb(env)
+        if op == ">=":
+            return lambda env: fa(env) >= fb(env)
+        if op == "*":
+            return lambda env: fa(env) * fb(env)
+        if lt == t.INT and rt == t.INT:
+            return (lambda env: fa(env) + fb(env)) if op == "+" else (lambda env: fa(env) - fb(env))
+        if lt == t.DATE and rt == t.DATE:
+            return lambda env: (fa(env) - fb(env)).days
+        # date ± duration; specialise the common literal durations
+        date_fn, dur_node = (fa, b) if lt == t.DATE else (fb, a)
+        sign = -1 if op == "-" else 1
+        if isinstance(dur_node, s.Duration):
+            n = sign * dur_node.amount
+            unit = dur_node.unit
+            if unit == "days":
+                return lambda env: add_days(date_fn(env), n)
+            if unit == "weeks":
+                return lambda env: add_days(date_fn(env), 7 * n)
+            if unit == "working_days":
+                return lambda env: env.cal.add_working_days(date_fn(env), n)
+            r = Rounding.UP if dur_node.rounding == "up" else Rounding.CLAMP
+            adder = add_months if unit == "months" else add_years
+            return lambda env: adder(date_fn(env), n, r)
+        dur_fn = fb if lt == t.DATE else fa
+        return lambda env: add_duration(date_fn(env), dur_fn(env), env.cal, sign)
+
+    def _call(self, e: s.Call) -> Fn:
+        args = [self.expr(a) for a in e.args]
+        if e.fn in self.version.definitions:
+            params, body = self._function(e.fn)
+            arg_paths = [self.path(a) for a in e.args]
+
+            def call(env: Env) -> Any:
+                inner = env.child()
+                for p, f, pf in zip(params, args, arg_paths, strict=True):
+                    inner.vars[p] = f(env)
+                    inner.paths[p] = pf(env)
+                return body(inner)
+
+            return call
+        if e.fn == "period":
+            fa, fb = args
+            return lambda env: (fa(env), fb(env))
+        if e.fn == "next_working_day":
+            (f,) = args
+            return lambda env: env.cal.next_working_day(f(env))
+        if e.fn == "previous_working_day":
+            (f,) = args
+            return lambda env: env.cal.previous_working_day(f(env))
+        if e.fn == "year_of":
+            (f,) = args
+            return lambda env: f(env).year
+        if e.fn == "end_of_year":
+            (f,) = args
+            return lambda env: dt.date(f(env).year, 12, 31)
+        if e.fn == "yearmonth_of":
+            (f,) = args
+            return lambda env: f"{f(env):%Y-%m}"
+        raise AssertionError(f"unknown function {e.fn}")
+
+    def _aggregate(self, e: s.Aggregate) -> Fn:
+        coll = self.expr(e.collection)
+        coll_path = self.path(e.collection)
+        var = e.var
+        where = self.expr(e.where) if e.where is not None else None
+        body = self.expr(e.body) if e.body is not None else None
+        kind = e.kind
+
+        def items(env: Env) -> Iterator[Any]:
+            """Yield, for each element kept by `where`, the element (bound to var) — Kleene on absence."""
+            base = None
+            for i, x in enumerate(coll(env)):
+                env.vars[var] = x
+                if base is None:
+                    base = coll_path(env)
+                env.paths[var] = f"{base}[{i}]"
+                if where is None:
+                    yield x
+                    continue
+                keep = where(env)
+                if keep:
+                    yield x
+
+        if kind == "count":
+
+            def count(env: Env) -> int:
+                return sum(1 for _ in items(env))
+
+            return count
+        if kind in ("any", "all"):
+            test: Fn = body if body is not None else (lambda env: True)
+            short = kind == "any"  # any stops at the first true; all at the first false
+
+            def quantifier(env: Env) -> Any:
+                missing: tuple[str, ...] = ()
+                it = items(env)
+                while True:
+                    try:
+                        next(it)
+                        v = test(env)
+                    except StopIteration:
+                        break
+                    except Absent as ex:
+                        missing += ex.paths
+                        continue
+                    if bool(v) is short:
+                        return short
+                if missing:
+                    raise Absent(missing)
+                return not short
+
+            return quantifier
+        assert body is not None
+        pick = min if kind == "min" else max
+
+        def extreme(env: Env) -> Any:
+            values = [body(env) for _ in items(env)]
+            return pick(values) if values else None
+
+        return extreme
+
+    # ------------------------------------------------------------------------------------------ rules
+
+    def rule(self, rule: Rule) -> CompiledRule:
+        self.local_defs = {}
+        prog = rule.program
+        for stmt in prog.statements:
+            if isinstance(stmt, s.Let | s.Deadline):
+                self.local_defs[stmt.name] = self.expr(stmt.expr)
+        verdict = rule.verdict
+        clauses = [(c.kind == "when", self.expr(c.expr)) for c in verdict.clauses]
+        cond = self.expr(verdict.cond)
+        due = self._due(prog)
+        loop = prog.loop
+        if loop is not None:
+            coll = self.expr(loop.collection)
+            coll_path = self.path(loop.collection)
+            var = loop.var
+
+            def subjects(env: Env) -> Iterator[tuple[str, Any]]:
+                base = coll_path(env)
+                for i, x in enumerate(coll(env)):
+                    path = f"{base}[{i}]"
+                    env.vars[var] = x
+                    env.paths[var] = path
+                    yield path, x
+
+        else:
+
+            def subjects(env: Env) -> Iterator[tuple[str, Any]]:
+                yield "student", None
+
+        messages = {lang: self._template(tpl) for lang, tpl in rule.messages.items()}
+        return CompiledRule(rule, subjects, clauses, cond, due, verdict.kind == "forbid", loop.var if loop else None, messages)
+
+    def _due(self, prog: s.Program) -> Fn | None:
+        """The rule's due date: the deadline its `by` names, else its one `deadline` statement."""
+        for node in _walk(prog.verdicts[0].cond):
+            if isinstance(node, s.By):
+                return self.expr(node.due)
+        deadlines = [st for st in prog.statements if isinstance(st, s.Deadline)]
+        if len(deadlines) == 1:
+            return self._local_ref(deadlines[0].name)
+        return None
+
+    def _template(self, tpl: Template) -> list[str | Fn]:
+        out: list[str | Fn] = []
+        for part in tpl.parts:
+            out.append(part if isinstance(part, str) else self.expr(part))
+        return out
+
+
+def _walk(e: s.Expr) -> Iterator[s.Expr]:
+    yield e
+    for c in s.children(e):
+        yield from _walk(c)
+
+
+def compile_version(version: PolicyVersion, info: TypeInfo) -> CompiledVersion:
+    c = Compiler(version, info)
+    rules, invariants = [], []
+    for r in version.rules:
+        cr = c.rule(r)
+        (invariants if r.kind == "invariant" else rules).append(cr)
+    scope = c.expr(version.scope) if version.scope is not None else None
+    return CompiledVersion(version, info, rules, invariants, scope)
+
+
+# ------------------------------------------------------------------------------------------- evaluation
+
+
+def judge(cr: CompiledRule, env: Env, effective: dt.date) -> tuple[Outcome, dt.date | None, tuple[str, ...], Msg | None]:
+    """The outcome of one rule for the subject bound in ``env``."""
+    due: dt.date | None = None
+    try:
+        for is_when, clause in cr.clauses:
+            if bool(clause(env)) is not is_when:
+                return Outcome.NOT_APPLICABLE, None, (), None
+        if cr.due is not None:
+            due = cr.due(env)
+            if due is not None and due < effective:
+                # the measures are not retroactive (Art. 22): an obligation due before they took effect
+                return Outcome.NOT_APPLICABLE, due, (), None
+        v = cr.cond(env)
+    except Absent as ex:
+        return Outcome.UNKNOWN, due, tuple(dict.fromkeys(ex.paths)), None
+    except CalendarError as ex:
+        return Outcome.UNKNOWN, due, (), ex.message
+    if v is PENDING:
+        return Outcome.PENDING, due, (), None
+    if cr.forbid:
+        v = not v
+    return (Outcome.SATISFIED if v else Outcome.VIOLATED), due, (), None
+
+
+def render(parts: list[str | Fn], env: Env, lang: str) -> str:
+    out = []
+    for p in parts:
+        if isinstance(p, str):
+            out.append(p)
+            continue
+        try:
+            out.append(format_value(p(env), lang))
+        except (Absent, CalendarError, TypeError, KeyError):  # a message never fails a finding
+            out.append("？" if lang == "zh" else "?")
+    return "".join(out)
+
+
+def resolve_reads(reads: list[tuple[str, ...]], root: dict[str, Any], subject: str, element: Any) -> dict[str, Any]:
+    """Concrete facts for the static read paths of a rule (``*`` = every element of a list)."""
+    out: dict[str, Any] = {}
+    for path in reads:
+        if path[0] == "$subject":
+            if element is None:
+                continue
+            prefix, value, rest = subject, element, path[1:]
+        elif path[0].startswith("$"):
+            continue
+        else:
+            prefix, value, rest = "", root, path
+        ok = True
+        for seg in rest:
+            if seg == "*":
+                if not isinstance(value, list):
+                    ok = False
+                    break
+                prefix += "[*]"
+                continue
+            prefix = f"{prefix}.{seg}" if prefix else seg
+            if isinstance(value, list):
+                value = [v.get(seg) if isinstance(v, dict) else None for v in value]
+            elif isinstance(value, dict) and seg in value:
+                value = value[seg]
+            else:
+                ok = False
+                break
+        if ok and not isinstance(value, dict) and not (isinstance(value, list) and value and isinstance(value[0], dict)):
+            out[prefix] = value
+    return dict(sorted(out.items()))
+
+
+def run(cv: CompiledVersion, facts: dict[str, Any], on: dt.date, cal: WorkCalendar) -> list[Finding]:
+    findings: list[Finding] = []
+    effective = cv.version.effective
+    env = Env(facts, on, cal)
+    for cr in cv.rules:
+        rule = cr.rule
+        for subject, element in cr.subjects(env):
+            env.lmemo = {}
+            outcome, due, missing, reason = judge(cr, env, effective)
+            findings.append(
+                Finding(
+                    rule.id,
+                    rule.article,
+                    subject,
+                    outcome,
+                    due,
+                    missing,
+                    reason,
+                    explain=_explainer(cr, env, subject, element, due),
+                )
+            )
+    return findings
+
+
+def _explainer(cr: CompiledRule, env: Env, subject: str, element: Any, due: dt.date | None) -> Callable[[], tuple[Msg, dict[str, Any]]]:
+    vars_, paths = dict(env.vars), dict(env.paths)
+    root, on, cal = env.root, env.on, env.cal
+
+    def explain() -> tuple[Msg, dict[str, Any]]:
+        e = Env(root, on, cal)
+        e.vars, e.paths = dict(vars_), dict(paths)
+        e.vars["$due"] = due
+        e.vars["$subject"] = subject
+        zh = render(cr.messages["zh"], e, "zh") if "zh" in cr.messages else ""
+        en = render(cr.messages["en"], e, "en") if "en" in cr.messages else ""
+        return Msg(zh, en), resolve_reads(cr.rule.reads, root, subject, element)
+
+    return explain

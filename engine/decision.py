@@ -1,0 +1,135 @@
+"""Leaf: the decision ``evaluate`` returns — one finding per rule and subject — and its JSON form.
+
+The shape is the public contract of ``shared/spec/student-facts.md``: the decision carries the
+student's ``id``, ``on``, the policy version in force and the findings; each finding has ``rule``,
+``article``, ``subject``, ``outcome``, ``due``, ``message`` (Chinese and English) and ``missing``, plus
+the ``facts`` it read and, for ``unknown`` outcomes that are not about absent facts, a ``reason``.
+Messages and facts are rendered on first use: evaluating does not pay for text nobody reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+from .diagnostics import Msg
+
+
+class Outcome(StrEnum):
+    SATISFIED = "satisfied"
+    VIOLATED = "violated"
+    PENDING = "pending"
+    NOT_APPLICABLE = "not_applicable"
+    UNKNOWN = "unknown"
+
+
+Explain = Callable[[], tuple[Msg, dict[str, Any]]]
+
+
+def _no_explain() -> tuple[Msg, dict[str, Any]]:
+    return Msg("", ""), {}
+
+
+@attrs.frozen
+class Finding:
+    rule: str
+    article: int
+    subject: str
+    outcome: Outcome
+    due: dt.date | None = None
+    missing: tuple[str, ...] = ()
+    reason: Msg | None = None
+    _explain: Explain = attrs.field(default=_no_explain, eq=False, repr=False, alias="explain")
+    _cache: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False, init=False)
+
+    def _explained(self) -> tuple[Msg, dict[str, Any]]:
+        if "x" not in self._cache:
+            self._cache["x"] = self._explain()
+        result: tuple[Msg, dict[str, Any]] = self._cache["x"]
+        return result
+
+    @property
+    def message(self) -> Msg:
+        return self._explained()[0]
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        """The facts the rule reads, by path (``academic_years[1].registered_on``)."""
+        return self._explained()[1]
+
+    def to_dict(self) -> dict[str, Any]:
+        msg = self.message
+        out: dict[str, Any] = {
+            "rule": self.rule,
+            "article": self.article,
+            "subject": self.subject,
+            "outcome": self.outcome.value,
+            "due": None if self.due is None else self.due.isoformat(),
+            "message": {"zh": msg.zh, "en": msg.en},
+            "missing": list(self.missing),
+            "facts": {k: to_json(v) for k, v in self.facts.items()},
+        }
+        if self.reason is not None:
+            out["reason"] = {"zh": self.reason.zh, "en": self.reason.en}
+        return out
+
+
+@attrs.frozen
+class RecordWarning:
+    path: str
+    message: Msg
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "zh": self.message.zh, "en": self.message.en}
+
+
+@attrs.frozen
+class Decision:
+    student_id: str | None
+    on: dt.date
+    version: str | None  # None: no version of the measures was in force on `on`
+    findings: tuple[Finding, ...] = ()
+    warnings: tuple[RecordWarning, ...] = ()
+    note: Msg | None = None
+
+    @property
+    def in_force(self) -> bool:
+        return self.version is not None
+
+    @property
+    def violations(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.outcome is Outcome.VIOLATED)
+
+    def by_rule(self, rule: str) -> list[Finding]:
+        return [f for f in self.findings if f.rule == rule]
+
+    def outcomes(self) -> dict[tuple[str, str], Outcome]:
+        return {(f.rule, f.subject): f.outcome for f in self.findings}
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.student_id,
+            "on": self.on.isoformat(),
+            "version": self.version,
+            "in_force": self.in_force,
+            "findings": [f.to_dict() for f in self.findings],
+            "warnings": [w.to_dict() for w in self.warnings],
+        }
+        if self.note is not None:
+            out["note"] = {"zh": self.note.zh, "en": self.note.en}
+        return out
+
+
+def to_json(value: Any) -> Any:
+    """Facts as JSON values: dates as ISO strings, periods as pairs."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    return value

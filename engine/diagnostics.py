@@ -1,0 +1,154 @@
+"""Leaf: positions, diagnostics and the engine's own exceptions.
+
+Every pass reports problems as :class:`Diagnostic` values (data, rendered late by the CLI). A
+diagnostic carries a stable string ``code``, a severity, a bilingual message, an optional bilingual
+hint and the span of the offending token *in the YAML file* (not the offset inside an embedded rule
+string). This module imports nothing from the rest of the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from enum import Enum
+from typing import Literal
+
+import attrs
+
+Lang = Literal["zh", "en"]
+
+
+@attrs.frozen(order=True)
+class Span:
+    """A place in a source file. Lines and columns are 1-based; ``end_*`` is exclusive."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int = attrs.field(default=0)
+    end_col: int = attrs.field(default=0)
+
+    def __attrs_post_init__(self) -> None:
+        if self.end_line == 0:
+            object.__setattr__(self, "end_line", self.line)
+            object.__setattr__(self, "end_col", self.col + 1)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@attrs.frozen
+class Msg:
+    """A message in both languages the policy authors read."""
+
+    zh: str
+    en: str
+
+    def get(self, lang: Lang) -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@attrs.frozen
+class Related:
+    """A secondary labelled span ("expected because of ...")."""
+
+    span: Span
+    message: Msg
+
+
+@attrs.frozen
+class Diagnostic:
+    code: str
+    severity: Severity
+    message: Msg
+    span: Span | None = None
+    hint: Msg | None = None
+    related: tuple[Related, ...] = ()
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        if self.span is None:
+            return ("", 0, 0, self.code)
+        return (self.span.file, self.span.line, self.span.col, self.code)
+
+    def render(self, lang: Lang = "zh") -> str:
+        """One line ``file:line:col: severity[code]: message`` (the CLI adds the source excerpt)."""
+        where = f"{self.span}: " if self.span else ""
+        return f"{where}{self.severity.value}[{self.code}]: {self.message.get(lang)}"
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": {"zh": self.message.zh, "en": self.message.en},
+            "hint": None if self.hint is None else {"zh": self.hint.zh, "en": self.hint.en},
+        }
+        if self.span is not None:
+            out.update(
+                file=self.span.file,
+                line=self.span.line,
+                col=self.span.col,
+                end_line=self.span.end_line,
+                end_col=self.span.end_col,
+            )
+        return out
+
+
+def error(code: str, span: Span | None, zh: str, en: str, *, hint: Msg | None = None) -> Diagnostic:
+    return Diagnostic(code, Severity.ERROR, Msg(zh, en), span, hint)
+
+
+def warning(code: str, span: Span | None, zh: str, en: str, *, hint: Msg | None = None) -> Diagnostic:
+    return Diagnostic(code, Severity.WARNING, Msg(zh, en), span, hint)
+
+
+def sorted_diagnostics(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    return sorted(diags, key=Diagnostic.sort_key)
+
+
+class XuejiError(Exception):
+    """Base class of every exception the engine raises on purpose."""
+
+
+class PolicyError(XuejiError):
+    """A policy set that cannot be loaded: holds every diagnostic found, sorted by position."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics = sorted_diagnostics(diagnostics)
+        first = self.diagnostics[0].render("en") if self.diagnostics else "policy error"
+        more = len(self.diagnostics) - 1
+        super().__init__(first + (f" (and {more} more)" if more > 0 else ""))
+
+
+@attrs.frozen
+class FactProblem:
+    """One problem with a student record, located by its field path (``academic_years[1].term_start``)."""
+
+    path: str
+    message: Msg
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "zh": self.message.zh, "en": self.message.en}
+
+
+class FactsError(XuejiError):
+    """A student record of the wrong shape. Lists every problem with its path."""
+
+    def __init__(self, problems: Sequence[FactProblem]) -> None:
+        self.problems = list(problems)
+        lines = "; ".join(f"{p.path or '<record>'}: {p.message.en}" for p in self.problems[:5])
+        more = len(self.problems) - 5
+        super().__init__(lines + (f" (and {more} more)" if more > 0 else ""))
+
+
+class CalendarError(XuejiError):
+    """A date the working-day calendar does not cover (names the year), or a date out of range."""
+
+    def __init__(self, message: Msg, year: int | None = None) -> None:
+        self.message = message
+        self.year = year
+        super().__init__(message.en)

@@ -1,0 +1,358 @@
+"""The facts schema: ``policies/schema.yaml`` → types, and student records → checked, normalised facts.
+
+Takes the located YAML tree of the schema file and gives a :class:`Schema` (record and enum types the
+checker resolves names against). ``Schema.validate(record)`` turns a raw record (parsed JSON/YAML)
+into the normalised form the compiled rules read — dates as ``datetime.date``, fields whose absence
+means "none" filled with ``None`` — or raises one :class:`FactsError` listing every problem with its
+path. Unknown fields and ``null`` where "none" makes no sense are warnings, never failures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from .diagnostics import Diagnostic, FactProblem, FactsError, Msg, PolicyError, error
+from .types import PRIMITIVES, EnumT, Field, ListT, Nullable, RecordT, Type, strip
+from .yamlsource import YMap, YNode, YScalar, YSeq
+
+#: Largest collection a record may hold (elements). Raise it with ``Schema.max_collection``.
+MAX_COLLECTION = 10_000
+
+_TYPE_RE = re.compile(r"^\s*(?:list\[\s*(?P<elem>\w+)\s*\]|(?P<name>\w+))\s*(?P<q>\?)?\s*$")
+_YEARMONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+@attrs.frozen
+class Warning_:
+    path: str
+    message: Msg
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "zh": self.message.zh, "en": self.message.en}
+
+
+Problems = list[FactProblem]
+Warnings = list[Warning_]
+Validator = Callable[[Any, str, Problems, Warnings], Any]
+
+
+@attrs.define
+class Schema:
+    root: RecordT
+    records: dict[str, RecordT]
+    enums: dict[str, EnumT]
+    max_collection: int = MAX_COLLECTION
+    _validator: Validator | None = None
+
+    def type_named(self, name: str) -> Type | None:
+        return PRIMITIVES.get(name) or self.records.get(name) or self.enums.get(name)
+
+    def type_names(self) -> list[str]:
+        return [*PRIMITIVES, *self.records, *self.enums]
+
+    # ------------------------------------------------------------------------------------- records
+
+    def validate(self, record: object) -> tuple[dict[str, Any], list[Warning_]]:
+        """Check ``record`` against the schema. Returns the normalised facts and the warnings."""
+        if self._validator is None:
+            self._validator = self._record_validator(self.root)
+        problems: Problems = []
+        warnings: Warnings = []
+        if not isinstance(record, dict):
+            raise FactsError(
+                [FactProblem("", Msg(f"学生记录应为对象（映射），实为 {_kind(record)}", f"a student record must be an object (mapping), not {_kind(record)}"))]
+            )
+        out = self._validator(record, "", problems, warnings)
+        if problems:
+            raise FactsError(problems)
+        return out, warnings
+
+    def _validator_for(self, t: Type) -> Validator:
+        match t:
+            case Nullable(inner=inner):
+                inner_v = self._validator_for(inner)
+
+                def v_nullable(x: Any, path: str, p: Problems, w: Warnings) -> Any:
+                    return None if x is None else inner_v(x, path, p, w)
+
+                return v_nullable
+            case ListT(elem=elem):
+                return self._list_validator(elem)
+            case RecordT():
+                # records may be recursive: resolve lazily
+                cache: list[Validator] = []
+
+                def v_record(x: Any, path: str, p: Problems, w: Warnings) -> Any:
+                    if not cache:
+                        cache.append(self._record_validator(t))
+                    return cache[0](x, path, p, w)
+
+                return v_record
+            case EnumT():
+                return _enum_validator(t)
+            case _:
+                return _PRIM_VALIDATORS[str(t)]
+
+    def _list_validator(self, elem: Type) -> Validator:
+        elem_v = self._validator_for(elem)
+
+        def v_list(x: Any, path: str, p: Problems, w: Warnings) -> Any:
+            if not isinstance(x, list):
+                p.append(_expected(path, "列表", "a list", x))
+                return None
+            if len(x) > self.max_collection:
+                p.append(
+                    FactProblem(
+                        path,
+                        Msg(
+                            f"集合过大：{len(x)} 个元素，上限 {self.max_collection}",
+                            f"collection too large: {len(x)} elements, limit {self.max_collection}",
+                        ),
+                    )
+                )
+                return None
+            return [elem_v(item, f"{path}[{i}]", p, w) for i, item in enumerate(x)]
+
+        return v_list
+
+    def _record_validator(self, rt: RecordT) -> Validator:
+        fields = [(f, self._validator_for(f.type)) for f in rt.fields.values()]
+        known = set(rt.fields)
+
+        def v_record(x: Any, path: str, p: Problems, w: Warnings) -> Any:
+            if not isinstance(x, dict):
+                p.append(_expected(path, f"对象（{rt.name}）", f"an object ({rt.name})", x))
+                return None
+            out: dict[str, Any] = {}
+            prefix = f"{path}." if path else ""
+            for f, fv in fields:
+                fpath = prefix + f.name
+                if f.name not in x:
+                    if f.absent_means_none:
+                        out[f.name] = None
+                    continue
+                value = x[f.name]
+                if value is None and not isinstance(f.type, Nullable):
+                    w.append(
+                        Warning_(
+                            fpath,
+                            Msg(
+                                f"{fpath} 不能为 null（“没有”对它无意义），按缺失处理",
+                                f"{fpath} cannot be null (\"none\" makes no sense for it); read as absent",
+                            ),
+                        )
+                    )
+                    continue
+                out[f.name] = fv(value, fpath, p, w)
+            for key in x:
+                if key not in known:
+                    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
+                    tip_zh = f"；是否应为 {close[0]}？" if close else ""
+                    tip_en = f"; did you mean {close[0]}?" if close else ""
+                    w.append(
+                        Warning_(
+                            prefix + str(key),
+                            Msg(f"未知字段 {prefix}{key}，已忽略{tip_zh}", f"unknown field {prefix}{key}, ignored{tip_en}"),
+                        )
+                    )
+            return out
+
+        return v_record
+
+
+def _kind(x: object) -> str:
+    if x is None:
+        return "null"
+    if isinstance(x, bool):
+        return "boolean"
+    if isinstance(x, int | float):
+        return "number"
+    if isinstance(x, str):
+        return "string"
+    if isinstance(x, list):
+        return "list"
+    if isinstance(x, dict):
+        return "object"
+    return type(x).__name__
+
+
+def _expected(path: str, zh: str, en: str, x: object) -> FactProblem:
+    shown = repr(x) if not isinstance(x, dict | list) else _kind(x)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return FactProblem(path, Msg(f"应为{zh}，实为 {shown}", f"expected {en}, got {shown}"))
+
+
+def _v_int(x: Any, path: str, p: Problems, w: Warnings) -> Any:
+    if isinstance(x, int) and not isinstance(x, bool):
+        return x
+    p.append(_expected(path, "整数", "an integer", x))
+    return None
+
+
+def _v_bool(x: Any, path: str, p: Problems, w: Warnings) -> Any:
+    if isinstance(x, bool):
+        return x
+    p.append(_expected(path, "布尔值（true/false）", "a boolean (true/false)", x))
+    return None
+
+
+def _v_text(x: Any, path: str, p: Problems, w: Warnings) -> Any:
+    if isinstance(x, str):
+        return x
+    if isinstance(x, int) and not isinstance(x, bool):
+        return str(x)  # ids exported as numbers are still ids
+    p.append(_expected(path, "文本", "text", x))
+    return None
+
+
+def _v_date(x: Any, path: str, p: Problems, w: Warnings) -> Any:
+    if isinstance(x, dt.date) and not isinstance(x, dt.datetime):
+        return x
+    if isinstance(x, str):
+        try:
+            if len(x) == 10:
+                return dt.date.fromisoformat(x)
+        except ValueError:
+            p.append(FactProblem(path, Msg(f"日期 {x!r} 不存在", f"the date {x!r} does not exist")))
+            return None
+    p.append(_expected(path, "日期（YYYY-MM-DD）", "a date (YYYY-MM-DD)", x))
+    return None
+
+
+def _v_yearmonth(x: Any, path: str, p: Problems, w: Warnings) -> Any:
+    if isinstance(x, str) and _YEARMONTH_RE.match(x):
+        return x
+    if isinstance(x, dt.date):
+        return f"{x.year:04d}-{x.month:02d}"
+    p.append(_expected(path, "年月（YYYY-MM）", "a year-month (YYYY-MM)", x))
+    return None
+
+
+_PRIM_VALIDATORS: dict[str, Validator] = {
+    "int": _v_int,
+    "bool": _v_bool,
+    "text": _v_text,
+    "date": _v_date,
+    "yearmonth": _v_yearmonth,
+}
+
+
+def _enum_validator(t: EnumT) -> Validator:
+    members = frozenset(t.members)
+
+    def v_enum(x: Any, path: str, p: Problems, w: Warnings) -> Any:
+        if isinstance(x, str) and x in members:
+            return x
+        close = difflib.get_close_matches(str(x), t.members, n=1, cutoff=0.6)
+        tip_zh = f"；是否应为 {close[0]}？" if close else ""
+        tip_en = f"; did you mean {close[0]}?" if close else ""
+        allowed = ", ".join(t.members)
+        p.append(
+            FactProblem(
+                path,
+                Msg(
+                    f"{x!r} 不是 {t.name} 的取值（可取：{allowed}）{tip_zh}",
+                    f"{x!r} is not a {t.name} (one of: {allowed}){tip_en}",
+                ),
+            )
+        )
+        return None
+
+    return v_enum
+
+
+# ----------------------------------------------------------------------------------------- schema loading
+
+
+def load_schema(tree: YNode | None, filename: str) -> Schema:
+    """Build the schema from the located YAML tree of ``schema.yaml``; raises :class:`PolicyError`."""
+    diags: list[Diagnostic] = []
+
+    def bad(node: YNode | None, zh: str, en: str) -> None:
+        diags.append(error("schema-invalid", node.span if node is not None else None, zh, en))
+
+    if not isinstance(tree, YMap):
+        bad(tree, "事实模式文件应为映射", "the facts schema must be a mapping")
+        raise PolicyError(diags)
+    enums: dict[str, EnumT] = {}
+    enums_node = tree.get("enums")
+    if isinstance(enums_node, YMap):
+        for key, val in enums_node.entries:
+            if isinstance(val, YSeq) and all(isinstance(i, YScalar) for i in val.items):
+                enums[str(key.value)] = EnumT(str(key.value), tuple(str(i.value) for i in val.items if isinstance(i, YScalar)))
+            else:
+                bad(val, f"枚举 {key.value} 应为取值列表", f"enum {key.value} must be a list of values")
+    records: dict[str, RecordT] = {}
+    records_node = tree.get("records")
+    if not isinstance(records_node, YMap):
+        bad(records_node or tree, "缺少 records:", "missing records:")
+        raise PolicyError(diags)
+    for key, _ in records_node.entries:
+        records[str(key.value)] = RecordT(str(key.value))
+
+    def resolve(node: YScalar) -> Type | None:
+        m = _TYPE_RE.match(str(node.value))
+        if not m:
+            bad(node, f"无法理解的类型 {node.value!r}", f"cannot read the type {node.value!r}")
+            return None
+        name = m["elem"] or m["name"]
+        base: Type | None = PRIMITIVES.get(name) or records.get(name) or enums.get(name)
+        if base is None:
+            names = [*PRIMITIVES, *records, *enums]
+            close = difflib.get_close_matches(name, names, n=1)
+            bad(node, f"未知类型 {name}" + (f"；是否应为 {close[0]}？" if close else ""), f"unknown type {name}" + (f"; did you mean {close[0]}?" if close else ""))
+            return None
+        t: Type = ListT(base) if m["elem"] else base
+        return Nullable(t) if m["q"] else t
+
+    for key, body in records_node.entries:
+        rt = records[str(key.value)]
+        fields_node = body.get("fields") if isinstance(body, YMap) else None
+        if isinstance(body, YMap):
+            doc = body.get("doc")
+            rt.doc = str(doc.value) if isinstance(doc, YScalar) else ""
+        if not isinstance(fields_node, YMap):
+            bad(body, f"记录 {rt.name} 缺少 fields:", f"record {rt.name} has no fields:")
+            continue
+        for fkey, fval in fields_node.entries:
+            absent_none = False
+            doc_text = ""
+            type_node: YNode | None = fval
+            if isinstance(fval, YMap):
+                type_node = fval.get("type")
+                absent = fval.get("absent")
+                absent_none = isinstance(absent, YScalar) and absent.value in ("none", None, "null")
+                dnode = fval.get("doc")
+                doc_text = str(dnode.value) if isinstance(dnode, YScalar) else ""
+            if not isinstance(type_node, YScalar):
+                bad(fval, f"字段 {fkey.value} 缺少类型", f"field {fkey.value} has no type")
+                continue
+            ft = resolve(type_node)
+            if ft is not None:
+                rt.fields[str(fkey.value)] = Field(str(fkey.value), ft, absent_none, doc_text)
+    root_node = tree.get("root")
+    root_name = str(root_node.value) if isinstance(root_node, YScalar) else "student"
+    if root_name not in records:
+        bad(root_node or tree, f"根记录 {root_name} 未定义", f"the root record {root_name} is not defined")
+    if diags:
+        raise PolicyError(diags)
+    return Schema(records[root_name], records, enums)
+
+
+def field_type(rt: RecordT, name: str) -> Type | None:
+    f = rt.fields.get(name)
+    return None if f is None else f.type
+
+
+def element_record(t: Type) -> RecordT | None:
+    t = strip(t)
+    if isinstance(t, ListT) and isinstance(t.elem, RecordT):
+        return t.elem
+    return None
