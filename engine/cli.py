@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
+import difflib
 import locale
 import os
 import sys
@@ -22,9 +22,21 @@ from . import __version__
 from .decision import Decision
 from .diagnostics import Diagnostic, FactsError, Lang, PolicyError, Severity, XuejiError
 from .evaluate import evaluate
+from .fmt import format_file
 from .loader import load_policy
 from .policy import PolicySet
-from .render import decision_text, diagnostics_text, summary_counts, to_json
+from .resources import bundled_policy_dir
+from .render import (
+    deadline_rows,
+    deadlines_ics,
+    deadlines_text,
+    decision_text,
+    diagnostics_github,
+    diagnostics_sarif,
+    diagnostics_text,
+    summary_counts,
+    to_json,
+)
 from .yamlsource import load_data
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -98,8 +110,33 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     li.add_argument("paths", nargs="*", metavar="PATH")
-    li.add_argument("--format", choices=["text", "json"], default="text")
+    li.add_argument("--format", choices=["text", "json", "sarif", "github"], default="text")
     li.add_argument("--strict", action="store_true", help="fail on warnings too")
+
+    fm = sub.add_parser(
+        "fmt",
+        help="lay out rule text canonically",
+        parents=[common],
+        description="Rewrite the rules in policy files in the canonical layout, keeping comments and "
+        "article text byte for byte. With --check, change nothing: list what would change, exit 1.",
+        epilog="examples:\n  xueji fmt policies/\n  xueji fmt --check policies/2021/ch3-annual-registration.yaml\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fm.add_argument("paths", nargs="*", metavar="PATH")
+    fm.add_argument("--check", action="store_true", help="only report files that would change")
+
+    dl = sub.add_parser(
+        "deadlines",
+        help="a student's overdue and upcoming deadlines",
+        parents=[common],
+        description="List a student's overdue and upcoming deadlines, as a table or an iCalendar file.",
+        epilog="examples:\n  xueji deadlines fixtures/annual-pending.yaml --on 2025-09-10\n"
+        "  xueji deadlines record.json --format ics > deadlines.ics\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dl.add_argument("record", metavar="RECORD")
+    dl.add_argument("--on", metavar="DATE", help="as of this date (default: today)")
+    dl.add_argument("--format", choices=["table", "ics", "json"], default="table")
     return p
 
 
@@ -200,6 +237,11 @@ def cmd_lint(args: argparse.Namespace, lang: Lang) -> int:
     diags = lint_diagnostics(args.paths)
     if args.format == "json":
         _print(to_json({"diagnostics": [d.to_dict() for d in diags]}))
+    elif args.format == "sarif":
+        _print(to_json(diagnostics_sarif(diags, lang, __version__)))
+    elif args.format == "github":
+        if diags:
+            _print(diagnostics_github(diags, lang))
     elif diags:
         _print(diagnostics_text(diags, lang))
     errors = sum(d.severity is Severity.ERROR for d in diags)
@@ -213,9 +255,75 @@ def cmd_lint(args: argparse.Namespace, lang: Lang) -> int:
     return EXIT_OK
 
 
+def _policy_files(paths: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths or [str(bundled_policy_dir())]:
+        path = Path(p)
+        if path.is_dir():
+            files += sorted(f for f in path.rglob("*.yaml") if f.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UsageError(f"{p}: no such file or directory / 文件或目录不存在")
+    return files
+
+
+def cmd_fmt(args: argparse.Namespace, lang: Lang) -> int:
+    changed = 0
+    for path in _policy_files(args.paths):
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as ex:
+            raise UsageError(f"{path}: {ex}") from None
+        new, notes = format_file(text, str(path))
+        for note in notes:
+            sys.stderr.write(f"{note}\n")
+        if new == text:
+            continue
+        changed += 1
+        if args.check:
+            diff = difflib.unified_diff(text.splitlines(True), new.splitlines(True), f"{path}", f"{path} (formatted)")
+            sys.stdout.write("".join(diff))
+        else:
+            path.write_text(new, encoding="utf-8", newline="")
+            _print(f"formatted {path}" if lang == "en" else f"已格式化 {path}")
+    if args.check and changed:
+        sys.stderr.write(f"{changed} file(s) would be reformatted\n" if lang == "en" else f"{changed} 个文件需要格式化\n")
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _judge_one(name: str, on: dt.date, policy: PolicySet, lang: Lang) -> Decision:
+    """Read and judge one record; bad input is a UsageError naming the file and every problem."""
+    record, diags = read_record(name)
+    errors = [d for d in diags if d.severity is Severity.ERROR]
+    if errors:
+        raise UsageError("\n" + diagnostics_text(errors, lang))
+    try:
+        return evaluate(record, on=on, policy=policy)
+    except FactsError as ex:
+        lines = [f"{name}: {p.path or '<record>'}: {p.message.get(lang)}" for p in ex.problems]
+        raise UsageError("\n" + "\n".join(lines)) from None
+
+
+def cmd_deadlines(args: argparse.Namespace, lang: Lang) -> int:
+    on = _parse_on(args.on) or dt.date.today()
+    decision = _judge_one(args.record, on, _load_policy_arg(args.policy), lang)
+    if args.format == "ics":
+        stamp = dt.datetime.combine(on, dt.time()).strftime("%Y%m%dT%H%M%SZ")
+        sys.stdout.write(deadlines_ics(decision, lang, stamp))
+    elif args.format == "json":
+        _print(to_json([f.to_dict() for f in deadline_rows(decision)]))
+    else:
+        _print(deadlines_text(decision, lang))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Lang], int]] = {
     "eval": cmd_eval,
     "lint": cmd_lint,
+    "deadlines": cmd_deadlines,
+    "fmt": cmd_fmt,
 }
 
 

@@ -5,6 +5,7 @@ They only render; nothing here decides. The CLI calls them.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -155,3 +156,143 @@ def summary_counts(decisions: Iterable[Decision]) -> dict[Outcome, int]:
 
 def to_json(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False)
+
+
+# ---------------------------------------------------------------------------------------- machine formats
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def diagnostics_sarif(diags: Sequence[Diagnostic], lang: Lang, version: str) -> dict[str, Any]:
+    """A SARIF 2.1.0 log with one run of the ``xueji`` linter."""
+    codes = sorted({d.code for d in diags})
+    results = []
+    for d in diags:
+        result: dict[str, Any] = {
+            "ruleId": d.code,
+            "ruleIndex": codes.index(d.code),
+            "level": _SARIF_LEVEL.get(d.severity.value, "note"),
+            "message": {"text": d.message.get(lang) + (f" ({d.hint.get(lang)})" if d.hint else "")},
+        }
+        if d.span is not None:
+            result["locations"] = [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": Path(d.span.file).as_posix()},
+                        "region": {
+                            "startLine": d.span.line,
+                            "startColumn": d.span.col,
+                            "endLine": d.span.end_line,
+                            "endColumn": max(d.span.end_col, d.span.col + 1) if d.span.end_line == d.span.line else d.span.end_col,
+                        },
+                    }
+                }
+            ]
+        results.append(result)
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "xueji",
+                        "version": version,
+                        "informationUri": "https://pypi.org/project/xueji/",
+                        "rules": [{"id": c, "name": c, "shortDescription": {"text": c}} for c in codes],
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+
+
+def _gh_escape(text: str, *, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def diagnostics_github(diags: Sequence[Diagnostic], lang: Lang) -> str:
+    """GitHub Actions workflow commands: ``::error file=…,line=…,col=…::message``."""
+    lines = []
+    for d in diags:
+        kind = {"error": "error", "warning": "warning"}.get(d.severity.value, "notice")
+        props = [f"title={_gh_escape('xueji ' + d.code, prop=True)}"]
+        if d.span is not None:
+            props = [
+                f"file={_gh_escape(Path(d.span.file).as_posix(), prop=True)}",
+                f"line={d.span.line}",
+                f"col={d.span.col}",
+                f"endLine={d.span.end_line}",
+                f"endColumn={d.span.end_col}",
+                *props,
+            ]
+        message = d.message.get(lang) + (f" — {d.hint.get(lang)}" if d.hint else "")
+        lines.append(f"::{kind} {','.join(props)}::{_gh_escape(message)}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- deadlines
+
+
+def deadline_rows(dec: Decision) -> list[Finding]:
+    """The findings with a due date that still matter: missed (violated) and upcoming (pending)."""
+    rows = [f for f in dec.findings if f.due is not None and f.outcome in (Outcome.VIOLATED, Outcome.PENDING)]
+    return sorted(rows, key=lambda f: (f.due or dec.on, f.article, f.rule, f.subject))
+
+
+def deadlines_text(dec: Decision, lang: Lang) -> str:
+    rows = deadline_rows(dec)
+    if not rows:
+        return "没有逾期或待办的期限" if lang == "zh" else "no overdue or upcoming deadlines"
+    head = ("期限", "剩余天数", "状态", "条款", "规则", "对象") if lang == "zh" else ("due", "days left", "status", "article", "rule", "subject")
+    table = [head]
+    for f in rows:
+        assert f.due is not None
+        table.append((f.due.isoformat(), str((f.due - dec.on).days), outcome_word(f.outcome, lang), str(f.article), f.rule, f.subject))
+    widths = [max(_width(r[i]) for r in table) for i in range(len(head))]
+    out = []
+    for r in table:
+        out.append("  ".join(c + " " * (w - _width(c)) for c, w in zip(r, widths, strict=True)).rstrip())
+    return "\n".join(out)
+
+
+def _ics_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+
+
+def _ics_fold(line: str) -> list[str]:
+    """Fold a content line at 75 octets (RFC 5545 §3.1), never inside a UTF-8 character."""
+    out, current = [], ""
+    for ch in line:
+        limit = 75 if not out else 74
+        if len((current + ch).encode("utf-8")) > limit:
+            out.append(current)
+            current = ch
+        else:
+            current += ch
+    out.append(current)
+    return [out[0], *(" " + c for c in out[1:])]
+
+
+def deadlines_ics(dec: Decision, lang: Lang, stamp: str) -> str:
+    """An iCalendar file (RFC 5545) with one all-day event per overdue or upcoming deadline."""
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Xueji//xueji deadlines//ZH", "CALSCALE:GREGORIAN"]
+    for f in deadline_rows(dec):
+        assert f.due is not None
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{dec.student_id}-{f.rule}-{f.subject}@xueji".replace(" ", ""),
+            f"DTSTAMP:{stamp}",
+            f"DTSTART;VALUE=DATE:{f.due:%Y%m%d}",
+            f"DTEND;VALUE=DATE:{f.due + dt.timedelta(days=1):%Y%m%d}",
+            f"SUMMARY:{_ics_text(('第%d条 ' % f.article if lang == 'zh' else f'Art. {f.article} ') + f.message.get(lang))}",
+            f"DESCRIPTION:{_ics_text(f'{f.rule} · {f.subject} · {outcome_word(f.outcome, lang)}')}",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return "".join(part + "\r\n" for line in lines for part in _ics_fold(line))
