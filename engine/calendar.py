@@ -209,9 +209,7 @@ def _check_year(year: object, days: object) -> None:
     if not days.holidays:
         raise CalendarDataError(
             f"{where}.holidays",
-            Msg(
-                "未列出任何节假日；每年都有法定节假日", "lists no holidays; every year has statutory holidays"
-            ),
+            Msg("未列出任何节假日；每年都有法定节假日", "lists no holidays; every year has statutory holidays"),
         )
     for key, items in (("holidays", days.holidays), ("workdays", days.workdays)):
         for d in sorted(items, key=str):
@@ -249,9 +247,7 @@ def _parse_day(item: object, where: str, year: int) -> date:
         try:
             d = date.fromisoformat(item.strip())
         except ValueError:
-            raise CalendarDataError(
-                where, Msg(f"{item!r} 不是有效日期", f"{item!r} is not a valid date")
-            ) from None
+            raise CalendarDataError(where, Msg(f"{item!r} 不是有效日期", f"{item!r} is not a valid date")) from None
     else:
         raise CalendarDataError(
             where,
@@ -416,9 +412,7 @@ class WorkCalendar:
             if k != "years":
                 raise CalendarDataError(
                     "<top>",
-                    Msg(
-                        f"未知的顶层键 {k!r}（应为 years）", f"unknown top-level key {k!r} (expected 'years')"
-                    ),
+                    Msg(f"未知的顶层键 {k!r}（应为 years）", f"unknown top-level key {k!r} (expected 'years')"),
                 )
         years = data.get("years")
         if years is None:
@@ -435,9 +429,7 @@ class WorkCalendar:
         for key, entry in years.items():
             year, days = _parse_year(key, entry)
             if year in ext:
-                raise CalendarDataError(
-                    f"years.{year}", Msg(f"{year} 年重复出现", f"the year {year} appears twice")
-                )
+                raise CalendarDataError(f"years.{year}", Msg(f"{year} 年重复出现", f"the year {year} appears twice"))
             ext[year] = days
         return cls(ext)
 

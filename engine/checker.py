@@ -131,9 +131,10 @@ def proven_present(e: s.Expr, truth: bool = True, defs: dict[str, s.Expr] | None
             positive = (e.op == "=") == truth
             for x, y in ((a, b), (b, a)):
                 k = path_key(x)
-                if k and ((positive and not isinstance(y, s.NoneLit)) or (not positive and isinstance(y, s.NoneLit))):
-                    if not isinstance(y, s.Name | s.Attr):
-                        out.add(k)
+                # only a literal on the other side proves anything (a name or field may itself be none)
+                literal = not isinstance(y, s.Name | s.Attr)
+                if k and literal and positive != isinstance(y, s.NoneLit):
+                    out.add(k)
         case _:
             pass
     for k in list(out):  # a.b.c present implies a.b and a present
@@ -155,7 +156,9 @@ class Checker:
         self._lenient = False  # messages may show a value that is none
         self._loop: tuple[str, t.RecordT] | None = None  # the rule's `for` variable and its record type
         self._value_defs = {
-            n: d.stmt.expr for n, d in version.definitions.items() if isinstance(d.stmt, s.Let) and d.stmt.params is None
+            n: d.stmt.expr
+            for n, d in version.definitions.items()
+            if isinstance(d.stmt, s.Let) and d.stmt.params is None
         }
 
     # ------------------------------------------------------------------------------------------ helpers
@@ -188,7 +191,10 @@ class Checker:
                         rule.span,
                         f"规则编号 {rule.id} 重复（首次出现在第 {first.span.line} 行）",
                         f"duplicate rule id {rule.id} (first used at line {first.span.line})",
-                        hint=Msg("每条规则的 id 必须唯一；改名其中一条", "rule ids must be unique; rename one of them"),
+                        hint=Msg(
+                            "每条规则的 id 必须唯一；改名其中一条",
+                            "rule ids must be unique; rename one of them",
+                        ),
                     )
                 )
             seen[rule.id] = rule
@@ -285,7 +291,12 @@ class Checker:
         for i, stmt in enumerate(prog.statements):
             if isinstance(stmt, s.For):
                 if i != 0:
-                    self._err("rule-shape", stmt.pos, "for 只能写在规则的第一行", "`for` must be the rule's first statement")
+                    self._err(
+                        "rule-shape",
+                        stmt.pos,
+                        "for 只能写在规则的第一行",
+                        "`for` must be the rule's first statement",
+                    )
                 ct = self._expr(stmt.collection, scope, frozenset())
                 elem = t.strip(ct)
                 if isinstance(elem, t.ListT):
@@ -330,7 +341,10 @@ class Checker:
                         self.locate(stmt.name_pos),
                         f"定义 {stmt.name} 未被使用",
                         f"the definition {stmt.name} is not used",
-                        hint=Msg("删除它，或在规则或消息中使用它", "delete it, or use it in the rule or its message"),
+                        hint=Msg(
+                            "删除它，或在规则或消息中使用它",
+                            "delete it, or use it in the rule or its message",
+                        ),
                     )
                 )
         rule.reads = sorted(set(self._reads))
@@ -482,7 +496,7 @@ class Checker:
                 return self._enum_literal(e, enum)
         return self._expr(e, scope, present)
 
-    def _infer(self, e: s.Expr, scope: dict[str, _Var], present: frozenset[str]) -> t.Type:  # noqa: C901
+    def _infer(self, e: s.Expr, scope: dict[str, _Var], present: frozenset[str]) -> t.Type:
         match e:
             case s.IntLit():
                 return t.INT
@@ -503,7 +517,7 @@ class Checker:
                         "`rounded` only applies to months and years",
                     )
                 return t.DURATION
-            case s.Name(id=name):
+            case s.Name():
                 return self._name(e, scope)
             case s.Attr():
                 return self._attr(e, scope, present)
@@ -519,7 +533,12 @@ class Checker:
             case s.Neg(operand=o):
                 ty = self._nonnull(o, self._expr(o, scope, present), present, "运算 / arithmetic")
                 if ty not in (t.INT, ERROR):
-                    return self._err("type-mismatch", e.pos, f"负号需要整数，实为 {ty}", f"unary minus needs an integer, not {ty}")
+                    return self._err(
+                        "type-mismatch",
+                        e.pos,
+                        f"负号需要整数，实为 {ty}",
+                        f"unary minus needs an integer, not {ty}",
+                    )
                 return t.INT
             case s.Not(operand=o):
                 ty = self._expr(o, scope, present)
@@ -531,7 +550,12 @@ class Checker:
                 rt = self._expr(b, scope, frozenset(inner))
                 for x, xt in ((a, lt), (b, rt)):
                     if not t.is_truth(xt) and xt != ERROR:
-                        self._err("type-mismatch", x.pos, f"{e.op} 两边应为真假值，实为 {xt}", f"both sides of `{e.op}` must be true or false, not {xt}")
+                        self._err(
+                            "type-mismatch",
+                            x.pos,
+                            f"{e.op} 两边应为真假值，实为 {xt}",
+                            f"both sides of `{e.op}` must be true or false, not {xt}",
+                        )
                 return t.VERDICT if t.VERDICT in (lt, rt) else t.BOOL
             case s.Binary(op="=" | "!=", left=a, right=b):
                 if self._unbound(a, scope) and not self._unbound(b, scope):
@@ -549,7 +573,12 @@ class Checker:
                 if ERROR in (lt, rt):
                     return t.BOOL
                 if lt != rt or lt not in (t.INT, t.DATE, t.YEARMONTH, t.TEXT):
-                    self._err("type-mismatch", e.op_pos, f"无法用 {e.op} 比较 {lt} 与 {rt}", f"cannot order {lt} and {rt} with {e.op}")
+                    self._err(
+                        "type-mismatch",
+                        e.op_pos,
+                        f"无法用 {e.op} 比较 {lt} 与 {rt}",
+                        f"cannot order {lt} and {rt} with {e.op}",
+                    )
                 return t.BOOL
             case s.Binary(op="+" | "-" | "*", left=a, right=b):
                 lt = self._nonnull(a, self._expr(a, scope, present), present, "运算 / arithmetic")
@@ -567,7 +596,12 @@ class Checker:
                     if ERROR not in (vt, ct.elem) and not t.same(vt, ct.elem):
                         self._err("type-mismatch", e.pos, f"{vt} 不能属于 {ct}", f"a {vt} cannot be in a {ct}")
                 elif ct != ERROR:
-                    self._err("type-mismatch", c.pos, f"in 的右边应为集合，实为 {ct}", f"the right of `in` must be a set or list, not {ct}")
+                    self._err(
+                        "type-mismatch",
+                        c.pos,
+                        f"in 的右边应为集合，实为 {ct}",
+                        f"the right of `in` must be a set or list, not {ct}",
+                    )
                 return t.BOOL
             case s.Exists(value=v) | s.Missing(value=v):
                 self._expr(v, scope, present)
@@ -576,9 +610,19 @@ class Checker:
                 at = t.strip(self._expr(a, scope, present))
                 dty = self._nonnull(d, self._expr(d, scope, present), present, "期限 / a deadline")
                 if at not in (t.DATE, ERROR):
-                    self._err("type-mismatch", a.pos, f"by 的左边应为日期，实为 {at}", f"the left of `by` must be a date, not {at}")
+                    self._err(
+                        "type-mismatch",
+                        a.pos,
+                        f"by 的左边应为日期，实为 {at}",
+                        f"the left of `by` must be a date, not {at}",
+                    )
                 if dty not in (t.DATE, ERROR):
-                    self._err("type-mismatch", d.pos, f"by 的右边应为期限日期，实为 {dty}", f"the right of `by` must be a due date, not {dty}")
+                    self._err(
+                        "type-mismatch",
+                        d.pos,
+                        f"by 的右边应为期限日期，实为 {dty}",
+                        f"the right of `by` must be a due date, not {dty}",
+                    )
                 return t.VERDICT
             case s.Overlaps(left=a, right=b):
                 for x in (a, b):
@@ -600,7 +644,12 @@ class Checker:
                 if ERROR in (at, bt):
                     return at if bt == ERROR else bt
                 if not t.same(at, bt):
-                    return self._err("type-mismatch", e.pos, f"if 两个分支类型不同：{at} 与 {bt}", f"the branches of `if` differ: {at} and {bt}")
+                    return self._err(
+                        "type-mismatch",
+                        e.pos,
+                        f"if 两个分支类型不同：{at} 与 {bt}",
+                        f"the branches of `if` differ: {at} and {bt}",
+                    )
                 if t.NONE in (at, bt):
                     return t.nullable(bt if at == t.NONE else at)
                 return t.nullable(t.strip(at)) if t.is_nullable(at) or t.is_nullable(bt) else at
@@ -627,7 +676,13 @@ class Checker:
         hint = None
         if t.INT in (lt, rt) and t.DATE in (lt, rt):
             hint = Msg("给数字加上时间单位，例如 14 days", "give the number a unit, e.g. 14 days")
-        return self._err("type-mismatch", e.op_pos, f"不能对 {lt} 与 {rt} 做 {op} 运算", f"cannot apply {op} to {lt} and {rt}", hint)
+        return self._err(
+            "type-mismatch",
+            e.op_pos,
+            f"不能对 {lt} 与 {rt} 做 {op} 运算",
+            f"cannot apply {op} to {lt} and {rt}",
+            hint,
+        )
 
     def _name(self, e: s.Name, scope: dict[str, _Var]) -> t.Type:
         name = e.id
@@ -643,12 +698,17 @@ class Checker:
             ty = self._global(name, e.pos)
             self._reads.extend(self.info.global_reads.get(name, []))
             if isinstance(ty, t.FnT):
-                return self._err("type-mismatch", e.pos, f"{name} 是函数，需要参数", f"{name} is a function: call it with arguments")
+                return self._err(
+                    "type-mismatch",
+                    e.pos,
+                    f"{name} 是函数，需要参数",
+                    f"{name} is a function: call it with arguments",
+                )
             return ty
         if self._loop is not None and name in self._loop[1].fields:
             # inside `for year in academic_years`, `term_start` means `year.term_start`
-            var, rt = self._loop
-            self.info.names[id(e)] = Resolution("element", name, var)
+            loop_var, rt = self._loop
+            self.info.names[id(e)] = Resolution("element", name, loop_var)
             self._reads.append(("$subject", name))
             return rt.fields[name].type
         field = self.schema.root.fields.get(name)
@@ -662,7 +722,8 @@ class Checker:
             e.pos,
             f"未知名称 {name}",
             f"unknown name {name}",
-            self._did_you_mean(name, candidates) or Msg("先用 let 定义它，或检查拼写", "define it with `let`, or check the spelling"),
+            self._did_you_mean(name, candidates)
+            or Msg("先用 let 定义它，或检查拼写", "define it with `let`, or check the spelling"),
         )
 
     def _attr(self, e: s.Attr, scope: dict[str, _Var], present: frozenset[str]) -> t.Type:
@@ -671,7 +732,9 @@ class Checker:
             return ERROR
         base = self._nonnull(e.obj, ot, present, "取字段 / field access")
         if not isinstance(base, t.RecordT):
-            return self._err("type-mismatch", e.name_pos, f"{base} 没有字段 {e.name}", f"a {base} has no field {e.name}")
+            return self._err(
+                "type-mismatch", e.name_pos, f"{base} 没有字段 {e.name}", f"a {base} has no field {e.name}"
+            )
         field = base.fields.get(e.name)
         if field is None:
             return self._err(
@@ -679,7 +742,8 @@ class Checker:
                 e.name_pos,
                 f"{base.name} 没有字段 {e.name}",
                 f"{base.name} has no field {e.name}",
-                self._did_you_mean(e.name, list(base.fields)) or Msg(f"可用字段：{', '.join(base.fields)}", f"fields: {', '.join(base.fields)}"),
+                self._did_you_mean(e.name, list(base.fields))
+                or Msg(f"可用字段：{', '.join(base.fields)}", f"fields: {', '.join(base.fields)}"),
             )
         # extend the read path of the object, if it stands for a fact
         obj_path = self._path_of(e.obj, scope)
@@ -744,7 +808,12 @@ class Checker:
             if not t.is_nullable(pt):
                 at = self._nonnull(a, at, present, f"{e.fn}()")
             if ERROR not in (at, pt) and not (t.same(at, pt) and (t.is_nullable(pt) or not t.is_nullable(at))):
-                self._err("type-mismatch", a.pos, f"{e.fn} 的参数应为 {pt}，实为 {at}", f"{e.fn} expects {pt} here, not {at}")
+                self._err(
+                    "type-mismatch",
+                    a.pos,
+                    f"{e.fn} 的参数应为 {pt}，实为 {at}",
+                    f"{e.fn} expects {pt} here, not {at}",
+                )
         return result
 
     def _aggregate(self, e: s.Aggregate, scope: dict[str, _Var], present: frozenset[str]) -> t.Type:
@@ -754,7 +823,12 @@ class Checker:
         elif isinstance(ct, t.ListT):
             elem = ct.elem
         else:
-            self._err("type-mismatch", e.collection.pos, f"{e.kind} 需要集合，实为 {ct}", f"{e.kind} needs a collection, not {ct}")
+            self._err(
+                "type-mismatch",
+                e.collection.pos,
+                f"{e.kind} 需要集合，实为 {ct}",
+                f"{e.kind} needs a collection, not {ct}",
+            )
             elem = ERROR
         coll_path = self._path_of(e.collection, scope)
         inner = dict(scope)
@@ -768,7 +842,12 @@ class Checker:
             body_present = present | self._proven(e.where, True)
         if e.kind == "count":
             if e.body is not None:
-                self._err("rule-shape", e.body.pos, "count 不接受 `:` 表达式；用 where 过滤", "count takes no `: expression`; filter with `where`")
+                self._err(
+                    "rule-shape",
+                    e.body.pos,
+                    "count 不接受 `:` 表达式；用 where 过滤",
+                    "count takes no `: expression`; filter with `where`",
+                )
             return t.INT
         if e.body is None:
             if e.kind == "any" and e.where is not None:
@@ -786,7 +865,12 @@ class Checker:
             return t.BOOL
         inner_t = self._nonnull(e.body, bt, body_present, e.kind)
         if inner_t not in (t.INT, t.DATE, t.YEARMONTH, ERROR):
-            self._err("type-mismatch", e.body.pos, f"{e.kind} 需要整数或日期，实为 {inner_t}", f"{e.kind} needs integers or dates, not {inner_t}")
+            self._err(
+                "type-mismatch",
+                e.body.pos,
+                f"{e.kind} 需要整数或日期，实为 {inner_t}",
+                f"{e.kind} needs integers or dates, not {inner_t}",
+            )
         return t.nullable(inner_t)  # none when the collection is empty
 
 

@@ -25,7 +25,6 @@ from .evaluate import evaluate
 from .fmt import format_file
 from .loader import load_policy
 from .policy import PolicySet
-from .resources import bundled_policy_dir
 from .render import (
     deadline_rows,
     deadlines_ics,
@@ -37,6 +36,7 @@ from .render import (
     summary_counts,
     to_json,
 )
+from .resources import bundled_policy_dir
 from .yamlsource import load_data
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -75,7 +75,7 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--policy", metavar="DIR", help="policy directory (default: the bundled policy set)")
     common.add_argument("--lang", choices=["zh", "en"], help="message language (default: from the locale, else zh)")
     p = _Parser(
@@ -207,7 +207,9 @@ def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
         decisions.append(decision)
         results.append({"file": name, **decision.to_dict()})
         name_fact = record.get("name") if isinstance(record, dict) else None
-        texts.append(decision_text(decision, policy, lang, name=str(name_fact) if name_fact else None, explain=args.explain))
+        texts.append(
+            decision_text(decision, policy, lang, name=str(name_fact) if name_fact else None, explain=args.explain)
+        )
     if args.format == "json":
         _print(to_json(results if len(args.records) > 1 else results[0]))
     else:
@@ -248,7 +250,7 @@ def cmd_lint(args: argparse.Namespace, lang: Lang) -> int:
     warnings = len(diags) - errors
     if args.format == "text":
         sys.stderr.write(
-            (f"{errors} 个错误，{warnings} 个警告\n" if lang == "zh" else f"{errors} error(s), {warnings} warning(s)\n")
+            f"{errors} 个错误，{warnings} 个警告\n" if lang == "zh" else f"{errors} error(s), {warnings} warning(s)\n"
         )
     if errors or (args.strict and warnings):
         return EXIT_FINDINGS
@@ -288,7 +290,9 @@ def cmd_fmt(args: argparse.Namespace, lang: Lang) -> int:
             path.write_text(new, encoding="utf-8", newline="")
             _print(f"formatted {path}" if lang == "en" else f"已格式化 {path}")
     if args.check and changed:
-        sys.stderr.write(f"{changed} file(s) would be reformatted\n" if lang == "en" else f"{changed} 个文件需要格式化\n")
+        sys.stderr.write(
+            f"{changed} file(s) would be reformatted\n" if lang == "en" else f"{changed} 个文件需要格式化\n"
+        )
         return EXIT_FINDINGS
     return EXIT_OK
 

@@ -28,7 +28,7 @@ from .diagnostics import CalendarError, Msg
 from .policy import PolicyVersion, Rule, Template
 
 
-class Absent(Exception):  # noqa: N818 - a signal, not an error
+class Absent(Exception):
     """A fact the record lacks; ``paths`` names it (``academic_years[1].tuition_paid``)."""
 
     def __init__(self, paths: tuple[str, ...]) -> None:
@@ -122,13 +122,17 @@ def format_value(v: Any, lang: str) -> str:
     return str(v)
 
 
+def _const(value: Any) -> Fn:
+    return lambda env: value
+
+
 # --------------------------------------------------------------------------------------------- compiler
 
 
 @attrs.define(eq=False)
 class CompiledRule:
     rule: Rule
-    subjects: Callable[[Env], Iterator[tuple[str, Any]]]
+    subjects: Callable[[Env], list[tuple[str, Any]]]  # (subject path, element); raises Absent
     clauses: list[tuple[bool, Fn]]  # (is_when, fn)
     cond: Fn
     due: Fn | None
@@ -211,10 +215,10 @@ class Compiler:
             return lambda env: f"{base(env)}.{field}"
         return lambda env: "<expression>"
 
-    def expr(self, e: s.Expr) -> Fn:  # noqa: C901
+    def expr(self, e: s.Expr) -> Fn:
         match e:
             case s.IntLit(value=v) | s.StrLit(value=v) | s.DateLit(value=v) | s.BoolLit(value=v):
-                return lambda env, _v=v: _v
+                return _const(v)
             case s.NoneLit():
                 return lambda env: None
             case s.Duration(amount=n, unit=unit, rounding=rounding):
@@ -254,7 +258,11 @@ class Compiler:
                 return self._binary(e, op, a, b)
             case s.Member(value=v, collection=c, negated=neg):
                 fv, fc = self.expr(v), self.expr(c)
-                if isinstance(c, s.SetLit) or t.strip(self.info.type_of(c)) != t.ListT(t.strip(self.info.type_of(v))) or not isinstance(t.strip(self.info.type_of(v)), t.RecordT):
+                if (
+                    isinstance(c, s.SetLit)
+                    or t.strip(self.info.type_of(c)) != t.ListT(t.strip(self.info.type_of(v)))
+                    or not isinstance(t.strip(self.info.type_of(v)), t.RecordT)
+                ):
                     if neg:
                         return lambda env: fv(env) not in fc(env)
                     return lambda env: fv(env) in fc(env)
@@ -545,23 +553,20 @@ class Compiler:
         if loop is not None:
             coll = self.expr(loop.collection)
             coll_path = self.path(loop.collection)
-            var = loop.var
 
-            def subjects(env: Env) -> Iterator[tuple[str, Any]]:
+            def subjects(env: Env) -> list[tuple[str, Any]]:
                 base = coll_path(env)
-                for i, x in enumerate(coll(env)):
-                    path = f"{base}[{i}]"
-                    env.vars[var] = x
-                    env.paths[var] = path
-                    yield path, x
+                return [(f"{base}[{i}]", x) for i, x in enumerate(coll(env))]
 
         else:
 
-            def subjects(env: Env) -> Iterator[tuple[str, Any]]:
-                yield "student", None
+            def subjects(env: Env) -> list[tuple[str, Any]]:
+                return [("student", None)]
 
         messages = {lang: self._template(tpl) for lang, tpl in rule.messages.items()}
-        return CompiledRule(rule, subjects, clauses, cond, due, verdict.kind == "forbid", loop.var if loop else None, messages)
+        return CompiledRule(
+            rule, subjects, clauses, cond, due, verdict.kind == "forbid", loop.var if loop else None, messages
+        )
 
     def _due(self, prog: s.Program) -> Fn | None:
         """The rule's due date: the deadline its `by` names, else its one `deadline` statement."""
@@ -588,7 +593,8 @@ def _walk(e: s.Expr) -> Iterator[s.Expr]:
 
 def compile_version(version: PolicyVersion, info: TypeInfo) -> CompiledVersion:
     c = Compiler(version, info)
-    rules, invariants = [], []
+    rules: list[CompiledRule] = []
+    invariants: list[CompiledRule] = []
     for r in version.rules:
         cr = c.rule(r)
         (invariants if r.kind == "invariant" else rules).append(cr)
@@ -599,7 +605,9 @@ def compile_version(version: PolicyVersion, info: TypeInfo) -> CompiledVersion:
 # ------------------------------------------------------------------------------------------- evaluation
 
 
-def judge(cr: CompiledRule, env: Env, effective: dt.date) -> tuple[Outcome, dt.date | None, tuple[str, ...], Msg | None]:
+def judge(
+    cr: CompiledRule, env: Env, effective: dt.date
+) -> tuple[Outcome, dt.date | None, tuple[str, ...], Msg | None]:
     """The outcome of one rule for the subject bound in ``env``."""
     due: dt.date | None = None
     try:
@@ -616,6 +624,10 @@ def judge(cr: CompiledRule, env: Env, effective: dt.date) -> tuple[Outcome, dt.d
         return Outcome.UNKNOWN, due, tuple(dict.fromkeys(ex.paths)), None
     except CalendarError as ex:
         return Outcome.UNKNOWN, due, (), ex.message
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as ex:
+        # Not reachable for a record that passed the schema and a policy that passed the checker; a
+        # safety net so that a bug here degrades one finding instead of crashing the caller.
+        return Outcome.UNKNOWN, due, (), Msg(f"内部求值错误：{ex!r}", f"internal evaluation error: {ex!r}")
     if v is PENDING:
         return Outcome.PENDING, due, (), None
     if cr.forbid:
@@ -664,7 +676,11 @@ def resolve_reads(reads: list[tuple[str, ...]], root: dict[str, Any], subject: s
             else:
                 ok = False
                 break
-        if ok and not isinstance(value, dict) and not (isinstance(value, list) and value and isinstance(value[0], dict)):
+        if (
+            ok
+            and not isinstance(value, dict)
+            and not (isinstance(value, list) and value and isinstance(value[0], dict))
+        ):
             out[prefix] = value
     return dict(sorted(out.items()))
 
@@ -675,8 +691,17 @@ def run(cv: CompiledVersion, facts: dict[str, Any], on: dt.date, cal: WorkCalend
     env = Env(facts, on, cal)
     for cr in cv.rules:
         rule = cr.rule
-        for subject, element in cr.subjects(env):
+        var = cr.loop_var
+        try:
+            subjects = cr.subjects(env)
+        except Absent as ex:  # the collection itself is absent: one unknown finding naming it
+            findings.append(Finding(rule.id, rule.article, ex.paths[0], Outcome.UNKNOWN, None, ex.paths))
+            continue
+        for subject, element in subjects:
             env.lmemo = {}
+            if var is not None:
+                env.vars[var] = element
+                env.paths[var] = subject
             outcome, due, missing, reason = judge(cr, env, effective)
             findings.append(
                 Finding(
@@ -693,7 +718,9 @@ def run(cv: CompiledVersion, facts: dict[str, Any], on: dt.date, cal: WorkCalend
     return findings
 
 
-def _explainer(cr: CompiledRule, env: Env, subject: str, element: Any, due: dt.date | None) -> Callable[[], tuple[Msg, dict[str, Any]]]:
+def _explainer(
+    cr: CompiledRule, env: Env, subject: str, element: Any, due: dt.date | None
+) -> Callable[[], tuple[Msg, dict[str, Any]]]:
     vars_, paths = dict(env.vars), dict(env.paths)
     root, on, cal = env.root, env.on, env.cal
 

@@ -9,7 +9,7 @@ string). This module imports nothing from the rest of the engine.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 import attrs
@@ -47,7 +47,7 @@ class Msg:
         return self.zh if lang == "zh" else self.en
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"

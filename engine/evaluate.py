@@ -34,7 +34,9 @@ def _policy(policy: PolicySet | str | Path | None) -> PolicySet:
     return load_policy(policy)
 
 
-def evaluate(student: Any, *, on: dt.date | str | None = None, policy: PolicySet | str | Path | None = None) -> Decision:
+def evaluate(
+    student: Any, *, on: dt.date | str | None = None, policy: PolicySet | str | Path | None = None
+) -> Decision:
     """Judge ``student`` on ``on`` (default: today) under ``policy`` (default: the bundled set).
 
     Raises :class:`~engine.diagnostics.FactsError` for a record of the wrong shape, and
@@ -57,7 +59,10 @@ def evaluate(student: Any, *, on: dt.date | str | None = None, policy: PolicySet
             None,
             (),
             warnings,
-            Msg(f"{on} 时本办法尚未施行（自 {first} 起施行），不作判断", f"no version of the measures was in force on {on} (in force from {first}); nothing judged"),
+            Msg(
+                f"{on} 时本办法尚未施行（自 {first} 起施行），不作判断",
+                f"no version of the measures was in force on {on} (in force from {first}); nothing judged",
+            ),
         )
     cv = version.compiled
     if cv.scope is not None:
@@ -78,5 +83,11 @@ def _scope_note(article: int | None, *, unknown: bool) -> Msg:
     art = f"第{article}条" if article else ""
     art_en = f"Art. {article}" if article else "its scope"
     if unknown:
-        return Msg(f"记录缺少判断适用范围所需的事实（{art}），各规则结果未知", f"the record lacks the facts that decide whether the measures apply ({art_en}); every rule is unknown")
-    return Msg(f"本办法不适用于该学生（{art}），不作判断", f"the measures do not apply to this student ({art_en}); nothing judged")
+        return Msg(
+            f"记录缺少判断适用范围所需的事实（{art}），各规则结果未知",
+            f"the record lacks the facts that decide whether the measures apply ({art_en}); every rule is unknown",
+        )
+    return Msg(
+        f"本办法不适用于该学生（{art}），不作判断",
+        f"the measures do not apply to this student ({art_en}); nothing judged",
+    )

@@ -30,7 +30,14 @@ def _level(e: s.Expr) -> int:
             return _AND
         case s.Not():
             return _NOT
-        case s.Binary(op="=" | "!=" | "<" | "<=" | ">" | ">=") | s.Member() | s.Exists() | s.Missing() | s.By() | s.Overlaps():
+        case (
+            s.Binary(op="=" | "!=" | "<" | "<=" | ">" | ">=")
+            | s.Member()
+            | s.Exists()
+            | s.Missing()
+            | s.By()
+            | s.Overlaps()
+        ):
             return _TEST
         case s.Binary(op="+" | "-"):
             return _SUM
@@ -45,7 +52,13 @@ def _level(e: s.Expr) -> int:
 
 
 def _unit(d: s.Duration) -> str:
-    word = {"days": "day", "weeks": "week", "months": "month", "years": "year", "working_days": "working day"}[d.unit]
+    word = {
+        "days": "day",
+        "weeks": "week",
+        "months": "month",
+        "years": "year",
+        "working_days": "working day",
+    }[d.unit]
     text = f"{d.amount} {word if d.amount == 1 else word + 's'}"
     return f"{text} rounded {d.rounding}" if d.rounding else text
 
@@ -60,7 +73,7 @@ def expr(e: s.Expr, need: int = _IF) -> str:
     return f"({text})" if _level(e) < need else text
 
 
-def _expr(e: s.Expr) -> str:  # noqa: C901
+def _expr(e: s.Expr) -> str:
     match e:
         case s.IntLit(value=v):
             return str(v)
@@ -149,9 +162,9 @@ def _statement(st: s.Statement) -> list[str]:
         case s.Verdict(kind=kind, cond=cond, clauses=clauses):
             body = _lines(cond, "    ")
             out = [f"{kind} {body[0]}", *("    " + line for line in body[1:])]
-            for c in clauses:
-                cl = _lines(c.expr, "      ")
-                out.append(f"  {c.kind} {cl[0]}")
+            for clause in clauses:
+                cl = _lines(clause.expr, "      ")
+                out.append(f"  {clause.kind} {cl[0]}")
                 out += ["      " + line for line in cl[1:]]
             return out
     raise AssertionError(f"unhandled statement {st!r}")
@@ -159,7 +172,8 @@ def _statement(st: s.Statement) -> list[str]:
 
 def _comments(text: str) -> list[tuple[int, str]]:
     """(offset, comment text) for every `#` comment outside strings."""
-    out, i, in_string = [], 0, False
+    out: list[tuple[int, str]] = []
+    i, in_string = 0, False
     while i < len(text):
         ch = text[i]
         if in_string:

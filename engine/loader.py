@@ -10,6 +10,7 @@ compiler (pass 4). Gives a :class:`~engine.policy.PolicySet`, or raises one
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -50,14 +51,28 @@ class _Loader:
             data = path.read_bytes()
         except OSError as ex:
             self.diags.append(
-                error("io-error", Span(name, 1, 1), f"无法读取文件：{ex.strerror}", f"cannot read the file: {ex.strerror}")
+                error(
+                    "io-error",
+                    Span(name, 1, 1),
+                    f"无法读取文件：{ex.strerror}",
+                    f"cannot read the file: {ex.strerror}",
+                )
             )
             return None
         tree, diags = load_yaml(data, name)
         self.diags.extend(diags)
         return tree
 
-    def bad(self, code: str, node: YNode | None, zh: str, en: str, hint: Msg | None = None, *, span: Span | None = None) -> None:
+    def bad(
+        self,
+        code: str,
+        node: YNode | None,
+        zh: str,
+        en: str,
+        hint: Msg | None = None,
+        *,
+        span: Span | None = None,
+    ) -> None:
         self.diags.append(error(code, span or (node.span if node is not None else None), zh, en, hint=hint))
 
     def text(self, m: YMap, key: str, *, required: bool = True) -> str:
@@ -108,7 +123,11 @@ class _Loader:
                         Severity.ERROR,
                         ex.message,
                         scalar.span_at(m.start(1) + ex.offset, ex.length),
-                        ex.hint or Msg("消息中 {…} 内须为表达式；字面的花括号写作 {{ }}", "`{…}` in a message holds an expression; write literal braces as {{ }}"),
+                        ex.hint
+                        or Msg(
+                            "消息中 {…} 内须为表达式；字面的花括号写作 {{ }}",
+                            "`{…}` in a message holds an expression; write literal braces as {{ }}",
+                        ),
                     )
                 )
                 continue
@@ -130,7 +149,10 @@ class _Loader:
                         Span(self.rel(self.root), 1, 1),
                         f"{self.rel(self.root)} 中没有策略清单 {MANIFEST}",
                         f"no policy manifest {MANIFEST} in {self.rel(self.root)}",
-                        hint=Msg("指向包含 xueji.yaml 的策略目录", "point at a policy directory that holds xueji.yaml"),
+                        hint=Msg(
+                            "指向包含 xueji.yaml 的策略目录",
+                            "point at a policy directory that holds xueji.yaml",
+                        ),
                     )
                 ]
             )
@@ -154,9 +176,14 @@ class _Loader:
         if any(d.severity is Severity.ERROR for d in self.diags) or schema is None:
             raise PolicyError(self.diags)
         versions.sort(key=lambda v: v.effective)
-        for a, b in zip(versions, versions[1:], strict=False):
+        for a, b in itertools.pairwise(versions):
             if a.effective == b.effective:
-                self.bad("policy-shape", None, f"版本 {a.id} 与 {b.id} 生效日期相同", f"versions {a.id} and {b.id} take effect on the same date")
+                self.bad(
+                    "policy-shape",
+                    None,
+                    f"版本 {a.id} 与 {b.id} 生效日期相同",
+                    f"versions {a.id} and {b.id} take effect on the same date",
+                )
         for v in versions:
             info, diags = check_version(schema, v)
             self.diags.extend(diags)
@@ -165,7 +192,14 @@ class _Loader:
         errors = [d for d in self.diags if d.severity is Severity.ERROR]
         if errors:
             raise PolicyError(self.diags)
-        return PolicySet(name, self.root, schema, calendar, versions, warnings=[d for d in self.diags if d.severity is not Severity.ERROR])
+        return PolicySet(
+            name,
+            self.root,
+            schema,
+            calendar,
+            versions,
+            warnings=[d for d in self.diags if d.severity is not Severity.ERROR],
+        )
 
     def load_schema(self, manifest: YMap) -> Schema | None:
         rel = self.text(manifest, "schema", required=False) or "schema.yaml"
@@ -231,9 +265,16 @@ class _Loader:
             return None
         version = PolicyVersion(vid, effective, self.text(item, "title", required=False))
         files_node = item.get("files")
-        patterns = [str(i.value) for i in files_node.items if isinstance(i, YScalar)] if isinstance(files_node, YSeq) else []
+        patterns = (
+            [str(i.value) for i in files_node.items if isinstance(i, YScalar)] if isinstance(files_node, YSeq) else []
+        )
         if not patterns:
-            self.bad("policy-shape", files_node or item, "版本须列出其文件 files:", "a version must list its files:")
+            self.bad(
+                "policy-shape",
+                files_node or item,
+                "版本须列出其文件 files:",
+                "a version must list its files:",
+            )
         for pattern in patterns:
             matched = sorted(self.root.glob(pattern))
             if not matched:
@@ -249,7 +290,10 @@ class _Loader:
                         article.span,
                         f"第{article.number}条没有规则，也未标为 informative",
                         f"article {article.number} has no rule and is not marked informative",
-                        hint=Msg("为它编写规则，或写明 informative: true", "write its rules, or mark it informative: true"),
+                        hint=Msg(
+                            "为它编写规则，或写明 informative: true",
+                            "write its rules, or mark it informative: true",
+                        ),
                     )
                 )
         return version
@@ -290,7 +334,10 @@ class _Loader:
                         (r.get("id") if isinstance(r, YMap) else None) or r,
                         "规则没有引用有效的条款（article:）",
                         "the rule cites no article of this version (article:)",
-                        Msg("写明它依据的条款号，例如 article: 11", "say which article it encodes, e.g. article: 11"),
+                        Msg(
+                            "写明它依据的条款号，例如 article: 11",
+                            "say which article it encodes, e.g. article: 11",
+                        ),
                     )
                     continue
                 rule = self.load_rule(r, number, fname)
@@ -299,7 +346,12 @@ class _Loader:
 
     def load_definitions(self, node: YNode, version: PolicyVersion, fname: str) -> None:
         if not isinstance(node, YScalar) or not isinstance(node.value, str):
-            self.bad("policy-shape", node, "每个定义应为一段文本（let 或 deadline 语句）", "each definition must be text (let or deadline statements)")
+            self.bad(
+                "policy-shape",
+                node,
+                "每个定义应为一段文本（let 或 deadline 语句）",
+                "each definition must be text (let or deadline statements)",
+            )
             return
         prog = self.parse(node)
         if prog is None:
@@ -365,7 +417,12 @@ class _Loader:
         rules = node.get("rules")
         if isinstance(rules, YSeq):
             if article.informative and rules.items:
-                self.bad("policy-shape", rules, f"第{number}条标为 informative，却有规则", f"article {number} is informative but has rules")
+                self.bad(
+                    "policy-shape",
+                    rules,
+                    f"第{number}条标为 informative，却有规则",
+                    f"article {number} is informative but has rules",
+                )
             for r in rules.items:
                 rule = self.load_rule(r, number, fname)
                 if rule is not None:
@@ -381,7 +438,9 @@ class _Loader:
         try:
             version.scope = parse_expr(str(node.value))
         except ParseError as ex:
-            self.diags.append(Diagnostic("syntax-error", Severity.ERROR, ex.message, node.span_at(ex.offset, ex.length), ex.hint))
+            self.diags.append(
+                Diagnostic("syntax-error", Severity.ERROR, ex.message, node.span_at(ex.offset, ex.length), ex.hint)
+            )
             return
         version.scope_article = article
         version.scope_locate = self.scalar_locate(node)
@@ -392,15 +451,32 @@ class _Loader:
             return None
         id_node = node.get("id")
         if not isinstance(id_node, YScalar) or not isinstance(id_node.value, str) or not id_node.value:
-            self.bad("policy-shape", id_node or node, "规则缺少 id:", "the rule has no id:", Msg("例如 id: art11.annual_registration", "for example id: art11.annual_registration"))
+            self.bad(
+                "policy-shape",
+                id_node or node,
+                "规则缺少 id:",
+                "the rule has no id:",
+                Msg("例如 id: art11.annual_registration", "for example id: art11.annual_registration"),
+            )
             return None
         known = {"id", "rule", "message", "note", "article"}
         for key, _ in node.entries:
             if str(key.value) not in known:
-                self.bad("policy-shape", key, f"规则中的未知键 {key.value}", f"unknown key {key.value} in a rule", Msg(f"可用的键：{', '.join(sorted(known))}", f"known keys: {', '.join(sorted(known))}"))
+                self.bad(
+                    "policy-shape",
+                    key,
+                    f"规则中的未知键 {key.value}",
+                    f"unknown key {key.value} in a rule",
+                    Msg(f"可用的键：{', '.join(sorted(known))}", f"known keys: {', '.join(sorted(known))}"),
+                )
         body = node.get("rule")
         if not isinstance(body, YScalar) or not isinstance(body.value, str):
-            self.bad("policy-shape", body or id_node, f"规则 {id_node.value} 缺少 rule: 文本", f"rule {id_node.value} has no rule: text")
+            self.bad(
+                "policy-shape",
+                body or id_node,
+                f"规则 {id_node.value} 缺少 rule: 文本",
+                f"rule {id_node.value} has no rule: text",
+            )
             return None
         prog = self.parse(body)
         messages: dict[str, Template] = {}

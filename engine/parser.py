@@ -197,7 +197,10 @@ class _ToAst(Transformer[Token, Any]):
                 start,
                 end - start,
                 Msg(f"日期 {tok} 不存在", f"the date {tok} does not exist"),
-                Msg("日期写作 YYYY-MM-DD，且须为真实日期", "write dates as YYYY-MM-DD, and make them real dates"),
+                Msg(
+                    "日期写作 YYYY-MM-DD，且须为真实日期",
+                    "write dates as YYYY-MM-DD, and make them real dates",
+                ),
             ) from None
         return s.DateLit(value, pos=_p(meta))
 
@@ -257,7 +260,10 @@ def _check_nesting(text: str) -> None:
                     i,
                     1,
                     Msg(f"括号嵌套超过 {MAX_NESTING} 层", f"brackets are nested more than {MAX_NESTING} deep"),
-                    Msg("用 let 给中间结果起名，拆开这条规则", "name intermediate values with `let` to flatten the rule"),
+                    Msg(
+                        "用 let 给中间结果起名，拆开这条规则",
+                        "name intermediate values with `let` to flatten the rule",
+                    ),
                 )
         elif ch in ")}":
             depth = max(0, depth - 1)
@@ -334,7 +340,10 @@ def _parse(text: str, start: str) -> Any:
         raise ParseError(
             0,
             1,
-            Msg(f"规则过长（{len(text)} 字符，上限 {MAX_RULE_CHARS}）", f"rule too long ({len(text)} characters, limit {MAX_RULE_CHARS})"),
+            Msg(
+                f"规则过长（{len(text)} 字符，上限 {MAX_RULE_CHARS}）",
+                f"rule too long ({len(text)} characters, limit {MAX_RULE_CHARS})",
+            ),
             Msg("把规则拆成几条", "split it into several rules"),
         )
     _check_nesting(text)

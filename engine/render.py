@@ -88,7 +88,9 @@ def diagnostics_text(diags: Sequence[Diagnostic], lang: Lang) -> str:
 # --------------------------------------------------------------------------------------------- decisions
 
 
-def decision_text(dec: Decision, policy: PolicySet, lang: Lang, *, name: str | None = None, explain: bool = False) -> str:
+def decision_text(
+    dec: Decision, policy: PolicySet, lang: Lang, *, name: str | None = None, explain: bool = False
+) -> str:
     """Findings grouped by article, the articles with violations first, each with its due date."""
     who = f"{name or ''} ({dec.student_id})" if dec.student_id else (name or "?")
     head = (
@@ -126,7 +128,10 @@ def decision_text(dec: Decision, policy: PolicySet, lang: Lang, *, name: str | N
                 lines.extend(_explanation(f, version, lang))
     counts = summary_counts([dec])
     lines.append("")
-    lines.append(("合计: " if lang == "zh" else "total: ") + ", ".join(f"{outcome_word(o, lang)} {n}" for o, n in counts.items() if n))
+    lines.append(
+        ("合计: " if lang == "zh" else "total: ")
+        + ", ".join(f"{outcome_word(o, lang)} {n}" for o, n in counts.items() if n)
+    )
     return "\n".join(lines)
 
 
@@ -184,7 +189,9 @@ def diagnostics_sarif(diags: Sequence[Diagnostic], lang: Lang, version: str) -> 
                             "startLine": d.span.line,
                             "startColumn": d.span.col,
                             "endLine": d.span.end_line,
-                            "endColumn": max(d.span.end_col, d.span.col + 1) if d.span.end_line == d.span.line else d.span.end_col,
+                            "endColumn": max(d.span.end_col, d.span.col + 1)
+                            if d.span.end_line == d.span.line
+                            else d.span.end_col,
                         },
                     }
                 }
@@ -249,16 +256,33 @@ def deadlines_text(dec: Decision, lang: Lang) -> str:
     rows = deadline_rows(dec)
     if not rows:
         return "没有逾期或待办的期限" if lang == "zh" else "no overdue or upcoming deadlines"
-    head = ("期限", "剩余天数", "状态", "条款", "规则", "对象") if lang == "zh" else ("due", "days left", "status", "article", "rule", "subject")
+    head = (
+        ("期限", "剩余天数", "状态", "条款", "规则", "对象")
+        if lang == "zh"
+        else ("due", "days left", "status", "article", "rule", "subject")
+    )
     table = [head]
     for f in rows:
         assert f.due is not None
-        table.append((f.due.isoformat(), str((f.due - dec.on).days), outcome_word(f.outcome, lang), str(f.article), f.rule, f.subject))
+        table.append(
+            (
+                f.due.isoformat(),
+                str((f.due - dec.on).days),
+                outcome_word(f.outcome, lang),
+                str(f.article),
+                f.rule,
+                f.subject,
+            )
+        )
     widths = [max(_width(r[i]) for r in table) for i in range(len(head))]
     out = []
     for r in table:
         out.append("  ".join(c + " " * (w - _width(c)) for c, w in zip(r, widths, strict=True)).rstrip())
     return "\n".join(out)
+
+
+def _article_ref(article: int, lang: Lang) -> str:
+    return f"第{article}条" if lang == "zh" else f"Art. {article}"
 
 
 def _ics_text(text: str) -> str:
@@ -267,7 +291,8 @@ def _ics_text(text: str) -> str:
 
 def _ics_fold(line: str) -> list[str]:
     """Fold a content line at 75 octets (RFC 5545 §3.1), never inside a UTF-8 character."""
-    out, current = [], ""
+    out: list[str] = []
+    current = ""
     for ch in line:
         limit = 75 if not out else 74
         if len((current + ch).encode("utf-8")) > limit:
@@ -290,7 +315,7 @@ def deadlines_ics(dec: Decision, lang: Lang, stamp: str) -> str:
             f"DTSTAMP:{stamp}",
             f"DTSTART;VALUE=DATE:{f.due:%Y%m%d}",
             f"DTEND;VALUE=DATE:{f.due + dt.timedelta(days=1):%Y%m%d}",
-            f"SUMMARY:{_ics_text(('第%d条 ' % f.article if lang == 'zh' else f'Art. {f.article} ') + f.message.get(lang))}",
+            f"SUMMARY:{_ics_text(_article_ref(f.article, lang) + ' ' + f.message.get(lang))}",
             f"DESCRIPTION:{_ics_text(f'{f.rule} · {f.subject} · {outcome_word(f.outcome, lang)}')}",
             "END:VEVENT",
         ]

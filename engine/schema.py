@@ -66,7 +66,15 @@ class Schema:
         warnings: Warnings = []
         if not isinstance(record, dict):
             raise FactsError(
-                [FactProblem("", Msg(f"学生记录应为对象（映射），实为 {_kind(record)}", f"a student record must be an object (mapping), not {_kind(record)}"))]
+                [
+                    FactProblem(
+                        "",
+                        Msg(
+                            f"学生记录应为对象（映射），实为 {_kind(record)}",
+                            f"a student record must be an object (mapping), not {_kind(record)}",
+                        ),
+                    )
+                ]
             )
         out = self._validator(record, "", problems, warnings)
         if problems:
@@ -144,7 +152,7 @@ class Schema:
                             fpath,
                             Msg(
                                 f"{fpath} 不能为 null（“没有”对它无意义），按缺失处理",
-                                f"{fpath} cannot be null (\"none\" makes no sense for it); read as absent",
+                                f'{fpath} cannot be null ("none" makes no sense for it); read as absent',
                             ),
                         )
                     )
@@ -158,7 +166,10 @@ class Schema:
                     w.append(
                         Warning_(
                             prefix + str(key),
-                            Msg(f"未知字段 {prefix}{key}，已忽略{tip_zh}", f"unknown field {prefix}{key}, ignored{tip_en}"),
+                            Msg(
+                                f"未知字段 {prefix}{key}，已忽略{tip_zh}",
+                                f"unknown field {prefix}{key}, ignored{tip_en}",
+                            ),
                         )
                     )
             return out
@@ -286,7 +297,9 @@ def load_schema(tree: YNode | None, filename: str) -> Schema:
     if isinstance(enums_node, YMap):
         for key, val in enums_node.entries:
             if isinstance(val, YSeq) and all(isinstance(i, YScalar) for i in val.items):
-                enums[str(key.value)] = EnumT(str(key.value), tuple(str(i.value) for i in val.items if isinstance(i, YScalar)))
+                enums[str(key.value)] = EnumT(
+                    str(key.value), tuple(str(i.value) for i in val.items if isinstance(i, YScalar))
+                )
             else:
                 bad(val, f"枚举 {key.value} 应为取值列表", f"enum {key.value} must be a list of values")
     records: dict[str, RecordT] = {}
@@ -307,7 +320,11 @@ def load_schema(tree: YNode | None, filename: str) -> Schema:
         if base is None:
             names = [*PRIMITIVES, *records, *enums]
             close = difflib.get_close_matches(name, names, n=1)
-            bad(node, f"未知类型 {name}" + (f"；是否应为 {close[0]}？" if close else ""), f"unknown type {name}" + (f"; did you mean {close[0]}?" if close else ""))
+            bad(
+                node,
+                f"未知类型 {name}" + (f"；是否应为 {close[0]}？" if close else ""),
+                f"unknown type {name}" + (f"; did you mean {close[0]}?" if close else ""),
+            )
             return None
         t: Type = ListT(base) if m["elem"] else base
         return Nullable(t) if m["q"] else t

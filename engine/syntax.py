@@ -17,7 +17,7 @@ NOPOS: Pos = (0, 0)
 
 
 def _pos() -> Pos:
-    return attrs.field(default=NOPOS, eq=False, repr=False)  # type: ignore[no-any-return]
+    return attrs.field(default=NOPOS, eq=False, repr=False)
 
 
 # ---------------------------------------------------------------------------------------------- expressions

@@ -96,9 +96,7 @@ _BREAKS: Final = "\r\n\x85\u2028\u2029"
 _BREAK_RE: Final = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 _UNUSUAL_BREAK_RE: Final = re.compile("[\x85\u2028\u2029]|\r(?!\n)")
 #: Characters YAML does not allow in a stream (PyYAML's Reader.NON_PRINTABLE).
-_NON_PRINTABLE: Final = re.compile(
-    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
-)
+_NON_PRINTABLE: Final = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class _Source:
@@ -204,9 +202,11 @@ class YScalar:
         o = min(max(offset, 0), n)
         e = min(o + max(length, 0), n)
         src = self._src
-        omap = self._offset_map()
-        if src is None or omap is None:
+        if src is None:  # built by hand, not loaded: estimate single-line offsets
             return self._naive_span(o, e)
+        omap = self._offset_map()
+        if omap is None:
+            return Span(self.span.file, self.span.line, self.span.col)
         if o == n:
             return src.span(omap.tail, omap.tail)
         if e <= o:
@@ -664,8 +664,7 @@ def _unusual_breaks(src: _Source) -> list[Diagnostic]:
         warning(
             "yaml-unusual-line-break",
             src.span(m.start(), m.start() + 1),
-            f"这里有一个特殊的换行符 U+{ord(m.group()):04X}；YAML 把它当作换行，"
-            "之后的行号可能与编辑器显示的不同",
+            f"这里有一个特殊的换行符 U+{ord(m.group()):04X}；YAML 把它当作换行，之后的行号可能与编辑器显示的不同",
             f"unusual line break U+{ord(m.group()):04X} here: YAML counts it as a new line, so later "
             "line numbers may differ from what your editor shows",
             hint=_hint(
@@ -937,9 +936,7 @@ class _Frame:
         "tag",
     )
 
-    def __init__(
-        self, is_map: bool, tag: str, anchor: str | None, start: Span, flow: bool, count0: int
-    ) -> None:
+    def __init__(self, is_map: bool, tag: str, anchor: str | None, start: Span, flow: bool, count0: int) -> None:
         self.is_map = is_map
         self.tag = tag
         self.anchor = anchor
@@ -964,10 +961,18 @@ def _event_span(filename: str, event: yev.Event) -> Span:
 
 
 def _resolve_plain(value: str) -> str:
+    """The implicit tag of a plain scalar: YAML 1.1 as PyYAML resolves it, except booleans.
+
+    Booleans follow YAML 1.2's core schema: only true/false (any case). YAML 1.1 also reads
+    ``on``/``off``/``yes``/``no`` as booleans, which turns the record key ``on:`` (a status change's
+    date) into ``True`` and silently loses it; here they stay text.
+    """
     resolvers = Resolver.yaml_implicit_resolvers
     candidates = list(resolvers.get(value[0] if value else "", [])) + list(resolvers.get(None, []))
     for tag, regexp in candidates:
         if regexp.match(value):
+            if tag == _BOOL_TAG and value.lower() not in ("true", "false"):
+                return STR_TAG
             return str(tag)
     return STR_TAG
 
@@ -999,8 +1004,7 @@ class _Builder:
                 error(
                     "yaml-too-large",
                     span,
-                    f"文件展开后超过 {self.max_nodes} 个节点"
-                    "（可能是别名 * 被反复引用的“炸弹”文件），已停止读取",
+                    f"文件展开后超过 {self.max_nodes} 个节点（可能是别名 * 被反复引用的“炸弹”文件），已停止读取",
                     f"the document expands to more than {self.max_nodes} nodes (possibly an alias "
                     "bomb that references '*' aliases over and over); loading stopped",
                     hint=_hint(
@@ -1019,8 +1023,7 @@ class _Builder:
                     "yaml-duplicate-anchor",
                     span,
                     f"锚点 &{name} 在第 {first.line} 行已定义过，这里重新定义；之后的 *{name} 指向这里",
-                    f"anchor &{name} was already defined on line {first.line}; later *{name} "
-                    "aliases refer to this one",
+                    f"anchor &{name} was already defined on line {first.line}; later *{name} aliases refer to this one",
                     hint=_hint("给两个锚点起不同的名字", "Give the two anchors different names"),
                 )
             )
@@ -1051,7 +1054,9 @@ class _Builder:
             else:
                 if not explicit:
                     self._check_ambiguous(span, tag, raw, value)
-        elif tag not in (STR_TAG, _MERGE_TAG, _VALUE_TAG):
+        elif tag == _VALUE_TAG:
+            tag = STR_TAG  # a plain "=": SafeLoader cannot build it at all; it is just text here
+        elif tag not in (STR_TAG, _MERGE_TAG):
             self._unsafe_tag(span, tag)
         node = YScalar(value, span, style, tag, raw, self.src)
         self._charge(1, span)
@@ -1113,11 +1118,8 @@ class _Builder:
             raise _Abort
         tag = event.tag
         default = SEQ_TAG if kind == "seq" else MAP_TAG
-        allowed = _SEQ_TAGS if kind == "seq" else _MAP_TAGS
         if tag is None or tag == "!":
             tag = default
-        elif tag not in allowed:
-            self._unsafe_tag(span, tag)
         frame = _Frame(kind == "map", tag, event.anchor, span, bool(event.flow_style), self.count)
         self._charge(1, span)
         if event.anchor is not None:
@@ -1135,6 +1137,8 @@ class _Builder:
             span = Span(self.filename, start.line, start.col, last.end_line, last.end_col)
         else:
             span = start
+        if frame.tag not in (_SEQ_TAGS if kind == "seq" else _MAP_TAGS):
+            self._unsafe_tag(span, frame.tag)  # reported over the whole node, kept as plain data
         node: YNode
         if kind == "seq":
             tag = frame.tag if frame.tag in _SEQ_TAGS else SEQ_TAG
@@ -1164,8 +1168,7 @@ class _Builder:
                             "e.g. <<: *defaults",
                             hint=_hint(
                                 '把 << 后面改成映射的别名；如果 << 是普通的键名，请加引号 "<<"',
-                                "Make '<<' refer to a mapping alias; if '<<' is meant as a plain key, "
-                                'quote it: "<<"',
+                                "Make '<<' refer to a mapping alias; if '<<' is meant as a plain key, quote it: \"<<\"",
                             ),
                         )
                     )
@@ -1199,6 +1202,10 @@ class _Builder:
     # -- attaching a finished node to its parent ----------------------------------------------------
 
     def _add(self, node: YNode) -> None:
+        if isinstance(node, YScalar) and node.tag == _MERGE_TAG:
+            top = self.stack[-1] if self.stack else None
+            if top is None or not (top.is_map and top.expect_key):
+                node = attrs.evolve(node, tag=STR_TAG)  # "<<" is a merge key only in key position
         if not self.stack:
             self.root = node
             return
@@ -1269,7 +1276,7 @@ class _Builder:
 
     def _check_key(self, key: YScalar) -> None:
         v = key.value
-        if key.style is not None or key.tag in (STR_TAG, _MERGE_TAG, _VALUE_TAG):
+        if key.style is not None or key.tag in (STR_TAG, _MERGE_TAG):
             return
         if isinstance(v, bool) or v is None or isinstance(v, float):
             kind_zh = "布尔值" if isinstance(v, bool) else ("空值" if v is None else "小数")
@@ -1322,8 +1329,7 @@ class _Builder:
                 f"'{raw}' is not a valid {en_kind}",
                 hint=_hint(
                     "改正这个值（例如日期要写成存在的日期 2024-09-01）；如果它本来就是文字，请加引号",
-                    "Correct the value (a date must exist, e.g. 2024-09-01); "
-                    "if it is meant as text, quote it",
+                    "Correct the value (a date must exist, e.g. 2024-09-01); if it is meant as text, quote it",
                 ),
             )
         )

@@ -320,11 +320,7 @@ def _entry(**overrides: object) -> dict[str, object]:
             "listed twice (also at [0])",
         ),
         (
-            {
-                "years": {
-                    2099: _entry(holidays=["2099-01-01", "2099-01-03"], workdays=["2099-01-04", "2099-01-03"])
-                }
-            },
+            {"years": {2099: _entry(holidays=["2099-01-01", "2099-01-03"], workdays=["2099-01-04", "2099-01-03"])}},
             "years.2099.workdays[1]",
             "both as a workday and as a holiday (holidays[1])",
         ),
