@@ -155,6 +155,8 @@ class Checker:
         self._reads: list[tuple[str, ...]] = []
         self._lenient = False  # messages may show a value that is none
         self._loop: tuple[str, t.RecordT] | None = None  # the rule's `for` variable and its record type
+        self._used_locals: set[str] = set()
+        self._local_reads: dict[str, list[tuple[str, ...]]] = {}
         self._value_defs = {
             n: d.stmt.expr
             for n, d in version.definitions.items()
@@ -287,6 +289,9 @@ class Checker:
                 Msg("把多个要求拆成几条规则", "split several requirements into several rules"),
             )
         scope: dict[str, _Var] = {}
+        local_reads: dict[str, list[tuple[str, ...]]] = {}
+        self._local_reads = local_reads
+        self._used_locals = set()
         narrowed = self._clause_facts(prog)
         for i, stmt in enumerate(prog.statements):
             if isinstance(stmt, s.For):
@@ -323,16 +328,18 @@ class Checker:
                 self._shadow_check(stmt.name, stmt.name_pos, scope)
                 # a definition the clauses do not need is computed only after `when`/`unless` held
                 present = frozenset() if stmt.name in narrowed[1] else narrowed[0]
+                before = len(self._reads)
                 ty = self._expr(stmt.expr, scope, present)
                 if isinstance(stmt, s.Deadline):
                     self._expect_date(stmt.expr, ty, "deadline")
-                scope[stmt.name] = _Var(ty, None, pos=stmt.name_pos)
+                # `let r = diploma.record` stands for that fact: `r.name` reads diplomas[i].record.name
+                scope[stmt.name] = _Var(ty, self._path_of(stmt.expr, scope), pos=stmt.name_pos)
+                local_reads[stmt.name] = self._reads[before:]
             elif isinstance(stmt, s.Verdict):
                 self._verdict(stmt, scope)
-        # unused local definitions
-        used = {r.name for r in self.info.names.values() if r.kind == "local"}
+                self._deadline_facts(rule, stmt, scope, local_reads)
         self._message_checks(rule, scope)
-        used |= {r.name for r in self.info.names.values() if r.kind == "local"}
+        used = self._used_locals
         for stmt in prog.statements:
             if isinstance(stmt, s.Let | s.Deadline) and stmt.name not in used:
                 self.diags.append(
@@ -349,6 +356,21 @@ class Checker:
                 )
         rule.reads = sorted(set(self._reads))
         self._loop = None
+
+    def _deadline_facts(
+        self, rule: Rule, verdict: s.Verdict, scope: dict[str, _Var], local_reads: dict[str, list[tuple[str, ...]]]
+    ) -> None:
+        """Record what a deadline rule's `by` judges and which facts its due date is computed from."""
+        todo: list[s.Expr] = [verdict.cond]
+        while todo:
+            node = todo.pop(0)
+            if isinstance(node, s.By):
+                rule.act_path = self._path_of(node.act, scope)
+                if isinstance(node.due, s.Name):
+                    name = node.due.id
+                    rule.due_reads = local_reads.get(name) or self.info.global_reads.get(name, [])
+                return
+            todo.extend(s.children(node))
 
     def _proven(self, e: s.Expr, truth: bool = True) -> set[str]:
         return proven_present(e, truth, self._value_defs)
@@ -689,6 +711,8 @@ class Checker:
         if name in scope:
             var = scope[name]
             self.info.names[id(e)] = Resolution(var.kind, name)
+            self._used_locals.add(name)
+            self._reads.extend(self._local_reads.get(name, ()))  # what a local `let` was computed from
             if var.path is not None:
                 self._reads.append(var.path)
             return var.type

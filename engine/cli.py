@@ -125,6 +125,24 @@ def build_parser() -> argparse.ArgumentParser:
     fm.add_argument("paths", nargs="*", metavar="PATH")
     fm.add_argument("--check", action="store_true", help="only report files that would change")
 
+    ck = sub.add_parser(
+        "check",
+        help="check the rule set's consistency with generated records",
+        parents=[common],
+        description="Run the consistency laws (totality, determinism, the two evaluators agree, no "
+        "contradictions, invariants hold, due dates after their anchors, pending only until due, "
+        "monotonicity in `on` and in the act date) over generated records. On failure print the shrunk "
+        "counterexample and the rules involved; exit 1.",
+        epilog="examples:\n  xueji check                      # the bundled policy set, CI budget\n"
+        "  xueji check my-policies/ --examples 5000   # a nightly run\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ck.add_argument("path", nargs="?", metavar="PATH")
+    ck.add_argument("--examples", type=int, default=100, help="records per law (default 100; nightly: 5000)")
+    ck.add_argument("--seed", type=int, default=0, help="generation seed (default 0: reproducible); -1 for random")
+    ck.add_argument("--law", action="append", help="run only this law (repeatable)")
+    ck.add_argument("--format", choices=["text", "json"], default="text")
+
     dl = sub.add_parser(
         "deadlines",
         help="a student's overdue and upcoming deadlines",
@@ -323,7 +341,42 @@ def cmd_deadlines(args: argparse.Namespace, lang: Lang) -> int:
     return EXIT_OK
 
 
+def cmd_check(args: argparse.Namespace, lang: Lang) -> int:
+    try:
+        from .consistency import LAWS, check_policy
+    except ImportError as ex:  # hypothesis is a test extra
+        raise UsageError(f"xueji check needs hypothesis: pip install 'xueji[test]' ({ex})") from None
+    if args.examples < 1:
+        raise UsageError("--examples must be at least 1")
+    for law in args.law or []:
+        if law not in LAWS:
+            raise UsageError(f"--law: unknown law {law!r}; one of: {', '.join(LAWS)}")
+    policy = _load_policy_arg(args.policy or args.path)
+    seed = None if args.seed == -1 else args.seed
+    results = []
+    failed = 0
+    for name, failure in check_policy(policy, examples=args.examples, seed=seed, laws=args.law):
+        results.append({"law": name, "ok": failure is None, "failure": failure.to_dict() if failure else None})
+        if args.format == "text":
+            mark = ("通过" if lang == "zh" else "ok") if failure is None else ("失败" if lang == "zh" else "FAILED")
+            _print(f"{name:<26} {mark}")
+            sys.stdout.flush()
+        if failure is not None:
+            failed += 1
+            if args.format == "text":
+                _print(f"  {failure.doc}")
+                _print(f"  {failure.message.get(lang)}")
+                for rule, at in failure.rules:
+                    _print(f"  {rule}  {at}")
+                _print(("  反例（已缩减），评估日期 " if lang == "zh" else "  counterexample (shrunk), on ") + str(failure.on))
+                _print("\n".join("    " + line for line in to_json(failure.record).splitlines()))
+    if args.format == "json":
+        _print(to_json({"examples": args.examples, "laws": results}))
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Lang], int]] = {
+    "check": cmd_check,
     "eval": cmd_eval,
     "lint": cmd_lint,
     "deadlines": cmd_deadlines,

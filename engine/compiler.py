@@ -170,7 +170,7 @@ class Compiler:
             return slot[0](env)
 
         self.globals[name] = deferred
-        body = self.expr(stmt.expr)
+        body = self._outside_rule(stmt.expr)
 
         def memo(env: Env, _name: str = name, _body: Fn = body) -> Any:
             m = env.gmemo
@@ -191,9 +191,17 @@ class Compiler:
             slot: list[Fn] = []
             params = tuple(p.name for p in stmt.params)
             self.functions[name] = (params, lambda env: slot[0](env))
-            slot.append(self.expr(stmt.expr))
+            slot.append(self._outside_rule(stmt.expr))
             self.functions[name] = (params, slot[0])
         return self.functions[name]
+
+    def _outside_rule(self, e: s.Expr) -> Fn:
+        """Compile a global definition: the local `let`s of the rule being compiled are not in scope."""
+        saved, self.local_defs = self.local_defs, {}
+        try:
+            return self.expr(e)
+        finally:
+            self.local_defs = saved
 
     # -------------------------------------------------------------------------------------- expressions
 
@@ -485,43 +493,54 @@ class Compiler:
         kind = e.kind
 
         def items(env: Env) -> Iterator[Any]:
-            """Yield, for each element kept by `where`, the element (bound to var) — Kleene on absence."""
+            """Bind each element of the collection to `var` in turn (with its path)."""
             base = None
             for i, x in enumerate(coll(env)):
                 env.vars[var] = x
                 if base is None:
                     base = coll_path(env)
                 env.paths[var] = f"{base}[{i}]"
-                if where is None:
-                    yield x
-                    continue
-                keep = where(env)
-                if keep:
+                yield x
+
+        def kept(env: Env) -> Iterator[Any]:
+            """The elements `where` keeps; an element whose `where` reads an absent fact raises Absent."""
+            for x in items(env):
+                if where is None or where(env):
                     yield x
 
         if kind == "count":
 
             def count(env: Env) -> int:
-                return sum(1 for _ in items(env))
+                return sum(1 for _ in kept(env))
 
             return count
         if kind in ("any", "all"):
             test: Fn = body if body is not None else (lambda env: True)
-            short = kind == "any"  # any stops at the first true; all at the first false
+            short = kind == "any"  # any stops at the first true element; all at the first false one
+
+            def element(env: Env) -> bool:
+                """One element's truth: `where and body` for any, `not where or body` for all (Kleene)."""
+                if where is None:
+                    return bool(test(env))
+                try:
+                    keep = where(env)
+                except Absent:
+                    if bool(test(env)) is short:  # the body alone decides it
+                        return short
+                    raise
+                if not keep:
+                    return not short
+                return bool(test(env))
 
             def quantifier(env: Env) -> Any:
                 missing: tuple[str, ...] = ()
-                it = items(env)
-                while True:
+                for _ in items(env):
                     try:
-                        next(it)
-                        v = test(env)
-                    except StopIteration:
-                        break
+                        v = element(env)
                     except Absent as ex:
                         missing += ex.paths
                         continue
-                    if bool(v) is short:
+                    if v is short:
                         return short
                 if missing:
                     raise Absent(missing)
@@ -532,7 +551,7 @@ class Compiler:
         pick = min if kind == "min" else max
 
         def extreme(env: Env) -> Any:
-            values = [body(env) for _ in items(env)]
+            values = [body(env) for _ in kept(env)]
             return pick(values) if values else None
 
         return extreme
@@ -695,7 +714,9 @@ def run(cv: CompiledVersion, facts: dict[str, Any], on: dt.date, cal: WorkCalend
         try:
             subjects = cr.subjects(env)
         except Absent as ex:  # the collection itself is absent: one unknown finding naming it
-            findings.append(Finding(rule.id, rule.article, ex.paths[0], Outcome.UNKNOWN, None, ex.paths))
+            subject, missing = ex.paths[0], tuple(dict.fromkeys(ex.paths))
+            explain = _explainer(cr, env, subject, None, None)
+            findings.append(Finding(rule.id, rule.article, subject, Outcome.UNKNOWN, None, missing, explain=explain))
             continue
         for subject, element in subjects:
             env.lmemo = {}

@@ -46,6 +46,10 @@ class Rule:
     source: str = ""  # the rule text as written
     # filled in by the checker
     reads: list[tuple[str, ...]] = attrs.Factory(list)
+    #: the fact a deadline rule's `by` judges (e.g. ``("$subject", "registered_on")``), and the facts
+    #: its due date is computed from (its anchors); used by the consistency checks
+    act_path: tuple[str, ...] | None = None
+    due_reads: list[tuple[str, ...]] = attrs.Factory(list)
 
     @property
     def verdict(self) -> s.Verdict:

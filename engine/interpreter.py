@@ -1,0 +1,414 @@
+"""Pass 4, second opinion — interpret: checked AST → findings, by walking the tree.
+
+Takes a loaded :class:`~engine.policy.PolicySet`, a raw student record and the date it is judged on;
+gives the same :class:`~engine.decision.Decision` as :func:`engine.evaluate.evaluate`, computed by
+walking each rule's AST node by node with the checker's :class:`~engine.checker.TypeInfo` (what every
+name refers to, the type of every node) instead of running the closures :mod:`engine.compiler` built.
+
+It is the reference evaluator: small, slow and direct, so that running every fixture through both
+catches compiler bugs. It shares only the leaf runtime values and primitives with the compiler
+(:class:`Absent`, :data:`PENDING`, the Kleene tables, ``overlaps``, date arithmetic, value formatting,
+fact reads); the walk, name resolution and the rule outcome are its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import attrs
+
+from . import syntax as s
+from . import types as t
+from .calendar import WorkCalendar
+from .checker import TypeInfo
+from .compiler import (
+    PENDING,
+    Absent,
+    add_duration,
+    format_value,
+    kleene_and,
+    kleene_or,
+    overlaps,
+    resolve_reads,
+)
+from .decision import Decision, Finding, Outcome, RecordWarning
+from .diagnostics import CalendarError, Msg
+from .evaluate import _scope_note
+from .policy import PolicySet, PolicyVersion, Rule, Template
+
+Thunk = Callable[[], Any]
+LANGS = ("zh", "en")
+
+
+@attrs.define
+class Ctx:
+    """Where an expression is evaluated: the record and date, the bindings in scope, the memo tables."""
+
+    root: dict[str, Any]
+    on: dt.date
+    cal: WorkCalendar
+    version: PolicyVersion
+    info: TypeInfo
+    gmemo: dict[str, Any]  # global lets, once per evaluation
+    vars: dict[str, Any] = attrs.Factory(dict)  # loop variable, aggregate variables, parameters, $due…
+    paths: dict[str, str] = attrs.Factory(dict)  # the fact path each bound variable stands for
+    defs: dict[str, s.Expr] = attrs.Factory(dict)  # the rule's own `let`/`deadline`, evaluated lazily
+    lmemo: dict[str, Any] = attrs.Factory(dict)  # their values, once per subject
+
+    def bind(self, name: str, value: Any, path: str) -> Ctx:
+        return attrs.evolve(self, vars={**self.vars, name: value}, paths={**self.paths, name: path})
+
+    def fresh(self, vars: dict[str, Any] | None = None, paths: dict[str, str] | None = None) -> Ctx:
+        """A scope that sees only the record and the global definitions (a definition's body)."""
+        return Ctx(self.root, self.on, self.cal, self.version, self.info, self.gmemo, vars or {}, paths or {})
+
+
+# ------------------------------------------------------------------------------------------- expressions
+
+
+def eval_expr(e: s.Expr, ctx: Ctx) -> Any:
+    match e:
+        case s.IntLit(value=v) | s.StrLit(value=v) | s.DateLit(value=v) | s.BoolLit(value=v):
+            return v
+        case s.NoneLit():
+            return None
+        case s.Duration(amount=n, unit=unit, rounding=rounding):
+            return (n, unit, rounding)
+        case s.Name():
+            return _name(e, ctx)
+        case s.Attr(obj=obj, name=field):
+            record = eval_expr(obj, ctx)
+            if field not in record:
+                raise Absent((path_of(e, ctx),))
+            return record[field]
+        case s.SetLit(items=items):
+            return frozenset(eval_expr(i, ctx) for i in items)
+        case s.Neg(operand=o):
+            return -eval_expr(o, ctx)
+        case s.Not(operand=o):
+            return not eval_expr(o, ctx)
+        case s.Binary(op="and" | "or", left=a, right=b):
+            return _kleene(e.op == "or", lambda: eval_expr(a, ctx), lambda: eval_expr(b, ctx))
+        case s.Binary():
+            return _binary(e, ctx)
+        case s.Member(value=v, collection=c, negated=negated):
+            x, coll = eval_expr(v, ctx), eval_expr(c, ctx)
+            found = any(y is x for y in coll) if _is_record(v, ctx) else x in coll  # records: identity
+            return found is not negated
+        case s.Exists(value=v):
+            return eval_expr(v, ctx) is not None
+        case s.Missing(value=v):
+            try:
+                return eval_expr(v, ctx) is None
+            except Absent:
+                return True
+        case s.By(act=a, due=d):
+            due = eval_expr(d, ctx)  # the due date is read first, like the compiler: it names that fact first
+            act = eval_expr(a, ctx)
+            if act is None:
+                return PENDING if ctx.on <= due else False
+            return bool(act <= due)
+        case s.Overlaps(left=a, right=b):
+            return overlaps(eval_expr(a, ctx), eval_expr(b, ctx))
+        case s.If(cond=c, then=a, orelse=b):
+            return eval_expr(a if eval_expr(c, ctx) else b, ctx)
+        case s.Call():
+            return _call(e, ctx)
+        case s.Aggregate():
+            return _aggregate(e, ctx)
+    raise AssertionError(f"unhandled node {e!r}")
+
+
+def _kleene(is_or: bool, left: Thunk, right: Thunk) -> Any:
+    """``left and right`` / ``left or right`` over true, false, pending and absent (Kleene's ``?``).
+
+    The absorbing value (false for `and`, true for `or`) on either side decides, even if the other
+    side is absent; otherwise an absent side makes the whole absent, naming what both sides lack.
+    """
+    absorbing = is_or
+    try:
+        a = left()
+    except Absent as ea:
+        try:
+            b = right()
+        except Absent as eb:
+            raise Absent(ea.paths + eb.paths) from None
+        if b is absorbing:
+            return b
+        raise
+    if a is absorbing:
+        return a
+    return (kleene_or if is_or else kleene_and)(a, right())
+
+
+def _is_record(e: s.Expr, ctx: Ctx) -> bool:
+    return isinstance(t.strip(ctx.info.type_of(e)), t.RecordT)
+
+
+def _binary(e: s.Binary, ctx: Ctx) -> Any:
+    a, b = eval_expr(e.left, ctx), eval_expr(e.right, ctx)
+    lt, rt = t.strip(ctx.info.type_of(e.left)), t.strip(ctx.info.type_of(e.right))
+    match e.op:
+        case "=" | "!=":
+            same = a is b if _is_record(e.left, ctx) or _is_record(e.right, ctx) else a == b
+            return same if e.op == "=" else not same
+        case "<":
+            return a < b
+        case "<=":
+            return a <= b
+        case ">":
+            return a > b
+        case ">=":
+            return a >= b
+        case "*":
+            return a * b
+    sign = -1 if e.op == "-" else 1
+    if lt == t.DATE and rt == t.DATE:
+        return (a - b).days
+    if lt == t.DATE:
+        return add_duration(a, b, ctx.cal, sign)
+    if rt == t.DATE:
+        return add_duration(b, a, ctx.cal, sign)
+    return a + sign * b
+
+
+def _name(e: s.Name, ctx: Ctx) -> Any:
+    res = ctx.info.names[id(e)]
+    name = e.id
+    match res.kind:
+        case "enum":
+            return res.value
+        case "field":
+            if name not in ctx.root:
+                raise Absent((name,))
+            return ctx.root[name]
+        case "global":
+            if name not in ctx.gmemo:
+                ctx.gmemo[name] = eval_expr(ctx.version.definitions[name].stmt.expr, ctx.fresh())
+            return ctx.gmemo[name]
+        case "element":  # inside `for year in academic_years`, `term_start` is `year.term_start`
+            var = res.value or ""
+            element = ctx.vars[var]
+            if name not in element:
+                raise Absent((f"{ctx.paths[var]}.{name}",))
+            return element[name]
+        case "message":
+            return ctx.vars[f"${name}"]
+    if name in ctx.vars:
+        return ctx.vars[name]
+    return _local_def(name, ctx)
+
+
+def _local_def(name: str, ctx: Ctx) -> Any:
+    """A rule-local `let`/`deadline`: computed on first use for each subject, then remembered."""
+    if name not in ctx.lmemo:
+        ctx.lmemo[name] = eval_expr(ctx.defs[name], ctx)
+    return ctx.lmemo[name]
+
+
+def path_of(e: s.Expr, ctx: Ctx) -> str:
+    """The concrete path of a fact expression (``academic_years[1].tuition_paid``), for ``missing``."""
+    if isinstance(e, s.Name):
+        res = ctx.info.names.get(id(e))
+        if res is not None and res.kind == "local":
+            return ctx.paths.get(e.id, e.id)
+        if res is not None and res.kind == "element":
+            var = res.value or ""
+            return f"{ctx.paths.get(var, var)}.{e.id}"
+        return e.id
+    if isinstance(e, s.Attr):
+        return f"{path_of(e.obj, ctx)}.{e.name}"
+    return "<expression>"
+
+
+def _call(e: s.Call, ctx: Ctx) -> Any:
+    args = [eval_expr(a, ctx) for a in e.args]
+    if e.fn in ctx.version.definitions:
+        stmt = ctx.version.definitions[e.fn].stmt
+        assert isinstance(stmt, s.Let) and stmt.params is not None
+        names = [p.name for p in stmt.params]
+        paths = {p: path_of(a, ctx) for p, a in zip(names, e.args, strict=True)}
+        return eval_expr(stmt.expr, ctx.fresh(dict(zip(names, args, strict=True)), paths))
+    match e.fn, args:
+        case "period", [start, end]:
+            return (start, end)
+        case "next_working_day", [d]:
+            return ctx.cal.next_working_day(d)
+        case "previous_working_day", [d]:
+            return ctx.cal.previous_working_day(d)
+        case "year_of", [d]:
+            return d.year
+        case "end_of_year", [d]:
+            return dt.date(d.year, 12, 31)
+        case "yearmonth_of", [d]:
+            return f"{d:%Y-%m}"
+    raise AssertionError(f"unknown function {e.fn}")
+
+
+def _aggregate(e: s.Aggregate, ctx: Ctx) -> Any:
+    coll = eval_expr(e.collection, ctx)
+    base = path_of(e.collection, ctx)
+    scopes = [ctx.bind(e.var, x, f"{base}[{i}]") for i, x in enumerate(coll)]
+    where, body = e.where, e.body
+
+    def kept(c: Ctx) -> bool:
+        return where is None or bool(eval_expr(where, c))
+
+    if e.kind == "count":
+        return sum(1 for c in scopes if kept(c))
+    if e.kind in ("min", "max"):
+        assert body is not None
+        values = [eval_expr(body, c) for c in scopes if kept(c)]
+        return (min if e.kind == "min" else max)(values) if values else None
+    # any/all: Kleene over the elements; each one reads as `where and body` (any), `not where or body` (all)
+    short = e.kind == "any"
+    missing: tuple[str, ...] = ()
+    for c in scopes:
+
+        def test(c: Ctx = c) -> Any:
+            return True if body is None else eval_expr(body, c)
+
+        def cond(c: Ctx = c) -> Any:
+            held = where is None or eval_expr(where, c)
+            return held if short else not held
+
+        try:
+            v = _kleene(not short, cond, test)
+        except Absent as ex:
+            missing += ex.paths
+            continue
+        if bool(v) is short:
+            return short
+    if missing:
+        raise Absent(missing)
+    return not short
+
+
+def _walk(e: s.Expr) -> Iterator[s.Expr]:
+    yield e
+    for c in s.children(e):
+        yield from _walk(c)
+
+
+# ------------------------------------------------------------------------------------------------ rules
+
+Judgement = tuple[Outcome, dt.date | None, tuple[str, ...], Msg | None]
+
+
+def _due(rule: Rule, ctx: Ctx) -> dt.date | None:
+    """The rule's due date: the deadline its first `by` names, else its one `deadline` statement."""
+    for node in _walk(rule.verdict.cond):
+        if isinstance(node, s.By):
+            due: dt.date | None = eval_expr(node.due, ctx)
+            return due
+    deadlines = [st.name for st in rule.program.statements if isinstance(st, s.Deadline)]
+    if len(deadlines) != 1:
+        return None
+    deadline: dt.date | None = _local_def(deadlines[0], ctx)
+    return deadline
+
+
+def judge(rule: Rule, ctx: Ctx, effective: dt.date) -> Judgement:
+    """The outcome of ``rule`` for the subject bound in ``ctx``: clauses, due date, then the condition."""
+    due: dt.date | None = None
+    verdict = rule.verdict
+    try:
+        for clause in verdict.clauses:
+            if bool(eval_expr(clause.expr, ctx)) != (clause.kind == "when"):
+                return Outcome.NOT_APPLICABLE, None, (), None
+        due = _due(rule, ctx)
+        if due is not None and due < effective:  # Art. 22: the measures are not retroactive
+            return Outcome.NOT_APPLICABLE, due, (), None
+        holds = eval_expr(verdict.cond, ctx)
+    except Absent as ex:
+        return Outcome.UNKNOWN, due, tuple(dict.fromkeys(ex.paths)), None
+    except CalendarError as ex:
+        return Outcome.UNKNOWN, due, (), ex.message
+    if holds is PENDING:
+        return Outcome.PENDING, due, (), None
+    if verdict.kind == "forbid":
+        holds = not holds
+    return (Outcome.SATISFIED if holds else Outcome.VIOLATED), due, (), None
+
+
+def render(template: Template, ctx: Ctx, lang: str) -> str:
+    out = []
+    for part in template.parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        try:
+            out.append(format_value(eval_expr(part, ctx), lang))
+        except (Absent, CalendarError, TypeError, KeyError):  # a message never fails a finding
+            out.append("？" if lang == "zh" else "?")
+    return "".join(out)
+
+
+def _finding(rule: Rule, ctx: Ctx, subject: str, element: Any, judgement: Judgement) -> Finding:
+    outcome, due, missing, reason = judgement
+
+    def explain() -> tuple[Msg, dict[str, Any]]:
+        mctx = attrs.evolve(ctx, vars={**ctx.vars, "$due": due, "$subject": subject}, lmemo={}, gmemo={})
+        zh, en = (render(rule.messages[lang], mctx, lang) if lang in rule.messages else "" for lang in LANGS)
+        return Msg(zh, en), resolve_reads(rule.reads, ctx.root, subject, element)
+
+    return Finding(rule.id, rule.article, subject, outcome, due, missing, reason, explain=explain)
+
+
+def rule_findings(rule: Rule, ctx: Ctx, effective: dt.date) -> Iterator[Finding]:
+    """One finding per subject: each element of the rule's `for` collection, else the student."""
+    defs = {st.name: st.expr for st in rule.program.statements if isinstance(st, s.Let | s.Deadline)}
+    base = attrs.evolve(ctx, defs=defs, lmemo={})
+    loop = rule.loop
+    if loop is None:
+        yield _finding(rule, base, "student", None, judge(rule, base, effective))
+        return
+    prefix = path_of(loop.collection, base)
+    try:
+        coll = eval_expr(loop.collection, base)
+    except Absent as ex:  # the collection itself is absent: one unknown finding about it
+        yield _finding(rule, base, prefix, None, (Outcome.UNKNOWN, None, tuple(dict.fromkeys(ex.paths)), None))
+        return
+    for i, element in enumerate(coll):
+        subject = f"{prefix}[{i}]"
+        one = attrs.evolve(base.bind(loop.var, element, subject), lmemo={})
+        yield _finding(rule, one, subject, element, judge(rule, one, effective))
+
+
+# -------------------------------------------------------------------------------------------- entry point
+
+
+def interpret(policy: PolicySet, student: object, *, on: dt.date) -> Decision:
+    """Judge ``student`` on ``on`` under ``policy`` by walking the AST; the contract of ``evaluate``.
+
+    Raises :class:`~engine.diagnostics.FactsError` for a record of the wrong shape. Unlike ``evaluate``,
+    whose safety net turns an internal error into an ``unknown`` finding, an internal error (a bug in
+    a pass) propagates here, so that a differential test cannot mistake it for agreement.
+    """
+    facts, warns = policy.schema.validate(student)
+    warnings = tuple(RecordWarning(w.path, w.message) for w in warns)
+    sid = facts.get("id")
+    version = policy.version_on(on)
+    if version is None or version.compiled is None:
+        first = policy.versions[0].effective.isoformat() if policy.versions else "?"
+        note = Msg(
+            f"{on} 时本办法尚未施行（自 {first} 起施行），不作判断",
+            f"no version of the measures was in force on {on} (in force from {first}); nothing judged",
+        )
+        return Decision(sid, on, None, (), warnings, note)
+    ctx = Ctx(facts, on, policy.calendar, version, version.compiled.info, {})
+    rules = [r for r in version.rules if r.kind != "invariant"]  # invariants are checked, not judged
+    if version.scope is not None:  # Art. 2: whether the measures apply at all
+        article = version.scope_article
+        try:
+            applies = bool(eval_expr(version.scope, ctx.fresh()))
+        except Absent as ex:
+            missing = tuple(dict.fromkeys(ex.paths))
+            unknown = tuple(Finding(r.id, r.article, "student", Outcome.UNKNOWN, missing=missing) for r in rules)
+            return Decision(sid, on, version.id, unknown, warnings, _scope_note(article, unknown=True))
+        if not applies:
+            return Decision(sid, on, version.id, (), warnings, _scope_note(article, unknown=False))
+    findings = tuple(f for r in rules for f in rule_findings(r, ctx, version.effective))
+    return Decision(sid, on, version.id, findings, warnings)
