@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
-from . import __version__
+from . import __version__, batch
 from .decision import Decision
 from .diagnostics import Diagnostic, FactsError, Lang, PolicyError, Severity, XuejiError
 from .evaluate import evaluate
@@ -93,13 +93,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="judge student records",
         parents=[common],
         description="Judge student records (JSON or YAML files, or - for stdin). Exit 1 if any rule is violated.",
-        epilog="examples:\n  xueji eval fixtures/*.yaml --on 2024-11-15\n  cat r.json | xueji eval - --format json\n",
+        epilog="examples:\n  xueji eval fixtures/*.yaml --on 2024-11-15\n  cat r.json | xueji eval - --format json\n"
+        "  xueji eval --batch students.jsonl --out decisions.jsonl --jobs 2\n"
+        "  xueji eval --batch students.csv --out decisions.jsonl --resume   # after an interrupted run\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    ev.add_argument("records", nargs="+", metavar="RECORD")
+    ev.add_argument("records", nargs="*", metavar="RECORD")
     ev.add_argument("--on", metavar="DATE", help="judge as of this date (YYYY-MM-DD; default: today)")
     ev.add_argument("--format", choices=["text", "json"], default="text")
     ev.add_argument("--explain", action="store_true", help="show the article text, the rule and the facts it read")
+    ev.add_argument(
+        "--batch", metavar="FILE", help="stream records from a .jsonl or .csv file (or - for JSON Lines on stdin)"
+    )
+    ev.add_argument("--out", metavar="FILE", help="with --batch: write one JSON line per record here (- for stdout)")
+    ev.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="with --batch: worker processes (default: all cores)"
+    )
+    ev.add_argument(
+        "--resume", action="store_true", help="with --batch: continue after the last complete line of --out"
+    )
 
     li = sub.add_parser(
         "lint",
@@ -199,8 +211,62 @@ def _print(text: str) -> None:
 # ------------------------------------------------------------------------------------------------- verbs
 
 
+def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
+    if args.records:
+        raise UsageError("give RECORD files or --batch, not both")
+    if not args.out:
+        raise UsageError("--batch needs --out FILE (or --out - for stdout)")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    policy = _load_policy_arg(args.policy)  # fail fast, before any worker starts
+    start = 1
+    if args.resume and args.out != "-":
+        done, last_line = batch.resume_point(args.out)
+        start = last_line + 1
+        sys.stderr.write(f"resuming after input line {last_line} ({done} lines already written)\n")
+    stream = batch.open_input(args.batch)
+    is_csv = args.batch.lower().endswith(".csv")
+    items = batch.read_csv(stream, policy.schema, start) if is_csv else batch.read_jsonl(stream, start)
+    if args.out == "-":
+        fd = sys.stdout.fileno()
+    else:
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if args.resume else os.O_TRUNC)
+        try:
+            fd = os.open(args.out, flags, 0o644)
+        except OSError as ex:
+            raise UsageError(f"--out {args.out}: {ex.strerror}") from None
+    tty = sys.stderr.isatty()
+    began = batch.clock()
+
+    def progress(summary: batch.Summary) -> None:
+        rate = summary.records / max(batch.clock() - began, 1e-6)
+        sys.stderr.write(f"\r{summary.records} records  {rate:,.0f}/s  line {summary.last_line}  ")
+        sys.stderr.flush()
+
+    try:
+        summary = batch.run_batch(
+            items, fd, on=on, policy_path=args.policy, jobs=args.jobs, progress=progress if tty else None
+        )
+    finally:
+        stream.close()
+        if args.out != "-":
+            os.close(fd)
+    if tty:
+        sys.stderr.write("\n")
+    sys.stderr.write(batch.summary_text(summary, lang, batch.clock() - began) + "\n")
+    if summary.interrupted:
+        return 130
+    if summary.errors:
+        return EXIT_USAGE
+    return EXIT_FINDINGS if any(o == "violated" for _, o in summary.counts) else EXIT_OK
+
+
 def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
     on = _parse_on(args.on) or dt.date.today()
+    if args.batch:
+        return cmd_batch(args, lang, on)
+    if not args.records:
+        raise UsageError("give one or more RECORD files (or - for stdin), or --batch FILE")
     policy = _load_policy_arg(args.policy)
     results: list[dict[str, Any]] = []
     texts: list[str] = []
@@ -368,7 +434,10 @@ def cmd_check(args: argparse.Namespace, lang: Lang) -> int:
                 _print(f"  {failure.message.get(lang)}")
                 for rule, at in failure.rules:
                     _print(f"  {rule}  {at}")
-                _print(("  反例（已缩减），评估日期 " if lang == "zh" else "  counterexample (shrunk), on ") + str(failure.on))
+                _print(
+                    ("  反例（已缩减），评估日期 " if lang == "zh" else "  counterexample (shrunk), on ")
+                    + str(failure.on)
+                )
                 _print("\n".join("    " + line for line in to_json(failure.record).splitlines()))
     if args.format == "json":
         _print(to_json({"examples": args.examples, "laws": results}))

@@ -1,0 +1,346 @@
+"""Batch evaluation: a stream of records in, one JSON line per record out, in input order.
+
+Takes a JSON Lines or CSV file (or stdin) and a policy directory; writes, for every input record, one
+line: the decision (``{"line": n, ...decision}``) or an error record (``{"line": n, "error": ...}``)
+with the input line number and the reason. Memory stays constant whatever the input size: records are
+read lazily and at most ``window`` chunks are in flight across the worker processes. Output lines are
+written whole with one ``os.write`` per chunk, so a run that is killed leaves complete lines only;
+``resume_point`` finds where such a run stopped so that ``--resume`` continues after the last
+complete line.
+
+CSV columns are field paths (``admission.year``, ``academic_years[0].term_start``); an empty cell is
+an absent fact, ``null`` is none, and cells are converted to the schema's type (int, bool).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import itertools
+import json
+import os
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import IO, Any
+
+import attrs
+
+from .decision import Outcome
+from .diagnostics import FactsError, XuejiError
+from .evaluate import evaluate
+from .loader import load_policy
+from .policy import PolicySet
+from .schema import Schema
+from .types import ListT, Nullable, Prim, RecordT, Type
+
+CHUNK = 64
+
+Item = tuple[int, Any, dict[str, Any] | None]  # (line number, record, or None with an error)
+
+
+# ------------------------------------------------------------------------------------------------- input
+
+
+def read_jsonl(stream: IO[str], start_line: int = 1) -> Iterator[Item]:
+    for n, line in enumerate(stream, start=1):
+        if n < start_line or not line.strip():
+            continue
+        try:
+            yield n, json.loads(line), None
+        except json.JSONDecodeError as ex:
+            yield (
+                n,
+                None,
+                _err(
+                    f"第 {n} 行不是有效的 JSON：{ex.msg}（第 {ex.colno} 列）",
+                    f"not valid JSON: {ex.msg} (column {ex.colno})",
+                ),
+            )
+
+
+_PATH = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _field_type(schema: Schema, path: list[str | int]) -> Type | None:
+    t: Type | None = schema.root
+    for seg in path:
+        if isinstance(t, Nullable):
+            t = t.inner
+        if isinstance(seg, int):
+            t = t.elem if isinstance(t, ListT) else None
+        elif isinstance(t, RecordT) and seg in t.fields:
+            t = t.fields[seg].type
+        else:
+            return None
+    return t
+
+
+def _convert(cell: str, t: Type | None) -> Any:
+    if cell == "null":
+        return None
+    base = t.inner if isinstance(t, Nullable) else t
+    if isinstance(base, Prim) and base.name == "int":
+        try:
+            return int(cell)
+        except ValueError:
+            return cell  # the schema check reports it, with its path
+    if isinstance(base, Prim) and base.name == "bool" and cell.lower() in ("true", "false"):
+        return cell.lower() == "true"
+    return cell
+
+
+def _put(record: dict[str, Any], path: list[str | int], value: Any) -> None:
+    node: Any = record
+    for seg, nxt in itertools.pairwise(path):
+        empty: Any = [] if isinstance(nxt, int) else {}
+        if isinstance(seg, int):
+            while len(node) <= seg:
+                node.append(None)
+            if node[seg] is None:
+                node[seg] = empty
+            node = node[seg]
+        else:
+            node = node.setdefault(seg, empty)
+    last = path[-1]
+    if isinstance(last, int):
+        while len(node) <= last:
+            node.append(None)
+        node[last] = value
+    else:
+        node[last] = value
+
+
+def read_csv(stream: IO[str], schema: Schema, start_line: int = 1) -> Iterator[Item]:
+    reader = csv.reader(stream)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    paths = [
+        [m.group(1) if m.group(1) is not None else int(m.group(2)) for m in _PATH.finditer(h.strip())] for h in header
+    ]
+    types = [_field_type(schema, p) for p in paths]
+    for row in reader:
+        n = reader.line_num
+        if n < start_line or not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(header):
+            yield n, None, _err(f"第 {n} 行的列数多于表头", "more cells than header columns")
+            continue
+        record: dict[str, Any] = {}
+        try:
+            for path, t, cell in zip(paths, types, row, strict=False):
+                if cell != "" and path:
+                    _put(record, path, _convert(cell, t))
+        except (TypeError, AttributeError):
+            yield n, None, _err("表头中的字段路径相互冲突", "the header's field paths conflict with each other")
+            continue
+        yield n, record, None
+
+
+def _err(zh: str, en: str, problems: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"zh": zh, "en": en}
+    if problems:
+        out["problems"] = problems
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- workers
+
+_POLICY: PolicySet | None = None
+
+
+def _init(policy_path: str | None) -> None:
+    global _POLICY
+    _POLICY = load_policy(policy_path)
+
+
+def judge_chunk(items: list[Item], on: dt.date, policy: PolicySet | None = None) -> tuple[bytes, list[tuple[int, str]]]:
+    """Evaluate a chunk: the output bytes (whole lines) and the (article, outcome) pairs to count."""
+    ps = policy or _POLICY
+    assert ps is not None
+    lines: list[str] = []
+    counted: list[tuple[int, str]] = []
+    for n, record, error in items:
+        if error is not None:
+            lines.append(json.dumps({"line": n, "error": error}, ensure_ascii=False))
+            counted.append((0, "error"))
+            continue
+        try:
+            decision = evaluate(record, on=on, policy=ps)
+        except FactsError as ex:
+            problems = [p.to_dict() for p in ex.problems]
+            lines.append(
+                json.dumps(
+                    {
+                        "line": n,
+                        "error": _err("记录不符合事实模式", "the record does not fit the facts schema", problems),
+                    },
+                    ensure_ascii=False,
+                )
+            )
+            counted.append((0, "error"))
+            continue
+        lines.append(json.dumps({"line": n, **decision.to_dict()}, ensure_ascii=False))
+        counted.extend((f.article, f.outcome.value) for f in decision.findings)
+    return ("".join(line + "\n" for line in lines)).encode("utf-8"), counted
+
+
+# ------------------------------------------------------------------------------------------------ runner
+
+
+@attrs.define
+class Summary:
+    records: int = 0
+    errors: int = 0
+    last_line: int = 0
+    counts: Counter[tuple[int, str]] = attrs.Factory(Counter)
+    interrupted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        by_article: dict[str, dict[str, int]] = {}
+        for (article, outcome), c in sorted(self.counts.items()):
+            if article:
+                by_article.setdefault(str(article), {})[outcome] = c
+        return {
+            "records": self.records,
+            "errors": self.errors,
+            "last_line": self.last_line,
+            "interrupted": self.interrupted,
+            "by_article": by_article,
+        }
+
+
+def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    chunk: list[Item] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def run_batch(
+    items: Iterable[Item],
+    out_fd: int,
+    *,
+    on: dt.date,
+    policy_path: str | None,
+    jobs: int,
+    progress: Callable[[Summary], None] | None = None,
+    chunk: int = CHUNK,
+) -> Summary:
+    """Evaluate ``items`` and write one line each to ``out_fd``, in input order."""
+    summary = Summary()
+
+    def done(n_items: list[Item], data: bytes, counted: list[tuple[int, str]]) -> None:
+        _write_all(out_fd, data)
+        summary.records += len(n_items)
+        summary.last_line = n_items[-1][0]
+        for key in counted:
+            if key[1] == "error":
+                summary.errors += 1
+            else:
+                summary.counts[key] += 1
+        if progress is not None:
+            progress(summary)
+
+    try:
+        if jobs <= 1:
+            policy = load_policy(policy_path)
+            for c in _chunks(items, chunk):
+                done(c, *judge_chunk(c, on, policy))
+            return summary
+        window = jobs * 4
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(policy_path,)) as pool:
+            pending: list[tuple[list[Item], Future[tuple[bytes, list[tuple[int, str]]]]]] = []
+            try:
+                for c in _chunks(items, chunk):
+                    pending.append((c, pool.submit(judge_chunk, c, on)))
+                    while len(pending) >= window or (pending and pending[0][1].done()):
+                        first, fut = pending.pop(0)
+                        done(first, *fut.result())
+                while pending:
+                    first, fut = pending.pop(0)
+                    done(first, *fut.result())
+            except BaseException:
+                for _, fut in pending:
+                    fut.cancel()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    return summary
+
+
+def resume_point(path: str) -> tuple[int, int]:
+    """(complete output lines, input line number of the last one) of an earlier run's output file.
+
+    A trailing line without its newline, or one that is not JSON, is cut off the file first.
+    """
+    try:
+        with open(path, "rb+") as f:
+            data = f.read()
+            end = data.rfind(b"\n") + 1
+            last_line = 0
+            count = 0
+            for raw in data[:end].splitlines():
+                try:
+                    last_line = int(json.loads(raw)["line"])
+                except (ValueError, KeyError, TypeError):
+                    break
+                count += 1
+            if end != len(data):
+                f.truncate(end)
+            return count, last_line
+    except FileNotFoundError:
+        return 0, 0
+
+
+def open_input(name: str) -> IO[str]:
+    if name == "-":
+        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="replace", newline="")
+    try:
+        return open(name, encoding="utf-8-sig", errors="replace", newline="")
+    except OSError as ex:
+        raise XuejiError(f"{name}: {ex.strerror}") from None
+
+
+def summary_text(summary: Summary, lang: str, elapsed: float) -> str:
+    words = {o.value: o.value for o in Outcome}
+    head = (
+        f"{summary.records} 条记录，{summary.errors} 条错误，用时 {elapsed:.1f} 秒"
+        if lang == "zh"
+        else f"{summary.records} records, {summary.errors} errors, {elapsed:.1f} s"
+    )
+    lines = [head]
+    by_article: dict[int, Counter[str]] = {}
+    for (article, outcome), c in summary.counts.items():
+        by_article.setdefault(article, Counter())[outcome] = c
+    for article in sorted(by_article):
+        parts = ", ".join(f"{words.get(o, o)} {c}" for o, c in sorted(by_article[article].items()))
+        lines.append((f"  第{article}条: " if lang == "zh" else f"  Art. {article}: ") + parts)
+    if summary.interrupted:
+        lines.append(
+            f"已中断：输出到输入第 {summary.last_line} 行为止；用 --resume 继续"
+            if lang == "zh"
+            else f"interrupted: output is complete up to input line {summary.last_line}; continue with --resume"
+        )
+    return "\n".join(lines)
+
+
+clock = time.monotonic

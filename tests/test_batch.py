@@ -1,0 +1,110 @@
+"""`xueji eval --batch`: one output line per input record, in input order, errors included; an
+interrupted or killed run leaves complete lines only and `--resume` finishes it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.cli import main
+from engine.yamlsource import load_data
+
+FIXTURES = sorted((Path(__file__).parent.parent / "fixtures").glob("*.yaml"))
+
+
+def _records() -> list[dict[str, Any]]:
+    out = []
+    for f in FIXTURES:
+        record, _ = load_data(f.read_bytes(), str(f))
+        assert isinstance(record, dict)
+        out.append(record)
+    return out
+
+
+def _write_jsonl(path: Path, n: int, bad: dict[int, str] | None = None) -> None:
+    records = _records()
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(n):
+            f.write(
+                bad[i] + "\n" if bad and i in bad else json.dumps(records[i % len(records)], ensure_ascii=False) + "\n"
+            )
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_malformed_lines_keep_count_and_order(tmp_path: Path, jobs: str) -> None:
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    bad = {3: "{not json", 40: '{"id": 7, "level": "bachelors"}', 41: "[1, 2]", 99: '"a string"'}
+    _write_jsonl(src, 150, bad)
+    code = main(["eval", "--batch", str(src), "--out", str(out), "--on", "2024-11-15", "--jobs", jobs])
+    lines = _lines(out)
+    assert code == 2  # some input lines were bad
+    assert [x["line"] for x in lines] == list(range(1, 151))
+    errors = {x["line"] for x in lines if "error" in x}
+    assert errors == {4, 41, 42, 100}
+    problem_paths = {p["path"] for p in lines[40]["error"]["problems"]}
+    assert "level" in problem_paths  # a schema problem names its field path
+    assert all("findings" in x for x in lines if "error" not in x)
+
+
+def test_csv_columns_are_field_paths(tmp_path: Path) -> None:
+    src, out = tmp_path / "in.csv", tmp_path / "out.jsonl"
+    src.write_text(
+        "id,name,academic_education,admission.year,academic_years[0].year,academic_years[0].term_start\n"
+        "2022010203,李明,true,2022,2023,2023-09-04\n"
+        "2022010204,王芳,false,x,,\n",
+        encoding="utf-8",
+    )
+    main(["eval", "--batch", str(src), "--out", str(out), "--on", "2024-11-15", "--jobs", "1"])
+    first, second = _lines(out)
+    assert first["line"] == 2 and first["id"] == "2022010203" and first["findings"]
+    assert second["line"] == 3 and "error" in second  # admission.year "x" is not an integer
+    assert any(p["path"] == "admission.year" for p in second["error"]["problems"])
+
+
+def test_resume_continues_after_last_complete_line(tmp_path: Path) -> None:
+    src, full, part = tmp_path / "in.jsonl", tmp_path / "full.jsonl", tmp_path / "part.jsonl"
+    _write_jsonl(src, 120)
+    main(["eval", "--batch", str(src), "--out", str(full), "--on", "2024-11-15", "--jobs", "1"])
+    whole = full.read_text(encoding="utf-8").splitlines(keepends=True)
+    # an interrupted run: 37 complete lines and half of the 38th
+    part.write_text("".join(whole[:37]) + whole[37][: len(whole[37]) // 2], encoding="utf-8")
+    main(["eval", "--batch", str(src), "--out", str(part), "--on", "2024-11-15", "--jobs", "2", "--resume"])
+    assert part.read_text(encoding="utf-8") == full.read_text(encoding="utf-8")
+
+
+def test_killed_run_leaves_complete_lines_and_resume_finishes(tmp_path: Path) -> None:
+    src, out, full = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "full.jsonl"
+    _write_jsonl(src, 6000)
+    cmd = [sys.executable, "-m", "engine.cli", "eval", "--batch", str(src), "--on", "2024-11-15", "--jobs", "2"]
+    proc = subprocess.Popen([*cmd, "--out", str(out)], stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 50_000):
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    text = out.read_text(encoding="utf-8")
+    assert text.endswith("\n"), "a killed run leaves whole lines only"
+    done = [json.loads(line)["line"] for line in text.splitlines()]
+    assert done == list(range(1, len(done) + 1))
+    assert len(done) < 6000, "the run was killed before it finished"
+    subprocess.run([*cmd, "--out", str(out), "--resume"], check=False, stderr=subprocess.DEVNULL)
+    subprocess.run([*cmd, "--out", str(full), "--jobs", "1"], check=False, stderr=subprocess.DEVNULL)
+    assert out.read_text(encoding="utf-8") == full.read_text(encoding="utf-8")
+
+
+def test_batch_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "--batch", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "o")]) == 2
+    assert main(["eval", "--batch", "x.jsonl"]) == 2
+    assert "--out" in capsys.readouterr().err
