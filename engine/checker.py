@@ -29,6 +29,7 @@ operator                    operands          result
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterator
 from typing import Literal
 
@@ -39,6 +40,8 @@ from . import types as t
 from .diagnostics import Diagnostic, Msg, Span, error, warning
 from .policy import Definition, Locate, PolicyVersion, Rule, Template
 from .schema import Schema
+
+_LOOKALIKE_SCRIPTS = ("CYRILLIC", "GREEK", "FULLWIDTH", "ARMENIAN", "COPTIC")
 
 ERROR = t.Prim("none")  # placeholder type after an error has been reported; compatible with all
 
@@ -173,6 +176,15 @@ class Checker:
         close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.7)
         if not close:
             return None
+        odd = [ch for ch in name if unicodedata.name(ch, "").split(" ")[0] in _LOOKALIKE_SCRIPTS]
+        if odd and name.isidentifier():
+            # a look-alike letter from another script (a Cyrillic `а` in `term_stаrt`)
+            ch = odd[0]
+            what = f"'{ch}' (U+{ord(ch):04X} {unicodedata.name(ch, '?')})"
+            return Msg(
+                f"名称中的 {what} 是外形相似的非拉丁字母；是否应为 '{close[0]}'？",
+                f"{what} is a look-alike of a Latin letter; did you mean '{close[0]}'?",
+            )
         return Msg(f"是否应为 '{close[0]}'？", f"did you mean '{close[0]}'?")
 
     # ------------------------------------------------------------------------------------------ program
@@ -191,8 +203,8 @@ class Checker:
                     error(
                         "duplicate-rule-id",
                         rule.span,
-                        f"规则编号 {rule.id} 重复（首次出现在第 {first.span.line} 行）",
-                        f"duplicate rule id {rule.id} (first used at line {first.span.line})",
+                        f"规则编号 {rule.id} 重复（首次出现在 {first.span.file}:{first.span.line}）",
+                        f"duplicate rule id {rule.id} (first used at {first.span.file}:{first.span.line})",
                         hint=Msg(
                             "每条规则的 id 必须唯一；改名其中一条",
                             "rule ids must be unique; rename one of them",
@@ -339,7 +351,10 @@ class Checker:
                 self._verdict(stmt, scope)
                 self._deadline_facts(rule, stmt, scope, local_reads)
         self._message_checks(rule, scope)
-        used = self._used_locals
+        used = set(self._used_locals)
+        deadlines = [st.name for st in prog.statements if isinstance(st, s.Deadline)]
+        if len(deadlines) == 1:
+            used.add(deadlines[0])  # a rule's one deadline is its findings' due date
         for stmt in prog.statements:
             if isinstance(stmt, s.Let | s.Deadline) and stmt.name not in used:
                 self.diags.append(
@@ -456,7 +471,7 @@ class Checker:
         self.info.types[id(e)] = ty
         return ty
 
-    def _nonnull(self, e: s.Expr, ty: t.Type, present: frozenset[str], what: str) -> t.Type:
+    def _nonnull(self, e: s.Expr, ty: t.Type, present: frozenset[str], what: str | tuple[str, str]) -> t.Type:
         """The operand's type, requiring that it cannot be none here (or reporting how to make sure)."""
         if isinstance(ty, t.Nullable) and self._lenient:
             return ty.inner
@@ -465,11 +480,12 @@ class Checker:
             if key is not None and key in present:
                 return ty.inner
             shown = key or "this value"
+            what_zh, what_en = what if isinstance(what, tuple) else (what, what)
             self._err(
                 "maybe-none",
                 e.pos,
-                f"{shown} 可能为空（none），不能直接用于{what}",
-                f"{shown} may be none here and cannot be used in {what}",
+                f"{shown} 可能为空（none），不能直接用于{what_zh}",
+                f"{shown} may be none here and cannot be used in {what_en}",
                 Msg(
                     f"先确认它存在：在 when 中写 `{shown} exists`，或写 `{shown} exists and …`",
                     f"check it first: `when {shown} exists`, or `{shown} exists and …`",
@@ -553,7 +569,7 @@ class Checker:
                     elem = ity if elem == ERROR else elem
                 return t.SetT(elem) if first is not None else t.SetT(ERROR)
             case s.Neg(operand=o):
-                ty = self._nonnull(o, self._expr(o, scope, present), present, "运算 / arithmetic")
+                ty = self._nonnull(o, self._expr(o, scope, present), present, ("运算", "arithmetic"))
                 if ty not in (t.INT, ERROR):
                     return self._err(
                         "type-mismatch",
@@ -590,8 +606,8 @@ class Checker:
                     self._err("type-mismatch", e.op_pos, f"无法比较 {lt} 与 {rt}", f"cannot compare {lt} with {rt}")
                 return t.BOOL
             case s.Binary(op="<" | "<=" | ">" | ">=", left=a, right=b):
-                lt = self._nonnull(a, self._expr(a, scope, present), present, "比较 / a comparison")
-                rt = self._nonnull(b, self._expr(b, scope, present), present, "比较 / a comparison")
+                lt = self._nonnull(a, self._expr(a, scope, present), present, ("比较", "a comparison"))
+                rt = self._nonnull(b, self._expr(b, scope, present), present, ("比较", "a comparison"))
                 if ERROR in (lt, rt):
                     return t.BOOL
                 if lt != rt or lt not in (t.INT, t.DATE, t.YEARMONTH, t.TEXT):
@@ -603,8 +619,8 @@ class Checker:
                     )
                 return t.BOOL
             case s.Binary(op="+" | "-" | "*", left=a, right=b):
-                lt = self._nonnull(a, self._expr(a, scope, present), present, "运算 / arithmetic")
-                rt = self._nonnull(b, self._expr(b, scope, present), present, "运算 / arithmetic")
+                lt = self._nonnull(a, self._expr(a, scope, present), present, ("运算", "arithmetic"))
+                rt = self._nonnull(b, self._expr(b, scope, present), present, ("运算", "arithmetic"))
                 return self._arith(e, lt, rt)
             case s.Member(value=v, collection=c):
                 vt = self._expr(v, scope, present)
@@ -630,7 +646,7 @@ class Checker:
                 return t.BOOL
             case s.By(act=a, due=d):
                 at = t.strip(self._expr(a, scope, present))
-                dty = self._nonnull(d, self._expr(d, scope, present), present, "期限 / a deadline")
+                dty = self._nonnull(d, self._expr(d, scope, present), present, ("期限", "a deadline"))
                 if at not in (t.DATE, ERROR):
                     self._err(
                         "type-mismatch",
@@ -740,7 +756,8 @@ class Checker:
             self.info.names[id(e)] = Resolution("field", name)
             self._reads.append((name,))
             return field.type
-        candidates = [*scope, *self.version.definitions, *self.schema.root.fields]
+        loop_fields = list(self._loop[1].fields) if self._loop is not None else []
+        candidates = [*scope, *loop_fields, *self.version.definitions, *self.schema.root.fields]
         return self._err(
             "unknown-name",
             e.pos,
@@ -754,7 +771,7 @@ class Checker:
         ot = self._expr(e.obj, scope, present)
         if ot == ERROR:
             return ERROR
-        base = self._nonnull(e.obj, ot, present, "取字段 / field access")
+        base = self._nonnull(e.obj, ot, present, ("取字段", "field access"))
         if not isinstance(base, t.RecordT):
             return self._err(
                 "type-mismatch", e.name_pos, f"{base} 没有字段 {e.name}", f"a {base} has no field {e.name}"
@@ -794,6 +811,8 @@ class Checker:
             self.used_globals.add(e.fn)
             self.info.names[id(e)] = Resolution("global", e.fn)
             ft = self._global(e.fn, e.pos)
+            if ft == ERROR:  # already reported (a cycle, or an error in the definition)
+                return ERROR
             if not isinstance(ft, t.FnT):
                 return self._err("type-mismatch", e.pos, f"{e.fn} 不是函数", f"{e.fn} is not a function")
             params = ft.params
@@ -825,7 +844,8 @@ class Checker:
                 "wrong-arity",
                 e.pos,
                 f"{e.fn} 需要 {len(params)} 个参数，给了 {len(e.args)} 个",
-                f"{e.fn} takes {len(params)} arguments, {len(e.args)} given",
+                f"{e.fn} takes {len(params)} argument{'s' if len(params) != 1 else ''}, {len(e.args)} given",
+                Msg(f"写作 {e.fn}({', '.join(map(str, params))})", f"write {e.fn}({', '.join(map(str, params))})"),
             )
         for a, pt in zip(e.args, params, strict=True):
             at = self._expr(a, scope, present)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
-from . import __version__, batch
+from . import __version__, batch, policytest
 from .decision import Decision
 from .diagnostics import Diagnostic, FactsError, Lang, PolicyError, Severity, XuejiError
 from .evaluate import evaluate
@@ -136,6 +136,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fm.add_argument("paths", nargs="*", metavar="PATH")
     fm.add_argument("--check", action="store_true", help="only report files that would change")
+
+    te = sub.add_parser(
+        "test",
+        help="run the policy test cases (YAML)",
+        parents=[common],
+        description="Run the policy's YAML test cases (default: the policy's tests/ directory). Failures show "
+        "expected against actual and the case's file:line. Exit 1 on a failing or broken case.",
+        epilog="examples:\n  xueji test\n  xueji test policies/tests/ch3.yaml --lang en\n"
+        "  xueji test --junit report.xml          # for CI dashboards\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    te.add_argument("paths", nargs="*", metavar="PATH")
+    te.add_argument("--format", choices=["text", "json"], default="text")
+    te.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    te.add_argument("--verbose", "-v", action="store_true", help="list passing cases too")
+
+    co = sub.add_parser(
+        "coverage",
+        help="which test cases exercise each article's rules",
+        parents=[common],
+        description="List each article with its rules and the test cases that make each rule satisfied, "
+        "violated, pending... Exit 1 when a normative article has no rule, or a rule has no case making it "
+        "violated or none making it satisfied.",
+        epilog="examples:\n  xueji coverage\n  xueji coverage --format json --pending\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    co.add_argument("paths", nargs="*", metavar="PATH", help="test case files (default: the policy's tests/)")
+    co.add_argument("--format", choices=["text", "json"], default="text")
+    co.add_argument("--pending", action="store_true", help="also require a pending case for each deadline rule")
 
     ck = sub.add_parser(
         "check",
@@ -407,6 +436,37 @@ def cmd_deadlines(args: argparse.Namespace, lang: Lang) -> int:
     return EXIT_OK
 
 
+def _run_policy_tests(args: argparse.Namespace) -> tuple[PolicySet, policytest.Report]:
+    policy = _load_policy_arg(args.policy)
+    for path in args.paths:
+        if not Path(path).exists():
+            raise UsageError(f"{path}: no such file or directory / 文件或目录不存在")
+    paths = args.paths or policytest.default_case_paths(policy)
+    return policy, policytest.run_cases(policytest.load_cases(paths), policy)
+
+
+def cmd_test(args: argparse.Namespace, lang: Lang) -> int:
+    _, report = _run_policy_tests(args)
+    if args.junit:
+        try:
+            Path(args.junit).write_text(policytest.junit_xml(report, lang), encoding="utf-8")
+        except OSError as ex:
+            raise UsageError(f"--junit {args.junit}: {ex.strerror}") from None
+    _print(
+        policytest.report_json(report)
+        if args.format == "json"
+        else policytest.report_text(report, lang, verbose=args.verbose)
+    )
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
+def cmd_coverage(args: argparse.Namespace, lang: Lang) -> int:
+    policy, report = _run_policy_tests(args)
+    cov = policytest.coverage(policy, report)
+    _print(policytest.coverage_json(cov) if args.format == "json" else policytest.coverage_text(cov, lang))
+    return EXIT_FINDINGS if cov.problems(pending=args.pending) else EXIT_OK
+
+
 def cmd_check(args: argparse.Namespace, lang: Lang) -> int:
     try:
         from .consistency import LAWS, check_policy
@@ -445,6 +505,8 @@ def cmd_check(args: argparse.Namespace, lang: Lang) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Lang], int]] = {
+    "test": cmd_test,
+    "coverage": cmd_coverage,
     "check": cmd_check,
     "eval": cmd_eval,
     "lint": cmd_lint,

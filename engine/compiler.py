@@ -44,6 +44,18 @@ class _Pending:
 
 PENDING: Any = _Pending()
 
+
+class _UnknownDue:
+    """The `{due}` of a message when the due date could not be computed (shown as `?`)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNKNOWN_DUE"
+
+
+UNKNOWN_DUE: Any = _UnknownDue()
+
 Fn = Callable[["Env"], Any]
 PathFn = Callable[["Env"], str]
 
@@ -349,7 +361,14 @@ class Compiler:
             return element_field
         if res.kind == "message":
             key = f"${name}"
-            return lambda env: env.vars[key]
+
+            def message_name(env: Env) -> Any:
+                value = env.vars[key]
+                if value is UNKNOWN_DUE:
+                    raise Absent((name,))
+                return value
+
+            return message_name
         if name in self.local_defs:
             return self._local_ref(name)
         return lambda env: env.vars[name]
@@ -706,7 +725,7 @@ def resolve_reads(reads: list[tuple[str, ...]], root: dict[str, Any], subject: s
 
 def run(cv: CompiledVersion, facts: dict[str, Any], on: dt.date, cal: WorkCalendar) -> list[Finding]:
     findings: list[Finding] = []
-    effective = cv.version.effective
+    effective = cv.version.measures_effective
     env = Env(facts, on, cal)
     for cr in cv.rules:
         rule = cr.rule
@@ -748,7 +767,7 @@ def _explainer(
     def explain() -> tuple[Msg, dict[str, Any]]:
         e = Env(root, on, cal)
         e.vars, e.paths = dict(vars_), dict(paths)
-        e.vars["$due"] = due
+        e.vars["$due"] = UNKNOWN_DUE if due is None and cr.due is not None else due
         e.vars["$subject"] = subject
         zh = render(cr.messages["zh"], e, "zh") if "zh" in cr.messages else ""
         en = render(cr.messages["en"], e, "en") if "en" in cr.messages else ""

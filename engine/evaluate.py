@@ -45,8 +45,10 @@ def evaluate(
     ps = _policy(policy)
     if on is None:
         on = dt.date.today()
+    elif isinstance(on, dt.datetime):
+        on = on.date()
     elif isinstance(on, str):
-        on = dt.date.fromisoformat(on)
+        on = dt.date.fromisoformat(on)  # a malformed date string is a ValueError of the caller
     facts, warns = ps.schema.validate(student)
     warnings = tuple(RecordWarning(w.path, w.message) for w in warns)
     sid = facts.get("id")

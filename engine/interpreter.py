@@ -25,6 +25,7 @@ from .calendar import WorkCalendar
 from .checker import TypeInfo
 from .compiler import (
     PENDING,
+    UNKNOWN_DUE,
     Absent,
     add_duration,
     format_value,
@@ -195,7 +196,10 @@ def _name(e: s.Name, ctx: Ctx) -> Any:
                 raise Absent((f"{ctx.paths[var]}.{name}",))
             return element[name]
         case "message":
-            return ctx.vars[f"${name}"]
+            value = ctx.vars[f"${name}"]
+            if value is UNKNOWN_DUE:
+                raise Absent((name,))
+            return value
     if name in ctx.vars:
         return ctx.vars[name]
     return _local_def(name, ctx)
@@ -297,6 +301,12 @@ def _walk(e: s.Expr) -> Iterator[s.Expr]:
 Judgement = tuple[Outcome, dt.date | None, tuple[str, ...], Msg | None]
 
 
+def _has_due(rule: Rule) -> bool:
+    if any(isinstance(node, s.By) for node in _walk(rule.verdict.cond)):
+        return True
+    return sum(isinstance(st, s.Deadline) for st in rule.program.statements) == 1
+
+
 def _due(rule: Rule, ctx: Ctx) -> dt.date | None:
     """The rule's due date: the deadline its first `by` names, else its one `deadline` statement."""
     for node in _walk(rule.verdict.cond):
@@ -350,7 +360,8 @@ def _finding(rule: Rule, ctx: Ctx, subject: str, element: Any, judgement: Judgem
     outcome, due, missing, reason = judgement
 
     def explain() -> tuple[Msg, dict[str, Any]]:
-        mctx = attrs.evolve(ctx, vars={**ctx.vars, "$due": due, "$subject": subject}, lmemo={}, gmemo={})
+        shown_due = UNKNOWN_DUE if due is None and _has_due(rule) else due
+        mctx = attrs.evolve(ctx, vars={**ctx.vars, "$due": shown_due, "$subject": subject}, lmemo={}, gmemo={})
         zh, en = (render(rule.messages[lang], mctx, lang) if lang in rule.messages else "" for lang in LANGS)
         return Msg(zh, en), resolve_reads(rule.reads, ctx.root, subject, element)
 
@@ -410,5 +421,5 @@ def interpret(policy: PolicySet, student: object, *, on: dt.date) -> Decision:
             return Decision(sid, on, version.id, unknown, warnings, _scope_note(article, unknown=True))
         if not applies:
             return Decision(sid, on, version.id, (), warnings, _scope_note(article, unknown=False))
-    findings = tuple(f for r in rules for f in rule_findings(r, ctx, version.effective))
+    findings = tuple(f for r in rules for f in rule_findings(r, ctx, version.measures_effective))
     return Decision(sid, on, version.id, findings, warnings)

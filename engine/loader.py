@@ -22,7 +22,7 @@ from .calendar import CalendarDataError, WorkCalendar
 from .checker import check_version
 from .compiler import compile_version
 from .diagnostics import Diagnostic, Msg, PolicyError, Severity, Span, error, warning
-from .parser import ParseError, parse_expr, parse_program
+from .parser import ParseError, cached_parsing, parse_expr, parse_program
 from .policy import Article, Definition, Locate, PolicySet, PolicyVersion, Rule, Template
 from .resources import bundled_policy_dir
 from .schema import Schema, load_schema
@@ -176,6 +176,8 @@ class _Loader:
         if any(d.severity is Severity.ERROR for d in self.diags) or schema is None:
             raise PolicyError(self.diags)
         versions.sort(key=lambda v: v.effective)
+        for v in versions:
+            v.measures_effective = versions[0].effective
         for a, b in itertools.pairwise(versions):
             if a.effective == b.effective:
                 self.bad(
@@ -531,4 +533,5 @@ def load_policy(path: str | Path | None = None) -> PolicySet:
     root = Path(path) if path is not None else bundled_policy_dir()
     if root.is_file():
         root = root.parent
-    return _Loader(root).load()
+    with cached_parsing():
+        return _Loader(root).load()

@@ -8,9 +8,16 @@ the text; the loader maps it to the YAML file's line and column. The grammar is
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import functools
+import hashlib
+import json
+import os
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import lark
@@ -24,6 +31,9 @@ from .resources import data_path
 #: Deepest nesting of brackets a rule may use. The parser is iterative, but the passes after it walk
 #: the tree recursively; the limit keeps every pass far from Python's recursion limit.
 MAX_NESTING = 64
+#: Deepest syntax tree a rule may produce (chains such as `not not …` or `a + b + …` nest without
+#: brackets). Every pass after the parser recurses over the tree, once or twice per level.
+MAX_DEPTH = 150
 #: Longest rule text accepted (characters).
 MAX_RULE_CHARS = 100_000
 
@@ -184,8 +194,20 @@ class _ToAst(Transformer[Token, Any]):
         return s.IntLit(int(items[0]), pos=_p(meta))
 
     def str_lit(self, meta: Any, items: list[Token]) -> s.StrLit:
-        raw = str(items[0])[1:-1]
-        return s.StrLit(raw.encode("utf-8").decode("unicode_escape") if "\\" in raw else raw, pos=_p(meta))
+        raw = str(items[0])
+        if "\\" not in raw:
+            return s.StrLit(raw[1:-1], pos=_p(meta))
+        try:  # the escapes of JSON strings: \" \\ \n \t \uXXXX ...
+            value = json.loads(raw)
+        except json.JSONDecodeError as ex:
+            start, _ = _tp(items[0])
+            raise ParseError(
+                start + ex.pos,
+                2,
+                Msg("字符串中的转义写法无效", "invalid escape in a string"),
+                Msg('可用的转义：\\" \\\\ \\n \\t \\uXXXX', 'valid escapes: \\" \\\\ \\n \\t \\uXXXX'),
+            ) from None
+        return s.StrLit(value, pos=_p(meta))
 
     def date_lit(self, meta: Any, items: list[Token]) -> s.DateLit:
         tok = items[0]
@@ -267,6 +289,25 @@ def _check_nesting(text: str) -> None:
                 )
         elif ch in ")}":
             depth = max(0, depth - 1)
+
+
+def _check_depth(tree: lark.Tree[Token]) -> None:
+    """Refuse trees deeper than MAX_DEPTH, walking iteratively (the later passes recurse)."""
+    stack: list[tuple[lark.Tree[Token], int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            meta = node.meta
+            start = int(getattr(meta, "start_pos", 0) or 0) if not getattr(meta, "empty", True) else 0
+            raise ParseError(
+                start,
+                1,
+                Msg(
+                    f"规则嵌套过深（超过 {MAX_DEPTH} 层）", f"the rule nests too deeply (more than {MAX_DEPTH} levels)"
+                ),
+                Msg("用 let 给中间结果起名，拆开这条规则", "name intermediate values with `let` to flatten the rule"),
+            )
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, lark.Tree))
 
 
 def _words(expected: set[str]) -> tuple[str, str]:
@@ -351,12 +392,99 @@ def _parse(text: str, start: str) -> Any:
         tree = _lark().parse(text, start=start)
     except UnexpectedInput as exc:
         raise _syntax_error(text, exc) from None
+    _check_depth(tree)
     try:
         return _TRANSFORMER.transform(tree)
     except VisitError as exc:  # Lark wraps errors raised inside the transformer
         if isinstance(exc.orig_exc, ParseError):
             raise exc.orig_exc from None
         raise
+
+
+# ------------------------------------------------------------------------------------------ the AST cache
+
+
+class AstCache:
+    """Parsed rules keyed by a hash of the grammar and the text, kept in the user's cache directory.
+
+    Loading a policy set whose rules were parsed before skips the parser. The file lives in
+    ``$XDG_CACHE_HOME/xueji`` (default ``~/.cache/xueji``); ``XUEJI_CACHE_DIR`` moves it and
+    ``XUEJI_NO_CACHE=1`` turns it off. Entries are pickled frozen AST nodes, written atomically.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Any] = {}
+        self.dirty = False
+        self.path: Path | None = None
+
+    @staticmethod
+    def directory() -> Path | None:
+        if os.environ.get("XUEJI_NO_CACHE"):
+            return None
+        if os.environ.get("XUEJI_CACHE_DIR"):
+            return Path(os.environ["XUEJI_CACHE_DIR"])
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "xueji"
+
+    def open(self) -> None:
+        directory = self.directory()
+        if directory is None:
+            return
+        grammar = data_path("grammar", "policy.lark").read_bytes()
+        tag = hashlib.sha256(grammar + _CACHE_FORMAT.encode()).hexdigest()[:16]
+        self.path = directory / f"ast-{tag}.pickle"
+        try:
+            with self.path.open("rb") as f:
+                loaded = pickle.load(f)
+            if isinstance(loaded, dict):
+                self.entries = loaded
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, ImportError):
+            self.entries = {}
+
+    def save(self) -> None:
+        if not self.dirty or self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as f:
+                pickle.dump(self.entries, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+        self.dirty = False
+
+    def parse(self, text: str, start: str) -> Any:
+        key = hashlib.sha256(f"{start}\0{text}".encode()).hexdigest()
+        hit = self.entries.get(key)
+        if hit is not None:
+            return hit
+        tree = _parse(text, start)
+        self.entries[key] = tree
+        self.dirty = True
+        return tree
+
+
+_CACHE_FORMAT = "xueji-ast-1"
+_cache: AstCache | None = None
+
+
+@contextlib.contextmanager
+def cached_parsing() -> Iterator[None]:
+    """Within this block, parse results come from (and go to) the on-disk AST cache."""
+    global _cache
+    cache = AstCache()
+    cache.open()
+    _cache = cache
+    try:
+        yield
+    finally:
+        _cache = None
+        cache.save()
+
+
+def _parse_maybe_cached(text: str, start: str) -> Any:
+    return _cache.parse(text, start) if _cache is not None else _parse(text, start)
 
 
 def parse_program(text: str) -> s.Program:
@@ -368,9 +496,9 @@ def parse_program(text: str) -> s.Program:
             Msg("规则为空", "the rule is empty"),
             Msg("写出 require 或 forbid 语句", "write a require or forbid statement"),
         )
-    return cast(s.Program, _parse(text, "start"))
+    return cast(s.Program, _parse_maybe_cached(text, "start"))
 
 
 def parse_expr(text: str) -> s.Expr:
     """Parse one expression (a message placeholder)."""
-    return cast(s.Expr, _parse(text, "message"))
+    return cast(s.Expr, _parse_maybe_cached(text, "message"))

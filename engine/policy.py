@@ -95,6 +95,9 @@ class PolicyVersion:
     articles: dict[int, Article] = attrs.Factory(dict)
     definitions: dict[str, Definition] = attrs.Factory(dict)
     files: list[Path] = attrs.Factory(list)
+    #: the date the measures first took effect (the first version's, Art. 22): an obligation due
+    #: earlier is not judged, whichever version is in force (set by the loader)
+    measures_effective: dt.date = dt.date.min
     #: when the measures apply at all (Art. 2), from the article that declares `scope:`
     scope: s.Expr | None = None
     scope_article: int | None = None

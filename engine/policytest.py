@@ -1,0 +1,1406 @@
+"""Policy tests without Python: YAML test cases for a policy set, their runner, and coverage by article.
+
+Registrar staff write cases in ``policies/tests/*.yaml`` (the format is documented at the top of
+``policies/tests/ch1.yaml``): a student record (inline, or a fixture from ``fixtures/`` with a few facts
+patched), the date it is judged on, and the outcomes they expect, rule by rule or article by article.
+
+* :func:`load_cases` reads case files into :class:`Case` values, each located at its ``name:`` key
+  (file:line). A case that cannot be read is kept, with its problems, and reported as an error.
+* :func:`run_cases` judges every case with :func:`~engine.evaluate.evaluate` and compares the
+  findings with the expectations: each case passes, fails (a list of "expected X, got Y"), is an
+  error (unknown rule id or fixture, a record the facts schema rejects, an engine crash) or is
+  skipped (``skip: "<reason>"``; it is still run, to say when the skip can go). Nothing escapes.
+* :func:`coverage` lists, per article and rule, which passing cases asserted each outcome, and
+  :meth:`Coverage.problems` what is untested.
+* Renderers: :func:`report_text`, :func:`report_json`, :func:`junit_xml`, :func:`coverage_text`,
+  :func:`coverage_json` (Chinese or English text).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import difflib
+import json
+import re
+import time
+import unicodedata
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator, Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+
+from .decision import Decision, Finding, Outcome
+from .diagnostics import Diagnostic, FactsError, Lang, Msg, Severity, Span, XuejiError
+from .evaluate import evaluate
+from .policy import PolicySet, Rule
+from .render import outcome_word
+from .yamlsource import YMap, YNode, YScalar, YSeq, load_data, load_yaml, to_python
+
+__all__ = [
+    "ArticleCoverage",
+    "Case",
+    "CaseResult",
+    "Coverage",
+    "Expectation",
+    "Mismatch",
+    "Problem",
+    "Report",
+    "RuleCoverage",
+    "Status",
+    "VersionCoverage",
+    "coverage",
+    "coverage_json",
+    "coverage_text",
+    "default_case_paths",
+    "junit_xml",
+    "load_cases",
+    "report_json",
+    "report_text",
+    "run_cases",
+]
+
+_CASE_KEYS: Final = (
+    "name",
+    "note",
+    "record",
+    "fixture",
+    "patch",
+    "remove",
+    "on",
+    "expect",
+    "expect_none_judged",
+    "skip",
+)
+_EXPECT_KEYS: Final = ("rule", "article", "subject", "outcome", "due", "missing")
+_PATH_RE: Final = re.compile(r"[A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*")
+_SEGMENT_RE: Final = re.compile(r"([A-Za-z_]\w*)|\[(\d+)\]")
+_OUTCOMES: Final = ", ".join(o.value for o in Outcome)
+
+
+# ---------------------------------------------------------------------------------------------- cases
+
+
+@attrs.frozen
+class Expectation:
+    """One expected outcome: of a rule (``rule:``) or of every finding of an article (``article:``).
+
+    ``subject`` narrows it to one finding (``academic_years[1]``, ``diplomas[0]``, ``student``).
+    ``due`` is checked when ``check_due`` (the key was written; ``due: null`` expects no due date),
+    ``missing`` (a set of paths) when not ``None``.
+    """
+
+    span: Span
+    outcome: Outcome
+    rule: str | None = None
+    article: int | None = None
+    subject: str | None = None
+    due: dt.date | None = None
+    check_due: bool = False
+    missing: tuple[str, ...] | None = None
+
+    @property
+    def target(self) -> str:
+        what = self.rule if self.rule is not None else f"article {self.article}"
+        return what if self.subject is None else f"{what} @ {self.subject}"
+
+    def target_text(self, lang: Lang) -> str:
+        what = self.rule
+        if what is None:
+            what = f"第{self.article}条" if lang == "zh" else f"Art. {self.article}"
+        return what if self.subject is None else f"{what} @ {self.subject}"
+
+    def wanted(self) -> str:
+        """What the case author wrote, in the YAML's own words (outcome, due, missing)."""
+        parts = [self.outcome.value]
+        if self.check_due:
+            parts.append(f"due {_iso(self.due)}")
+        if self.missing is not None:
+            parts.append(f"missing [{', '.join(self.missing)}]")
+        return ", ".join(parts)
+
+
+@attrs.frozen(eq=False)
+class Case:
+    """A test case as read from a case file. ``span`` is the place of its ``name:`` key."""
+
+    name: str
+    span: Span
+    on: dt.date | None = None
+    record: Any = None  # an inline record (plain data) or None
+    fixture: str | None = None
+    patch: tuple[tuple[str, Any, Span], ...] = ()
+    remove: tuple[tuple[str, Span], ...] = ()
+    expect: tuple[Expectation, ...] = ()
+    expect_none_judged: bool = False
+    skip: str | None = None
+    note: str = ""
+    #: why the case cannot be run: it is reported as an error
+    problems: tuple[Msg, ...] = ()
+
+    @property
+    def file(self) -> str:
+        return self.span.file
+
+    @property
+    def line(self) -> int:
+        return self.span.line
+
+    @property
+    def where(self) -> str:
+        return f"{self.span.file}:{self.span.line}"
+
+
+def default_case_paths(policy: PolicySet) -> list[Path]:
+    """Where a policy set keeps its cases: ``<policy root>/tests``."""
+    return [policy.root / "tests"]
+
+
+def load_cases(paths: Iterable[str | Path]) -> list[Case]:
+    """Read every case in ``paths`` (case files, or directories of ``*.yaml`` case files), in order.
+
+    Never raises: an unreadable file or a malformed case becomes a :class:`Case` with ``problems``,
+    which :func:`run_cases` reports as an error at its file:line.
+    """
+    cases: list[Case] = []
+    for path in _expand(paths):
+        cases.extend(_load_file(path))
+    first: dict[str, Case] = {}
+    out: list[Case] = []
+    for case in cases:
+        seen = first.get(case.name)
+        if seen is None:
+            first[case.name] = case
+        else:
+            case = attrs.evolve(
+                case,
+                problems=(
+                    *case.problems,
+                    Msg(
+                        f"用例名称“{case.name}”重复，首次出现于 {seen.where}",
+                        f"duplicate case name '{case.name}'; first used at {seen.where}",
+                    ),
+                ),
+            )
+        out.append(case)
+    return out
+
+
+def _expand(paths: Iterable[str | Path]) -> Iterator[Path]:
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            yield from sorted(q for q in path.iterdir() if q.suffix in (".yaml", ".yml") and q.is_file())
+        else:
+            yield path
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def _file_error(name: str, span: Span | None, *problems: Msg) -> Case:
+    return Case(name, span or Span(name, 1, 1), problems=problems)
+
+
+def _diag_msg(d: Diagnostic) -> Msg:
+    where = f"{d.span}: " if d.span else ""
+    return Msg(where + d.message.zh, where + d.message.en)
+
+
+def _load_file(path: Path) -> list[Case]:
+    name = _rel(path)
+    try:
+        data = path.read_bytes()
+    except OSError as ex:
+        return [
+            _file_error(
+                name, None, Msg(f"无法读取用例文件：{ex.strerror}", f"cannot read the case file: {ex.strerror}")
+            )
+        ]
+    tree, diags = load_yaml(data, name)
+    errors = [d for d in diags if d.severity is Severity.ERROR]
+    if errors:
+        return [_file_error(name, errors[0].span, *(_diag_msg(d) for d in errors))]
+    if tree is None:  # an empty file holds no case
+        return []
+    items: tuple[YNode, ...]
+    if isinstance(tree, YSeq):
+        items = tree.items
+    elif isinstance(tree, YMap):
+        extra = [k for k, _ in tree.entries if k.value not in ("cases", "title", "description")]
+        if extra:
+            return [
+                _file_error(
+                    name,
+                    extra[0].span,
+                    Msg(
+                        f"用例文件的顶层键只能是 cases:（以及 title:、description:），而不是 {extra[0].raw}:",
+                        f"a case file's top level holds cases: (and title:, description:), not {extra[0].raw}:",
+                    ),
+                )
+            ]
+        node = tree.get("cases")
+        if node is None:
+            return []
+        if not isinstance(node, YSeq):
+            return [
+                _file_error(
+                    name,
+                    node.span,
+                    Msg(
+                        "cases: 应为用例列表（每项以 - 开头）", "cases: must be a list of cases (each starting with -)"
+                    ),
+                )
+            ]
+        items = node.items
+    else:
+        return [_file_error(name, tree.span, Msg("用例文件应为用例列表", "a case file must hold a list of cases"))]
+    return [_parse_case(item, name) for item in items]
+
+
+def _key_name(key: YScalar) -> str:
+    # YAML 1.1 reads a bare `on:` as the boolean True: in a case file it can only mean the date key.
+    if key.value is True and key.raw.lower() == "on":
+        return "on"
+    return str(key.value)
+
+
+def _as_date(node: YNode | None) -> dt.date | str | None:
+    """A date from a scalar (``2024-10-23`` or ``"2024-10-23"``), else a description of the problem."""
+    if not isinstance(node, YScalar):
+        return "not a date"
+    v = node.value
+    if isinstance(v, dt.datetime):
+        return "a date and time, not a date"
+    if isinstance(v, dt.date):
+        return v
+    if isinstance(v, str):
+        try:
+            return dt.date.fromisoformat(v)
+        except ValueError:
+            return f"{v!r} is not a date (YYYY-MM-DD)"
+    return f"{v!r} is not a date (YYYY-MM-DD)"
+
+
+def _parse_case(node: YNode, file: str) -> Case:
+    if not isinstance(node, YMap):
+        return Case(
+            f"<{file}:{node.span.line}>",
+            node.span,
+            problems=(
+                Msg("每个用例应为映射（name:、on:、expect: …）", "each case must be a mapping (name:, on:, expect: …)"),
+            ),
+        )
+    entries = {_key_name(k): (k, v) for k, v in node.entries}
+    problems: list[Msg] = []
+
+    def bad(span: Span, zh: str, en: str) -> None:
+        problems.append(Msg(f"{span}: {zh}", f"{span}: {en}"))
+
+    name_entry = entries.get("name")
+    if name_entry is not None and isinstance(name_entry[1], YScalar) and name_entry[1].value not in (None, ""):
+        name, span = str(name_entry[1].value), name_entry[0].span
+    else:
+        name, span = f"<{file}:{node.span.line}>", node.span
+        bad(node.span, "用例缺少 name:", "the case has no name:")
+    span = Span(span.file, span.line, span.col)
+
+    for key, (knode, _) in entries.items():
+        if key not in _CASE_KEYS:
+            close = difflib.get_close_matches(key, _CASE_KEYS, n=1)
+            hint_zh = f"，是否应为 {close[0]}:？" if close else ""
+            hint_en = f"; did you mean {close[0]}:?" if close else ""
+            bad(
+                knode.span,
+                f"未知的键 {knode.raw}:{hint_zh}（可用：{', '.join(_CASE_KEYS)}）",
+                f"unknown key {knode.raw}:{hint_en} (known: {', '.join(_CASE_KEYS)})",
+            )
+
+    def value(key: str) -> YNode | None:
+        e = entries.get(key)
+        return None if e is None else e[1]
+
+    on: dt.date | None = None
+    on_node = value("on")
+    if on_node is None:
+        bad(span, "用例缺少判断日期 on: YYYY-MM-DD", "the case has no date to judge on: on: YYYY-MM-DD")
+    else:
+        got = _as_date(on_node)
+        if isinstance(got, dt.date):
+            on = got
+        else:
+            bad(on_node.span, f"on: 应为日期 YYYY-MM-DD（{got}）", f"on: must be a date YYYY-MM-DD ({got})")
+
+    record: Any = None
+    fixture: str | None = None
+    rec_node, fix_node = value("record"), value("fixture")
+    if (rec_node is None) == (fix_node is None):
+        bad(
+            span,
+            "用例须有且只有一个 record:（记录）或 fixture:（样例名）",
+            "a case needs exactly one of record: (a record) or fixture: (a fixture name)",
+        )
+    elif rec_node is not None:
+        if isinstance(rec_node, YMap):
+            record = to_python(rec_node)
+        else:
+            bad(rec_node.span, "record: 应为映射（学生记录）", "record: must be a mapping (a student record)")
+    elif isinstance(fix_node, YScalar) and isinstance(fix_node.value, str) and fix_node.value:
+        fixture = fix_node.value
+    elif fix_node is not None:
+        bad(
+            fix_node.span,
+            "fixture: 应为样例名，例如 graduate-complete",
+            "fixture: must be a fixture name, e.g. graduate-complete",
+        )
+
+    patch: list[tuple[str, Any, Span]] = []
+    patch_node = value("patch")
+    if isinstance(patch_node, YMap):
+        for k, v in patch_node.entries:
+            path = str(k.value)
+            if _PATH_RE.fullmatch(path) is None:
+                bad(
+                    k.span,
+                    f"patch: 路径 {k.raw} 无效（例如 academic_years[1].registered_on）",
+                    f"patch: {k.raw} is not a path (e.g. academic_years[1].registered_on)",
+                )
+            else:
+                patch.append((path, to_python(v), k.span))
+    elif patch_node is not None:
+        bad(patch_node.span, "patch: 应为“路径: 值”的映射", "patch: must be a mapping of path: value")
+
+    remove: list[tuple[str, Span]] = []
+    rm_node = value("remove")
+    rm_items: tuple[YNode, ...] = ()
+    if isinstance(rm_node, YSeq):
+        rm_items = rm_node.items
+    elif rm_node is not None:
+        rm_items = (rm_node,)
+    for item in rm_items:
+        if isinstance(item, YScalar) and isinstance(item.value, str) and _PATH_RE.fullmatch(item.value):
+            remove.append((item.value, item.span))
+        else:
+            bad(
+                item.span,
+                "remove: 应为路径列表（例如 [admission.recheck]）",
+                "remove: must be a list of paths (e.g. [admission.recheck])",
+            )
+
+    expect: list[Expectation] = []
+    exp_node = value("expect")
+    if isinstance(exp_node, YSeq):
+        for item in exp_node.items:
+            e = _parse_expectation(item, problems)
+            if e is not None:
+                expect.append(e)
+    elif exp_node is not None:
+        bad(
+            exp_node.span,
+            "expect: 应为期望结果的列表（每项以 - 开头）",
+            "expect: must be a list of expectations (each starting with -)",
+        )
+
+    none_judged = False
+    nj_node = value("expect_none_judged")
+    if nj_node is not None:
+        if isinstance(nj_node, YScalar) and isinstance(nj_node.value, bool):
+            none_judged = nj_node.value
+        else:
+            bad(nj_node.span, "expect_none_judged: 应为 true 或 false", "expect_none_judged: must be true or false")
+    if not expect and not none_judged and exp_node is None:
+        bad(
+            span,
+            "用例没有期望：写 expect: 列表，或 expect_none_judged: true",
+            "the case expects nothing: write an expect: list, or expect_none_judged: true",
+        )
+
+    skip: str | None = None
+    skip_node = value("skip")
+    if skip_node is not None:
+        if isinstance(skip_node, YScalar) and isinstance(skip_node.value, str) and skip_node.value.strip():
+            skip = skip_node.value.strip()
+        else:
+            bad(skip_node.span, "skip: 应写明跳过的原因（文字）", "skip: must give the reason for skipping (text)")
+
+    note_node = value("note")
+    note = str(note_node.value) if isinstance(note_node, YScalar) and note_node.value is not None else ""
+    return Case(
+        name,
+        span,
+        on,
+        record,
+        fixture,
+        tuple(patch),
+        tuple(remove),
+        tuple(expect),
+        none_judged,
+        skip,
+        note,
+        tuple(problems),
+    )
+
+
+def _parse_expectation(node: YNode, problems: list[Msg]) -> Expectation | None:
+    def bad(span: Span, zh: str, en: str) -> None:
+        problems.append(Msg(f"{span}: {zh}", f"{span}: {en}"))
+
+    if not isinstance(node, YMap):
+        bad(
+            node.span,
+            "每个期望应为映射，例如 {rule: art3.registration_on_reviewed_data, outcome: violated}",
+            "each expectation must be a mapping, e.g. {rule: art3.registration_on_reviewed_data, outcome: violated}",
+        )
+        return None
+    ok = True
+    for k, _ in node.entries:
+        if str(k.value) not in _EXPECT_KEYS:
+            bad(
+                k.span,
+                f"期望中的未知键 {k.raw}:（可用：{', '.join(_EXPECT_KEYS)}）",
+                f"unknown key {k.raw}: in an expectation (known: {', '.join(_EXPECT_KEYS)})",
+            )
+            ok = False
+    span = Span(node.span.file, node.span.line, node.span.col)
+    rule_n, art_n = node.get("rule"), node.get("article")
+    rule: str | None = None
+    article: int | None = None
+    if (rule_n is None) == (art_n is None):
+        bad(
+            span,
+            "期望须有且只有一个 rule:（规则 id）或 article:（条号）",
+            "an expectation needs exactly one of rule: (a rule id) or article: (an article number)",
+        )
+        ok = False
+    elif rule_n is not None:
+        if isinstance(rule_n, YScalar) and isinstance(rule_n.value, str) and rule_n.value:
+            rule = rule_n.value
+        else:
+            bad(
+                rule_n.span,
+                "rule: 应为规则 id，例如 art11.annual_registration",
+                "rule: must be a rule id, e.g. art11.annual_registration",
+            )
+            ok = False
+    elif isinstance(art_n, YScalar) and isinstance(art_n.value, int) and not isinstance(art_n.value, bool):
+        article = art_n.value
+    elif art_n is not None:
+        bad(art_n.span, "article: 应为条号（整数）", "article: must be an article number (an integer)")
+        ok = False
+    subject: str | None = None
+    subj_n = node.get("subject")
+    if subj_n is not None:
+        if isinstance(subj_n, YScalar) and isinstance(subj_n.value, str) and subj_n.value:
+            subject = subj_n.value
+        else:
+            bad(
+                subj_n.span,
+                "subject: 应为对象路径，例如 academic_years[1] 或 student",
+                "subject: must be a subject path, e.g. academic_years[1] or student",
+            )
+            ok = False
+    out_n = node.get("outcome")
+    outcome: Outcome | None = None
+    if isinstance(out_n, YScalar) and isinstance(out_n.value, str) and out_n.value in {o.value for o in Outcome}:
+        outcome = Outcome(out_n.value)
+    else:
+        where = out_n.span if out_n is not None else span
+        got = f"：{out_n.raw}" if isinstance(out_n, YScalar) else ""
+        got_en = f": {out_n.raw}" if isinstance(out_n, YScalar) else ""
+        bad(where, f"outcome: 应为 {_OUTCOMES} 之一{got}", f"outcome: must be one of {_OUTCOMES}{got_en}")
+        ok = False
+    due: dt.date | None = None
+    check_due = "due" in node
+    due_n = node.get("due")
+    if due_n is not None and not (isinstance(due_n, YScalar) and due_n.value is None):
+        got_due = _as_date(due_n)
+        if isinstance(got_due, dt.date):
+            due = got_due
+        else:
+            bad(due_n.span, f"due: 应为日期 YYYY-MM-DD（{got_due}）", f"due: must be a date YYYY-MM-DD ({got_due})")
+            ok = False
+    missing: tuple[str, ...] | None = None
+    miss_n = node.get("missing")
+    if miss_n is not None:
+        items = miss_n.items if isinstance(miss_n, YSeq) else (miss_n,)
+        paths = [i.value for i in items if isinstance(i, YScalar) and isinstance(i.value, str)]
+        if len(paths) != len(items):
+            bad(
+                miss_n.span,
+                "missing: 应为路径列表，例如 [admission.recheck]",
+                "missing: must be a list of paths, e.g. [admission.recheck]",
+            )
+            ok = False
+        missing = tuple(paths)
+    if not ok or outcome is None:
+        return None
+    return Expectation(span, outcome, rule, article, subject, due, check_due, missing)
+
+
+# --------------------------------------------------------------------------------------------- running
+
+
+class Status(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+_STATUS_WORDS: Final = {
+    Status.PASSED: ("通过", "passed"),
+    Status.FAILED: ("失败", "FAILED"),
+    Status.ERROR: ("错误", "ERROR"),
+    Status.SKIPPED: ("跳过", "skipped"),
+}
+
+
+@attrs.frozen
+class Mismatch:
+    """One expectation not met: what the case expected and what the engine gave, in the case's words."""
+
+    expectation: Expectation
+    target: str  # the rule and subject of the finding (or of the expectation when nothing was found)
+    expected: Msg
+    actual: Msg
+
+    def text(self, lang: Lang = "en") -> str:
+        return (
+            f"{self.target}: expected {self.expected.get(lang)}, got {self.actual.get(lang)}"
+            if lang == "en"
+            else f"{self.target}：期望 {self.expected.zh}，实际 {self.actual.zh}"
+        )
+
+
+Hit = tuple[str, str, Outcome]  # (policy version, rule id, outcome) asserted by a passing expectation
+
+
+@attrs.frozen(eq=False)
+class CaseResult:
+    case: Case
+    status: Status
+    mismatches: tuple[Mismatch, ...] = ()
+    errors: tuple[Msg, ...] = ()
+    decision: Decision | None = None
+    hits: tuple[Hit, ...] = ()
+    seconds: float = 0.0
+    #: for a skipped case: whether it passes now (then the skip can go)
+    would_pass: bool | None = None
+
+    @property
+    def name(self) -> str:
+        return self.case.name
+
+    def failure_text(self, lang: Lang = "en") -> str:
+        """The case's location and name, then each mismatch (expected vs actual) or error."""
+        return _result_text(self, lang)
+
+
+@attrs.frozen(eq=False)
+class Report:
+    results: tuple[CaseResult, ...]
+
+    def counts(self) -> dict[Status, int]:
+        out = dict.fromkeys(Status, 0)
+        for r in self.results:
+            out[r.status] += 1
+        return out
+
+    @property
+    def ok(self) -> bool:
+        """No case failed and none was an error (skipped cases do not count against it)."""
+        return all(r.status in (Status.PASSED, Status.SKIPPED) for r in self.results)
+
+    def by_file(self) -> dict[str, list[CaseResult]]:
+        out: dict[str, list[CaseResult]] = {}
+        for r in self.results:
+            out.setdefault(r.case.file, []).append(r)
+        return out
+
+
+class _CaseError(Exception):
+    def __init__(self, *messages: Msg) -> None:
+        super().__init__(messages[0].en if messages else "")
+        self.messages = messages
+
+
+@attrs.frozen
+class _RuleInfo:
+    id: str
+    article: int
+    kind: str
+    deadline: bool
+
+
+class _Index:
+    """What the cases may name: the rule ids and article numbers of every version of the policy set."""
+
+    def __init__(self, policy: PolicySet) -> None:
+        self.rules: dict[str, _RuleInfo] = {}
+        self.articles: set[int] = set()
+        for v in policy.versions:
+            self.articles.update(v.articles)
+            for r in v.rules:
+                self.rules.setdefault(r.id, _RuleInfo(r.id, r.article, r.kind, _is_deadline(r)))
+
+
+def _is_deadline(rule: Rule) -> bool:
+    """A rule that can be pending: its condition judges an act `by` a due date (the checker records it)."""
+    return rule.act_path is not None
+
+
+def run_cases(cases: Sequence[Case], policy: PolicySet, *, fixtures_dir: str | Path | None = None) -> Report:
+    """Judge every case under ``policy`` and compare with its expectations. Never raises.
+
+    Fixtures are looked up in ``fixtures_dir`` if given, else in ``<policy root>/../fixtures`` and
+    then in ``fixtures/`` under the current directory.
+    """
+    index = _Index(policy)
+    if fixtures_dir is not None:
+        dirs = [Path(fixtures_dir)]
+    else:
+        dirs = [policy.root.parent / "fixtures", Path.cwd() / "fixtures"]
+    cache: dict[Path, Any] = {}
+    return Report(tuple(_run_one(c, policy, index, dirs, cache) for c in cases))
+
+
+def _run_one(case: Case, policy: PolicySet, index: _Index, dirs: list[Path], cache: dict[Path, Any]) -> CaseResult:
+    start = time.perf_counter()
+    try:
+        result = _judge_case(case, policy, index, dirs, cache)
+    except _CaseError as ex:
+        result = CaseResult(case, Status.ERROR, errors=ex.messages)
+    except Exception as ex:  # the runner reports, it never crashes
+        result = CaseResult(
+            case,
+            Status.ERROR,
+            errors=(
+                Msg(
+                    f"运行用例时出现内部错误：{type(ex).__name__}: {ex}",
+                    f"internal error while running the case: {type(ex).__name__}: {ex}",
+                ),
+            ),
+        )
+    seconds = time.perf_counter() - start
+    if case.skip is not None:
+        return CaseResult(
+            case,
+            Status.SKIPPED,
+            result.mismatches,
+            result.errors,
+            result.decision,
+            (),
+            seconds,
+            result.status is Status.PASSED,
+        )
+    return attrs.evolve(result, seconds=seconds)
+
+
+def _judge_case(case: Case, policy: PolicySet, index: _Index, dirs: list[Path], cache: dict[Path, Any]) -> CaseResult:
+    if case.problems:
+        raise _CaseError(*case.problems)
+    _check_names(case, index)
+    record = _record(case, dirs, cache)
+    assert case.on is not None  # a case without `on` has problems
+    try:
+        decision = evaluate(record, on=case.on, policy=policy)
+    except FactsError as ex:
+        raise _CaseError(
+            Msg("学生记录不符合事实模式：", "the student record does not fit the facts schema:"),
+            *(
+                Msg(f"  {p.path or '<record>'}: {p.message.zh}", f"  {p.path or '<record>'}: {p.message.en}")
+                for p in ex.problems
+            ),
+        ) from None
+    except XuejiError as ex:
+        raise _CaseError(Msg(f"引擎报错：{ex}", f"the engine reported an error: {ex}")) from None
+    except Exception as ex:
+        raise _CaseError(
+            Msg(
+                f"引擎在判断该记录时崩溃：{type(ex).__name__}: {ex}（这是引擎的缺陷）",
+                f"the engine crashed judging this record: {type(ex).__name__}: {ex} (an engine bug)",
+            )
+        ) from None
+    # A patch that writes a field the facts schema does not know (a typo) would change nothing.
+    patched = [p for p, _, _ in case.patch]
+    for w in decision.warnings:
+        if w.message.en.startswith("unknown field") and any(
+            w.path == p or w.path.startswith((p + ".", p + "[")) for p in patched
+        ):
+            raise _CaseError(Msg(f"patch: {w.message.zh}", f"patch: {w.message.en}"))
+    mismatches: list[Mismatch] = []
+    hits: list[Hit] = []
+    for exp in case.expect:
+        m, found = _check(exp, decision)
+        mismatches.extend(m)
+        if not m and decision.version is not None:
+            hits.extend((decision.version, f.rule, f.outcome) for f in found)
+    if case.expect_none_judged:
+        judged = [f for f in decision.findings if f.outcome is not Outcome.NOT_APPLICABLE]
+        if judged:
+            shown = "; ".join(f"{f.rule} @ {f.subject} {f.outcome.value}" for f in judged[:5])
+            more = f" (+{len(judged) - 5})" if len(judged) > 5 else ""
+            mismatches.append(
+                Mismatch(
+                    Expectation(case.span, Outcome.NOT_APPLICABLE),
+                    "expect_none_judged",
+                    Msg("不作任何判断", "nothing judged"),
+                    Msg(f"{len(judged)} 项判断：{shown}{more}", f"{len(judged)} finding(s) judged: {shown}{more}"),
+                )
+            )
+    status = Status.FAILED if mismatches else Status.PASSED
+    return CaseResult(case, status, tuple(mismatches), (), decision, tuple(dict.fromkeys(hits)))
+
+
+def _check_names(case: Case, index: _Index) -> None:
+    errors: list[Msg] = []
+    for exp in case.expect:
+        if exp.rule is not None:
+            info = index.rules.get(exp.rule)
+            if info is None:
+                close = difflib.get_close_matches(exp.rule, list(index.rules), n=1)
+                hint_zh = f"；是否应为 {close[0]}？" if close else ""
+                hint_en = f"; did you mean {close[0]}?" if close else ""
+                errors.append(
+                    Msg(
+                        f"{exp.span}: 策略中没有规则 {exp.rule}{hint_zh}",
+                        f"{exp.span}: the policy has no rule {exp.rule}{hint_en}",
+                    )
+                )
+            elif info.kind == "invariant":
+                errors.append(
+                    Msg(
+                        f"{exp.span}: {exp.rule} 是不变式，由 xueji check 检查，evaluate 不判断它",
+                        f"{exp.span}: {exp.rule} is an invariant, checked by xueji check; evaluate does not judge it",
+                    )
+                )
+        elif exp.article is not None and exp.article not in index.articles:
+            errors.append(
+                Msg(f"{exp.span}: 策略中没有第{exp.article}条", f"{exp.span}: the policy has no article {exp.article}")
+            )
+    if errors:
+        raise _CaseError(*errors)
+
+
+# -------------------------------------------------------------------------------------------- records
+
+
+def _record(case: Case, dirs: list[Path], cache: dict[Path, Any]) -> Any:
+    if case.fixture is not None:
+        base = copy.deepcopy(_fixture(case.fixture, dirs, cache))
+    else:
+        base = copy.deepcopy(case.record)
+    for path, value, span in case.patch:
+        try:
+            _set(base, _segments(path), copy.deepcopy(value))
+        except _CaseError as ex:
+            raise _CaseError(
+                *(Msg(f"{span}: patch {path}: {m.zh}", f"{span}: patch {path}: {m.en}") for m in ex.messages)
+            ) from None
+    for path, span in case.remove:
+        try:
+            _delete(base, _segments(path))
+        except _CaseError as ex:
+            raise _CaseError(
+                *(Msg(f"{span}: remove {path}: {m.zh}", f"{span}: remove {path}: {m.en}") for m in ex.messages)
+            ) from None
+    return base
+
+
+def _fixture(name: str, dirs: list[Path], cache: dict[Path, Any]) -> Any:
+    stems = [name] if name.endswith((".yaml", ".yml", ".json")) else [f"{name}.yaml", f"{name}.yml", f"{name}.json"]
+    for d in dirs:
+        for stem in stems:
+            path = d / stem
+            if path.is_file():
+                key = path.resolve()
+                if key not in cache:
+                    cache[key] = _read_fixture(path)
+                return cache[key]
+    known = sorted({p.stem for d in dirs if d.is_dir() for p in d.iterdir() if p.suffix in (".yaml", ".yml", ".json")})
+    close = difflib.get_close_matches(name, known, n=1)
+    where = ", ".join(_rel(d) for d in dirs)
+    raise _CaseError(
+        Msg(
+            f"找不到样例 {name}（在 {where} 中查找）" + (f"；是否应为 {close[0]}？" if close else ""),
+            f"no fixture named {name} (looked in {where})" + (f"; did you mean {close[0]}?" if close else ""),
+        )
+    )
+
+
+def _read_fixture(path: Path) -> Any:
+    shown = _rel(path)
+    try:
+        data = path.read_bytes()
+    except OSError as ex:
+        raise _CaseError(
+            Msg(f"无法读取样例 {shown}：{ex.strerror}", f"cannot read the fixture {shown}: {ex.strerror}")
+        ) from None
+    value, diags = load_data(data, shown)
+    errors = [d for d in diags if d.severity is Severity.ERROR]
+    if errors or value is None:
+        raise _CaseError(
+            Msg(f"样例 {shown} 无法读取：", f"the fixture {shown} cannot be read:"), *(_diag_msg(d) for d in errors)
+        )
+    return value
+
+
+def _segments(path: str) -> list[str | int]:
+    return [m.group(1) if m.group(1) is not None else int(m.group(2)) for m in _SEGMENT_RE.finditer(path)]
+
+
+def _show(parts: Sequence[str | int]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
+    return out
+
+
+def _walk_to(root: Any, parts: list[str | int]) -> Any:
+    node = root
+    for i, part in enumerate(parts):
+        here = _show(parts[: i + 1])
+        if isinstance(part, int):
+            if not isinstance(node, list):
+                raise _CaseError(
+                    Msg(f"{_show(parts[:i]) or '记录'} 不是列表", f"{_show(parts[:i]) or 'the record'} is not a list")
+                )
+            if part >= len(node):
+                raise _CaseError(
+                    Msg(
+                        f"{here} 超出范围（列表只有 {len(node)} 项）",
+                        f"{here} is out of range (the list has {len(node)} elements)",
+                    )
+                )
+            node = node[part]
+        else:
+            if not isinstance(node, dict):
+                raise _CaseError(
+                    Msg(
+                        f"{_show(parts[:i]) or '记录'} 不是映射", f"{_show(parts[:i]) or 'the record'} is not a mapping"
+                    )
+                )
+            if part not in node:
+                raise _CaseError(Msg(f"记录中没有 {here}", f"the record has no {here}"))
+            node = node[part]
+        if node is None and i < len(parts) - 1:
+            raise _CaseError(
+                Msg(f"{here} 为 null；请整体设置 {here}", f"{here} is null; set the whole of {here} instead")
+            )
+    return node
+
+
+def _set(root: Any, parts: list[str | int], value: Any) -> None:
+    parent = _walk_to(root, parts[:-1])
+    last = parts[-1]
+    if isinstance(last, int):
+        if not isinstance(parent, list):
+            raise _CaseError(Msg(f"{_show(parts[:-1])} 不是列表", f"{_show(parts[:-1])} is not a list"))
+        if last < len(parent):
+            parent[last] = value
+        elif last == len(parent):  # one past the end adds an element
+            parent.append(value)
+        else:
+            raise _CaseError(
+                Msg(
+                    f"{_show(parts)} 超出范围（列表有 {len(parent)} 项，可新增的是 [{len(parent)}]）",
+                    f"{_show(parts)} is out of range (the list has {len(parent)} elements; [{len(parent)}] adds one)",
+                )
+            )
+    else:
+        if not isinstance(parent, dict):
+            raise _CaseError(
+                Msg(f"{_show(parts[:-1]) or '记录'} 不是映射", f"{_show(parts[:-1]) or 'the record'} is not a mapping")
+            )
+        parent[last] = value
+
+
+def _delete(root: Any, parts: list[str | int]) -> None:
+    parent = _walk_to(root, parts[:-1])
+    last = parts[-1]
+    if isinstance(last, int):
+        if not isinstance(parent, list) or last >= len(parent):
+            raise _CaseError(Msg(f"记录中没有 {_show(parts)}", f"the record has no {_show(parts)}"))
+        del parent[last]
+    else:
+        if not isinstance(parent, dict) or last not in parent:
+            raise _CaseError(Msg(f"记录中没有 {_show(parts)}", f"the record has no {_show(parts)}"))
+        del parent[last]
+
+
+# ------------------------------------------------------------------------------------------- matching
+
+
+def _iso(d: dt.date | None) -> str:
+    return "null" if d is None else d.isoformat()
+
+
+def _got(exp: Expectation, f: Finding) -> str:
+    parts = [f.outcome.value]
+    if exp.check_due or f.due is not None:
+        parts.append(f"due {_iso(f.due)}")
+    if exp.missing is not None or f.missing:
+        parts.append(f"missing [{', '.join(f.missing)}]")
+    return ", ".join(parts)
+
+
+def _check(exp: Expectation, decision: Decision) -> tuple[list[Mismatch], list[Finding]]:
+    """Mismatches of one expectation, and the findings it matched."""
+    if exp.rule is not None:
+        found = [f for f in decision.findings if f.rule == exp.rule]
+    else:
+        found = [f for f in decision.findings if f.article == exp.article]
+    if exp.subject is not None:
+        found = [f for f in found if f.subject == exp.subject]
+    wanted = Msg(exp.wanted(), exp.wanted())
+    if not found:
+        # Nothing judged is what "not applicable" means, unless a particular subject was named.
+        if exp.outcome is Outcome.NOT_APPLICABLE and exp.subject is None:
+            return [], []
+        if decision.note is not None:
+            why = Msg(f"没有该项判断（{decision.note.zh}）", f"no finding ({decision.note.en})")
+        elif exp.subject is not None:
+            subjects = sorted({f.subject for f in decision.findings if f.rule == exp.rule or f.article == exp.article})
+            why = Msg(
+                f"没有该对象的判断（已有：{', '.join(subjects) or '无'}）",
+                f"no finding for this subject (there are: {', '.join(subjects) or 'none'})",
+            )
+        else:
+            why = Msg("没有该项判断", "no finding")
+        return [Mismatch(exp, exp.target_text("en"), wanted, why)], []
+    mismatches: list[Mismatch] = []
+    for f in found:
+        bad = f.outcome is not exp.outcome
+        if exp.check_due and f.due != exp.due:
+            bad = True
+        if exp.missing is not None and set(f.missing) != set(exp.missing):
+            bad = True
+        if bad:
+            got = _got(exp, f)
+            mismatches.append(Mismatch(exp, f"{f.rule} @ {f.subject}", wanted, Msg(got, got)))
+    return mismatches, found
+
+
+# ------------------------------------------------------------------------------------------- coverage
+
+
+@attrs.frozen(eq=False)
+class RuleCoverage:
+    id: str
+    article: int
+    kind: str  # require / forbid / invariant
+    deadline: bool
+    #: outcome → names of the passing cases that asserted it for this rule
+    cases: dict[Outcome, tuple[str, ...]]
+
+    @property
+    def invariant(self) -> bool:
+        return self.kind == "invariant"
+
+    def names(self, outcome: Outcome) -> tuple[str, ...]:
+        return self.cases.get(outcome, ())
+
+
+@attrs.frozen(eq=False)
+class ArticleCoverage:
+    number: int
+    title: str
+    chapter: str
+    informative: bool
+    scope: bool  # the article that declares the version's scope (Art. 2)
+    rules: tuple[RuleCoverage, ...]
+
+    @property
+    def normative(self) -> bool:
+        return not self.informative and not self.scope
+
+
+@attrs.frozen(eq=False)
+class VersionCoverage:
+    id: str
+    effective: dt.date
+    articles: tuple[ArticleCoverage, ...]
+
+
+@attrs.frozen
+class Problem:
+    code: str  # article-without-rule | rule-never-violated | rule-never-satisfied | deadline-never-pending
+    version: str
+    article: int
+    rule: str | None
+    message: Msg
+
+    def __str__(self) -> str:
+        return self.message.en
+
+
+@attrs.frozen(eq=False)
+class Coverage:
+    versions: tuple[VersionCoverage, ...]
+
+    def problems(self, *, pending: bool = False) -> list[Problem]:
+        """What is untested: a normative article (not informative, not the scope article) with no
+        rule; a judged rule (not an invariant) that no passing case makes ``violated``, or
+        ``satisfied``; with ``pending=True`` also a deadline rule no case makes ``pending``."""
+        out: list[Problem] = []
+        for v in self.versions:
+            for a in v.articles:
+                if a.normative and not a.rules:
+                    out.append(
+                        Problem(
+                            "article-without-rule",
+                            v.id,
+                            a.number,
+                            None,
+                            Msg(
+                                f"第{a.number}条（{a.title}）既非说明性条款，也没有规则",
+                                f"article {a.number} ({a.title}) is normative but has no rule",
+                            ),
+                        )
+                    )
+                for r in a.rules:
+                    if r.invariant:
+                        continue
+                    for outcome, code in (
+                        (Outcome.VIOLATED, "rule-never-violated"),
+                        (Outcome.SATISFIED, "rule-never-satisfied"),
+                    ):
+                        if not r.names(outcome):
+                            out.append(
+                                Problem(
+                                    code,
+                                    v.id,
+                                    a.number,
+                                    r.id,
+                                    Msg(
+                                        f"规则 {r.id} 没有判为“{outcome_word(outcome, 'zh')}”（{outcome.value}）的用例",
+                                        f"no case makes rule {r.id} {outcome.value}",
+                                    ),
+                                )
+                            )
+                    if pending and r.deadline and not r.names(Outcome.PENDING):
+                        out.append(
+                            Problem(
+                                "deadline-never-pending",
+                                v.id,
+                                a.number,
+                                r.id,
+                                Msg(
+                                    f"期限规则 {r.id} 没有判为“待办”（pending）的用例",
+                                    f"no case makes the deadline rule {r.id} pending",
+                                ),
+                            )
+                        )
+        return out
+
+
+def coverage(policy: PolicySet, report: Report) -> Coverage:
+    """Per version, article and rule: the passing cases that asserted each outcome.
+
+    A case covers an outcome of a rule when one of its expectations (of the rule, or of the rule's
+    article) holds and matched a finding of that rule with that outcome. Failing, erroneous and
+    skipped cases cover nothing.
+    """
+    hits: dict[tuple[str, str, Outcome], list[str]] = {}
+    for r in report.results:
+        if r.status is not Status.PASSED:
+            continue
+        for hit in r.hits:
+            names = hits.setdefault(hit, [])
+            if r.case.name not in names:
+                names.append(r.case.name)
+    versions: list[VersionCoverage] = []
+    for v in policy.versions:
+        articles: list[ArticleCoverage] = []
+        for a in sorted(v.articles.values(), key=lambda a: a.number):
+            rules = tuple(
+                RuleCoverage(
+                    r.id,
+                    r.article,
+                    r.kind,
+                    _is_deadline(r),
+                    {o: tuple(hits[(v.id, r.id, o)]) for o in Outcome if (v.id, r.id, o) in hits},
+                )
+                for r in a.rules
+            )
+            articles.append(
+                ArticleCoverage(a.number, a.title, a.chapter, a.informative, a.number == v.scope_article, rules)
+            )
+        versions.append(VersionCoverage(v.id, v.effective, tuple(articles)))
+    return Coverage(tuple(versions))
+
+
+# ------------------------------------------------------------------------------------------ rendering
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - _width(text))
+
+
+def _status_word(status: Status, lang: Lang) -> str:
+    zh, en = _STATUS_WORDS[status]
+    return zh if lang == "zh" else en
+
+
+def _result_text(r: CaseResult, lang: Lang) -> str:
+    zh = lang == "zh"
+    head = f"{r.case.where}: {_status_word(r.status, lang)}: {r.case.name}"
+    lines = [head]
+    if r.status is Status.SKIPPED:
+        lines.append(("  原因: " if zh else "  reason: ") + (r.case.skip or ""))
+        if r.would_pass:
+            lines.append(
+                "  （此用例现在已通过，可以删除 skip:）" if zh else "  (this case passes now: the skip: can go)"
+            )
+        else:
+            lines.append("  （仍未通过：）" if zh else "  (still does not pass:)")
+    for e in r.errors:
+        lines.append("  " + e.get(lang))
+    for m in r.mismatches:
+        where = f"{m.expectation.span.file}:{m.expectation.span.line}"
+        lines.append(f"  {m.target}  ({where})")
+        lines.append(("    期望: " if zh else "    expected: ") + m.expected.get(lang))
+        lines.append(("    实际: " if zh else "    actual:   ") + m.actual.get(lang))
+    return "\n".join(lines)
+
+
+def _summary(report: Report, lang: Lang) -> str:
+    c = report.counts()
+    n_pass, n_fail, n_err, n_skip = (c[s] for s in (Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED))
+    total = len(report.results)
+    if lang == "zh":
+        return f"共 {total} 个用例：{n_pass} 个通过，{n_fail} 个失败，{n_err} 个错误，{n_skip} 个跳过"
+    return f"{total} cases: {n_pass} passed, {n_fail} failed, {n_err} errors, {n_skip} skipped"
+
+
+def report_text(report: Report, lang: Lang = "zh", *, verbose: bool = False) -> str:
+    """Failures and errors as ``file:line: status: case name`` then, for each mismatch, expected vs
+    actual; skipped cases with their reason; passing cases only when ``verbose``; a summary line."""
+    blocks: list[str] = []
+    order = {Status.ERROR: 0, Status.FAILED: 0, Status.SKIPPED: 1, Status.PASSED: 2}
+    for r in sorted(report.results, key=lambda r: order[r.status]):
+        if r.status is Status.PASSED and not verbose:
+            continue
+        blocks.append(_result_text(r, lang))
+    blocks.append(_summary(report, lang))
+    return "\n\n".join(blocks) + "\n"
+
+
+def report_json(report: Report) -> str:
+    """The report for machines: every case with its status, location, mismatches and errors."""
+    out: dict[str, Any] = {
+        "ok": report.ok,
+        "counts": {s.value: n for s, n in report.counts().items()},
+        "cases": [
+            {
+                "name": r.case.name,
+                "file": r.case.file,
+                "line": r.case.line,
+                "status": r.status.value,
+                "skip": r.case.skip,
+                "would_pass": r.would_pass,
+                "seconds": round(r.seconds, 6),
+                "mismatches": [
+                    {
+                        "target": m.target,
+                        "line": m.expectation.span.line,
+                        "expected": {"zh": m.expected.zh, "en": m.expected.en},
+                        "actual": {"zh": m.actual.zh, "en": m.actual.en},
+                    }
+                    for m in r.mismatches
+                ],
+                "errors": [{"zh": e.zh, "en": e.en} for e in r.errors],
+            }
+            for r in report.results
+        ],
+    }
+    return json.dumps(out, ensure_ascii=False, indent=2)
+
+
+_XML_BAD: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    return _XML_BAD.sub("\ufffd", text)
+
+
+def junit_xml(report: Report, lang: Lang = "en") -> str:
+    """JUnit XML for CI dashboards: one ``<testsuite>`` per case file, one ``<testcase>`` per case,
+    with ``<failure>`` (mismatches), ``<error>`` or ``<skipped>``."""
+    root = ET.Element("testsuites", name="xueji policy tests")
+    totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
+    total_time = 0.0
+    for file, results in report.by_file().items():
+        stem = Path(file).with_suffix("").as_posix().strip("/").replace("/", ".")
+        suite = ET.SubElement(root, "testsuite", name=_xml(file))
+        counts = dict.fromkeys(totals, 0)
+        suite_time = 0.0
+        for r in results:
+            counts["tests"] += 1
+            suite_time += r.seconds
+            tc = ET.SubElement(
+                suite,
+                "testcase",
+                name=_xml(r.case.name),
+                classname=_xml(stem),
+                file=_xml(file),
+                line=str(r.case.line),
+                time=f"{r.seconds:.6f}",
+            )
+            if r.status is Status.FAILED:
+                counts["failures"] += 1
+                n = len({m.expectation for m in r.mismatches})
+                msg = f"{n} 项期望未满足" if lang == "zh" else f"{n} expectation(s) not met"
+                el = ET.SubElement(tc, "failure", message=_xml(msg), type="mismatch")
+                el.text = _xml(_result_text(r, lang))
+            elif r.status is Status.ERROR:
+                counts["errors"] += 1
+                first = r.errors[0].get(lang) if r.errors else ""
+                el = ET.SubElement(tc, "error", message=_xml(first), type="error")
+                el.text = _xml(_result_text(r, lang))
+            elif r.status is Status.SKIPPED:
+                counts["skipped"] += 1
+                ET.SubElement(tc, "skipped", message=_xml(r.case.skip or ""))
+        for k, n in counts.items():
+            suite.set(k, str(n))
+            totals[k] += n
+        suite.set("time", f"{suite_time:.6f}")
+        total_time += suite_time
+    for k, n in totals.items():
+        root.set(k, str(n))
+    root.set("time", f"{total_time:.6f}")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+_COV_OUTCOMES: Final = (Outcome.VIOLATED, Outcome.SATISFIED, Outcome.PENDING, Outcome.UNKNOWN, Outcome.NOT_APPLICABLE)
+
+
+def coverage_text(cov: Coverage, lang: Lang = "zh", *, details: bool = True) -> str:
+    """A table per policy version — article, title, rules, and per rule how many passing cases assert
+    each outcome — then (``details``) the names of those cases, and a final line listing the problems."""
+    zh = lang == "zh"
+    lines: list[str] = []
+    heads = ["条款" if zh else "art.", "标题" if zh else "title", "规则" if zh else "rule"]
+    out_heads = [outcome_word(o, lang) if zh else o.value for o in _COV_OUTCOMES]
+    for v in cov.versions:
+        lines.append(
+            f"版本 {v.id}（自 {v.effective} 起施行）" if zh else f"version {v.id} (in force from {v.effective})"
+        )
+        rows: list[list[str]] = []
+        for a in v.articles:
+            art = f"第{a.number}条" if zh else str(a.number)
+            if not a.rules:
+                tag = ("说明性，无规则" if zh else "informative, no rule") if a.informative else ""
+                if a.scope:
+                    tag = "适用范围（scope）" if zh else "scope of the version"
+                if a.normative:
+                    tag = "！没有规则" if zh else "! no rule"
+                rows.append([art, a.title, f"({tag})", *([""] * len(_COV_OUTCOMES))])
+                continue
+            for i, r in enumerate(a.rules):
+                label = r.id + (" ⏱" if r.deadline else "")
+                if r.invariant:
+                    rows.append(
+                        [
+                            art if i == 0 else "",
+                            a.title if i == 0 else "",
+                            label + (" （不变式）" if zh else " (invariant)"),
+                            *(["·"] * len(_COV_OUTCOMES)),
+                        ]
+                    )
+                    continue
+                counts = [str(len(r.names(o))) if r.names(o) else "-" for o in _COV_OUTCOMES]
+                rows.append([art if i == 0 else "", a.title if i == 0 else "", label, *counts])
+        header = [*heads, *out_heads]
+        widths = [max(_width(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        lines.append("  ".join(_pad(h, w) for h, w in zip(header, widths, strict=True)).rstrip())
+        lines.append("  ".join("-" * w for w in widths))
+        for row in rows:
+            lines.append("  ".join(_pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip())
+        lines.append(
+            "⏱ = 期限规则；数字为断言该结论并通过的用例数"
+            if zh
+            else "⏱ = deadline rule; numbers count the passing cases asserting each outcome"
+        )
+        if details:
+            lines.append("")
+            for a in v.articles:
+                for r in a.rules:
+                    if r.invariant:
+                        continue
+                    lines.append(f"{r.id}" + ((" （期限规则）" if zh else " (deadline)") if r.deadline else ""))
+                    for o in _COV_OUTCOMES:
+                        names = r.names(o)
+                        if names:
+                            lines.append(
+                                f"  {outcome_word(o, lang) if zh else o.value} ({len(names)}): " + "; ".join(names)
+                            )
+        lines.append("")
+    problems = cov.problems()
+    if problems:
+        lines.append(
+            ("问题" if zh else "problems") + f" ({len(problems)}): " + "; ".join(p.message.get(lang) for p in problems)
+        )
+    else:
+        lines.append(
+            "问题：无（每条规范性条款都有规则，每条规则都有判为违反和符合的用例）"
+            if zh
+            else "problems: none (every normative article has rules; every rule has a violated and a satisfied case)"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def coverage_json(cov: Coverage) -> str:
+    """Coverage for machines: versions → articles → rules → outcome → case names, and the problems."""
+    out: dict[str, Any] = {
+        "versions": [
+            {
+                "id": v.id,
+                "effective": v.effective.isoformat(),
+                "articles": [
+                    {
+                        "article": a.number,
+                        "title": a.title,
+                        "chapter": a.chapter,
+                        "informative": a.informative,
+                        "scope": a.scope,
+                        "rules": [
+                            {
+                                "id": r.id,
+                                "kind": r.kind,
+                                "deadline": r.deadline,
+                                "cases": {o.value: list(r.names(o)) for o in _COV_OUTCOMES},
+                            }
+                            for r in a.rules
+                        ],
+                    }
+                    for a in v.articles
+                ],
+            }
+            for v in cov.versions
+        ],
+        "problems": [
+            {
+                "code": p.code,
+                "version": p.version,
+                "article": p.article,
+                "rule": p.rule,
+                "zh": p.message.zh,
+                "en": p.message.en,
+            }
+            for p in cov.problems()
+        ],
+    }
+    return json.dumps(out, ensure_ascii=False, indent=2)
