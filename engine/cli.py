@@ -22,6 +22,7 @@ from . import __version__, batch, policytest
 from .decision import Decision
 from .diagnostics import Diagnostic, FactsError, Lang, PolicyError, Severity, XuejiError
 from .evaluate import evaluate
+from .explain import explain
 from .fmt import format_file
 from .loader import load_policy
 from .policy import PolicySet
@@ -101,7 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("records", nargs="*", metavar="RECORD")
     ev.add_argument("--on", metavar="DATE", help="judge as of this date (YYYY-MM-DD; default: today)")
     ev.add_argument("--format", choices=["text", "json"], default="text")
-    ev.add_argument("--explain", action="store_true", help="show the article text, the rule and the facts it read")
+    ev.add_argument(
+        "--explain",
+        action="store_true",
+        help="show the article text, the rule, the facts it read and the sub-condition that decided it",
+    )
     ev.add_argument(
         "--batch", metavar="FILE", help="stream records from a .jsonl or .csv file (or - for JSON Lines on stdin)"
     )
@@ -321,7 +326,13 @@ def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
         results.append({"file": name, **decision.to_dict()})
         name_fact = record.get("name") if isinstance(record, dict) else None
         texts.append(
-            decision_text(decision, policy, lang, name=str(name_fact) if name_fact else None, explain=args.explain)
+            decision_text(
+                decision,
+                policy,
+                lang,
+                name=str(name_fact) if name_fact else None,
+                explain=(lambda f, r=record, d=decision: explain(policy, r, d.on, f)) if args.explain else None,
+            )
         )
     if args.format == "json":
         _print(to_json(results if len(args.records) > 1 else results[0]))

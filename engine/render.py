@@ -8,12 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .decision import Decision, Finding, Outcome
 from .diagnostics import Diagnostic, Lang
+from .explain import Step
 from .policy import PolicySet
 
 _OUTCOME_ORDER = {
@@ -89,7 +90,12 @@ def diagnostics_text(diags: Sequence[Diagnostic], lang: Lang) -> str:
 
 
 def decision_text(
-    dec: Decision, policy: PolicySet, lang: Lang, *, name: str | None = None, explain: bool = False
+    dec: Decision,
+    policy: PolicySet,
+    lang: Lang,
+    *,
+    name: str | None = None,
+    explain: Callable[[Finding], list[Step]] | None = None,
 ) -> str:
     """Findings grouped by article, the articles with violations first, each with its due date."""
     who = f"{name or ''} ({dec.student_id})" if dec.student_id else (name or "?")
@@ -124,8 +130,8 @@ def decision_text(
                 lines.append(("      缺少事实: " if lang == "zh" else "      missing facts: ") + ", ".join(f.missing))
             if f.reason is not None:
                 lines.append(("      原因: " if lang == "zh" else "      reason: ") + f.reason.get(lang))
-            if explain:
-                lines.extend(_explanation(f, version, lang))
+            if explain is not None:
+                lines.extend(_explanation(f, version, lang, explain(f)))
     counts = summary_counts([dec])
     lines.append("")
     lines.append(
@@ -135,7 +141,7 @@ def decision_text(
     return "\n".join(lines)
 
 
-def _explanation(f: Finding, version: Any, lang: Lang) -> list[str]:
+def _explanation(f: Finding, version: Any, lang: Lang, steps: list[Step]) -> list[str]:
     out: list[str] = []
     if version is not None and f.article in version.articles:
         art = version.articles[f.article]
@@ -146,8 +152,17 @@ def _explanation(f: Finding, version: Any, lang: Lang) -> list[str]:
             out.append(("      规则: " if lang == "zh" else "      rule: ") + f"{rule.file}:{rule.span.line}")
             for line in rule.source.strip().splitlines():
                 out.append("        " + line)
+    if f.facts:
+        out.append("      读取的事实:" if lang == "zh" else "      facts read:")
     for path, value in f.facts.items():
-        out.append(f"      {path} = {json.dumps(value, ensure_ascii=False, default=str)}")
+        out.append(f"        {path} = {json.dumps(value, ensure_ascii=False, default=str)}")
+    if steps:
+        out.append("      判断过程:" if lang == "zh" else "      how it was decided:")
+        width = max(_width(st.label) + 1 + _width(st.text) for st in steps)
+        for st in steps:
+            left = f"{st.label} {st.text}"
+            mark = ("  ◀ 决定结果" if lang == "zh" else "  ◀ decided it") if st.decided else ""
+            out.append(f"        {left}{' ' * (width - _width(left))}  → {st.value}{mark}")
     return out
 
 

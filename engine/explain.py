@@ -1,0 +1,105 @@
+"""Why a finding came out as it did: the value of each clause and of each top-level sub-condition.
+
+Takes a policy set, the record, ``on`` and one finding; gives the steps of its judgement — each
+``when``/``unless`` clause, then each operand of the condition's top-level ``and``/``or`` chain — with
+its value and a mark on the one that decided the outcome. Computed with the reference interpreter
+(:mod:`engine.interpreter`), so the explanation is an independent reading of the same rule. Used by
+``xueji eval --explain``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import attrs
+
+from . import syntax as s
+from .compiler import PENDING, Absent
+from .decision import Finding, Outcome
+from .diagnostics import CalendarError
+from .fmt import expr as expr_text
+from .interpreter import Ctx, eval_expr, path_of
+from .policy import PolicySet, Rule
+
+
+@attrs.frozen
+class Step:
+    label: str  # "when", "unless", "require", "forbid", "  and", "  or"
+    text: str  # the sub-condition, in canonical layout
+    value: str  # "true", "false", "pending", "unknown (missing: …)"
+    decided: bool = False
+
+
+def _value(e: s.Expr, ctx: Ctx) -> tuple[Any, str]:
+    try:
+        v = eval_expr(e, ctx)
+    except Absent as ex:
+        return None, "unknown (missing: " + ", ".join(dict.fromkeys(ex.paths)) + ")"
+    except CalendarError as ex:
+        return None, f"unknown ({ex.message.en})"
+    if v is PENDING:
+        return v, "pending"
+    return v, "true" if v is True else "false" if v is False else str(v)
+
+
+def _chain(e: s.Expr, op: str) -> list[s.Expr]:
+    if isinstance(e, s.Binary) and e.op == op:
+        return [*_chain(e.left, op), e.right]
+    return [e]
+
+
+def _subject_ctx(policy: PolicySet, rule: Rule, facts: dict[str, Any], on: dt.date, subject: str) -> Ctx | None:
+    version = policy.version_on(on)
+    if version is None or version.compiled is None:
+        return None
+    defs = {st.name: st.expr for st in rule.program.statements if isinstance(st, s.Let | s.Deadline)}
+    ctx = Ctx(facts, on, policy.calendar, version, version.compiled.info, {}, defs=defs)
+    loop = rule.loop
+    if loop is None:
+        return ctx
+    prefix = path_of(loop.collection, ctx)
+    try:
+        coll = eval_expr(loop.collection, ctx)
+    except Absent:
+        return None
+    for i, element in enumerate(coll):
+        if f"{prefix}[{i}]" == subject:
+            return ctx.bind(loop.var, element, subject)
+    return None
+
+
+def explain(policy: PolicySet, record: Any, on: dt.date, finding: Finding) -> list[Step]:
+    """The steps that decided ``finding`` (empty when the rule or subject cannot be found)."""
+    version = policy.version_on(on)
+    rule = next((r for r in version.rules if r.id == finding.rule), None) if version else None
+    if rule is None:
+        return []
+    facts, _ = policy.schema.validate(record)
+    ctx = _subject_ctx(policy, rule, facts, on, finding.subject)
+    if ctx is None:
+        return []
+    steps: list[Step] = []
+    verdict = rule.verdict
+    for clause in verdict.clauses:
+        v, shown = _value(clause.expr, ctx)
+        decisive = finding.outcome is Outcome.NOT_APPLICABLE and (v is False if clause.kind == "when" else v is True)
+        steps.append(Step(clause.kind, expr_text(clause.expr), shown, decisive))
+        if decisive:
+            return steps
+    if finding.outcome is Outcome.NOT_APPLICABLE:  # not applicable by the Art. 22 cut
+        steps.append(Step("due", str(finding.due), "before the measures took effect", True))
+        return steps
+    cond = verdict.cond
+    op = cond.op if isinstance(cond, s.Binary) and cond.op in ("and", "or") else None
+    operands = _chain(cond, op) if op else [cond]
+    values = [_value(o, ctx) for o in operands]
+    # the decisive operand: the first false of an `and`, the first true of an `or`
+    stop: Any = (False if op == "and" else True) if op else None
+    decided_at = next((i for i, (v, _) in enumerate(values) if v is stop), None) if op else 0
+    if decided_at is None:  # all operands agree: the last one settles it
+        decided_at = len(values) - 1
+    for i, (o, (_, shown)) in enumerate(zip(operands, values, strict=True)):
+        label = verdict.kind if i == 0 else f"  {op}"
+        steps.append(Step(label, expr_text(o), shown, i == decided_at))
+    return steps
