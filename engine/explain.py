@@ -95,7 +95,7 @@ def explain(policy: PolicySet, record: Any, on: dt.date, finding: Finding) -> li
     operands = _chain(cond, op) if op else [cond]
     values = [_value(o, ctx) for o in operands]
     # the decisive operand: the first false of an `and`, the first true of an `or`
-    stop: Any = (False if op == "and" else True) if op else None
+    stop: Any = (op == "or") if op else None
     decided_at = next((i for i, (v, _) in enumerate(values) if v is stop), None) if op else 0
     if decided_at is None:  # all operands agree: the last one settles it
         decided_at = len(values) - 1
