@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, NoReturn, cast
 
 from . import __version__, batch, policytest
-from .decision import Decision
+from .decision import Decision, Finding
 from .diagnostics import Diagnostic, FactsError, Lang, PolicyError, Severity, XuejiError
 from .evaluate import evaluate
-from .explain import explain
+from .explain import Step, explain
 from .fmt import format_file
 from .loader import load_policy
 from .policy import PolicySet
@@ -331,7 +331,7 @@ def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
                 policy,
                 lang,
                 name=str(name_fact) if name_fact else None,
-                explain=(lambda f, r=record, d=decision: explain(policy, r, d.on, f)) if args.explain else None,
+                explain=_explainer(policy, record, decision.on) if args.explain else None,
             )
         )
     if args.format == "json":
@@ -342,6 +342,10 @@ def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
         return EXIT_USAGE
     counts = summary_counts(decisions)
     return EXIT_FINDINGS if any(c for o, c in counts.items() if o.value == "violated") else EXIT_OK
+
+
+def _explainer(policy: PolicySet, record: Any, on: dt.date) -> Callable[[Finding], list[Step]]:
+    return lambda finding: explain(policy, record, on, finding)
 
 
 def lint_diagnostics(paths: Sequence[str]) -> list[Diagnostic]:
