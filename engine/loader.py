@@ -29,6 +29,8 @@ from .schema import Schema, load_schema
 from .yamlsource import YMap, YNode, YScalar, YSeq, load_yaml, to_python
 
 MANIFEST = "xueji.yaml"
+#: Largest policy file read (bytes). A real chapter is a few kilobytes.
+MAX_FILE_BYTES = 2_000_000
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
 
@@ -48,6 +50,18 @@ class _Loader:
     def read(self, path: Path) -> YNode | None:
         name = self.rel(path)
         try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                self.diags.append(
+                    error(
+                        "file-too-large",
+                        Span(name, 1, 1),
+                        f"文件过大（{size} 字节，上限 {MAX_FILE_BYTES}）",
+                        f"file too large ({size} bytes, limit {MAX_FILE_BYTES})",
+                        hint=Msg("把条款拆到几个文件中", "split the articles over several files"),
+                    )
+                )
+                return None
             data = path.read_bytes()
         except OSError as ex:
             self.diags.append(
