@@ -1,0 +1,425 @@
+"""Speed, measured: ``python -m bench.run [--n 2000] [--seed 1] [--json FILE]``.
+
+Prints, in one run (see ``bench/README.md`` for what each number means):
+
+* per-student time of ``engine.evaluate``, of the hand-written baseline (``bench.baseline``) and of
+  the peer engines (``bench.peers``: rule-engine, CEL), each the median of ``--repeat`` runs over the
+  generated records (``bench.records``); the peers run on the first ``--peer-n`` records;
+* the ratios evaluate/baseline (target ≤ 2×) and peer/evaluate (target ≥ 10×);
+* whether the baseline agrees with the engine on every record (outcome and due date of every
+  finding) and how many findings each peer agrees on;
+* cold start: ``python -c "import engine; engine.bundled_policy()"`` in fresh subprocesses, on a fresh
+  copy of the package (no bytecode, empty lark-grammar and XDG caches): the first run, then the same
+  command again with those caches warm (target ≤ 50 ms cached);
+* the wall time of ``xueji lint`` on the bundled policies (target ≤ 0.5 s).
+
+Every target is printed MET or NOT MET. The exit status is 1 when the baseline disagrees with the
+engine (the ratio would then compare different work), else 0 — whatever the timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import gc
+import io
+import json
+import os
+import platform
+import pstats
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import engine
+
+from . import baseline
+from .compare import diff, engine_rows
+from .records import DEFAULT_ON, generate
+
+if TYPE_CHECKING:
+    from .peers import Peer
+
+REPO = Path(__file__).resolve().parent.parent
+COLD_COMMAND = "import engine; engine.bundled_policy()"
+
+TARGET_BASELINE_RATIO = 2.0  # evaluate / baseline ≤ 2×
+TARGET_PEER_RATIO = 10.0  # peer / evaluate ≥ 10×
+TARGET_COLD_MS = 50.0  # cached cold start ≤ 50 ms
+TARGET_LINT_MS = 500.0  # xueji lint ≤ 0.5 s
+
+Evaluator = Callable[[Mapping[str, Any], dt.date], object]
+
+
+# ---------------------------------------------------------------------------------------------- machine
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+    }
+
+
+# ------------------------------------------------------------------------------------------ per student
+
+
+def per_student_us(fn: Evaluator, records: Sequence[Mapping[str, Any]], on: dt.date, repeat: int) -> list[float]:
+    """Per-student time (µs) of each of ``repeat`` passes over ``records``, after one warm-up pass."""
+    for r in records[: min(len(records), 50)]:
+        fn(r, on)
+    times: list[float] = []
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        for r in records:
+            fn(r, on)
+        times.append((time.perf_counter() - t0) / len(records) * 1e6)
+    return times
+
+
+def kept_us(fn: Evaluator, records: Sequence[Mapping[str, Any]], on: dt.date, repeat: int) -> list[float]:
+    """Per-student time when every result is kept (as a batch that collects decisions does)."""
+    times: list[float] = []
+    for _ in range(repeat):
+        gc.collect()
+        kept: list[object] = []
+        t0 = time.perf_counter()
+        for r in records:
+            kept.append(fn(r, on))
+        times.append((time.perf_counter() - t0) / len(records) * 1e6)
+        del kept
+    return times
+
+
+def engine_fn() -> Evaluator:
+    policy = engine.bundled_policy()
+
+    def run(record: Mapping[str, Any], on: dt.date) -> object:
+        return engine.evaluate(record, on=on, policy=policy)
+
+    return run
+
+
+def check_baseline(records: Sequence[Mapping[str, Any]], on: dt.date) -> tuple[int, int, list[str]]:
+    """(records that disagree, findings compared, the first differences)."""
+    policy = engine.bundled_policy()
+    bad, findings = 0, 0
+    shown: list[str] = []
+    for i, r in enumerate(records):
+        expected = engine_rows(engine.evaluate(r, on=on, policy=policy))
+        findings += len(expected)
+        lines = diff(expected, baseline.evaluate(r, on))
+        if lines:
+            bad += 1
+            if len(shown) < 20:
+                shown += [f"record {i} (id {r.get('id')}): {line}" for line in lines[:5]]
+    return bad, findings, shown
+
+
+def check_peer(peer: Peer, records: Sequence[Mapping[str, Any]], on: dt.date) -> tuple[int, int]:
+    """(findings the peer agrees with the engine on, findings)."""
+    policy = engine.bundled_policy()
+    agree = total = 0
+    for r in records:
+        expected = {
+            (f.rule, f.subject): (f.outcome.value, f.due) for f in engine.evaluate(r, on=on, policy=policy).findings
+        }
+        got = {(row[0], row[1]): (row[2], row[3]) for row in peer.evaluate(r, on)}
+        total += len(expected)
+        agree += sum(1 for k, v in expected.items() if got.get(k) == v)
+    return agree, total
+
+
+def profile_evaluate(records: Sequence[Mapping[str, Any]], on: dt.date, top: int) -> str:
+    run = engine_fn()
+    prof = cProfile.Profile()
+    prof.enable()
+    for r in records:
+        run(r, on)
+    prof.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out)
+    stats.strip_dirs().sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+# ------------------------------------------------------------------------------------- subprocess times
+
+
+def _timed(cmd: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[float, int, str]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(list(cmd), cwd=cwd, env=dict(env), capture_output=True, text=True, check=False)
+    ms = (time.perf_counter() - t0) * 1000
+    return ms, proc.returncode, (proc.stderr or proc.stdout)[-400:]
+
+
+class Sandbox:
+    """A fresh copy of the package (``engine/``, ``grammar/``, ``policies/``) without bytecode, and an
+    environment whose ``TMPDIR`` (where lark caches the grammar) and ``XDG_CACHE_HOME`` are new empty
+    directories. ``PYTHONDONTWRITEBYTECODE`` and ``PYTHONPYCACHEPREFIX`` are dropped so that the first
+    run leaves the caches a second run uses, as on a developer's machine."""
+
+    def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="xueji-bench-")
+        base = Path(self._tmp.name)
+        self.src = base / "src"
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        for part in ("engine", "grammar", "policies"):
+            shutil.copytree(REPO / part, self.src / part, ignore=ignore)
+        (base / "tmp").mkdir()
+        (base / "cache").mkdir()
+        drop = ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "PYTHONPATH")
+        self.env = {k: v for k, v in os.environ.items() if k not in drop}
+        self.env.update(PYTHONPATH=str(self.src), TMPDIR=str(base / "tmp"), XDG_CACHE_HOME=str(base / "cache"))
+
+    def run(self, cmd: Sequence[str]) -> tuple[float, int, str]:
+        return _timed(cmd, self.src, self.env)
+
+    def imports_copy(self) -> bool:
+        proc = subprocess.run(
+            [sys.executable, "-c", "import engine; print(engine.__file__)"],
+            cwd=self.src,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return proc.stdout.strip().startswith(str(self.src))
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+
+def cold_start(box: Sandbox, runs: int) -> dict[str, Any]:
+    """``python -c "import engine; engine.bundled_policy()"``: the first run, then ``runs`` more."""
+    cmd = [sys.executable, "-c", COLD_COMMAND]
+    first, rc, err = box.run(cmd)
+    if rc != 0:
+        return {"error": f"exit {rc}: {err}"}
+    cached = [box.run(cmd)[0] for _ in range(runs)]
+    return {
+        "first_ms": first,
+        "second_ms": cached[0],
+        "cached_ms": cached,
+        "cached_median_ms": statistics.median(cached),
+        "imported_from_copy": box.imports_copy(),
+    }
+
+
+def lint_time(box: Sandbox, runs: int) -> dict[str, Any]:
+    """Wall time of ``xueji lint`` (the bundled policy set): the first run, then ``runs`` more."""
+    script = Path(sys.executable).with_name("xueji")
+    cmd = [str(script), "lint"] if script.exists() else [sys.executable, "-m", "engine.cli", "lint"]
+    first, rc, err = box.run(cmd)
+    times = [box.run(cmd)[0] for _ in range(runs)]
+    out: dict[str, Any] = {
+        "command": "xueji lint" if script.exists() else "python -m engine.cli lint",
+        "exit": rc,
+        "first_ms": first,
+        "runs_ms": times,
+        "median_ms": statistics.median(times),
+    }
+    if rc != 0:
+        out["output"] = err
+    return out
+
+
+# --------------------------------------------------------------------------------------------- report
+
+
+def _verdict(ok: bool) -> str:
+    return "MET" if ok else "NOT MET"
+
+
+W = 42  # label width of the report
+
+
+def _row(label: str, value: float, rest: str) -> None:
+    print(f"  {label}".ljust(W) + f" {value:8.1f}   {rest}".rstrip())
+
+
+def _target(name: str, value: float | None, target: str, met: bool) -> dict[str, Any]:
+    return {"name": name, "value": value, "target": target, "met": met}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.run", description="Speed, measured (see bench/README.md).")
+    ap.add_argument("--n", type=int, default=2000, help="records to generate (default 2000)")
+    ap.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
+    ap.add_argument(
+        "--on", type=dt.date.fromisoformat, default=DEFAULT_ON, help=f"judgement date (default {DEFAULT_ON})"
+    )
+    ap.add_argument("--repeat", type=int, default=5, help="timed passes per engine, median reported (default 5)")
+    ap.add_argument("--peer-n", type=int, default=200, help="records the peers run on (default 200)")
+    ap.add_argument("--cold-runs", type=int, default=5, help="cold-start runs after the first (default 5)")
+    ap.add_argument("--no-peers", action="store_true", help="skip the peer engines")
+    ap.add_argument("--profile", type=int, metavar="TOP", default=0, help="print cProfile's TOP functions of evaluate")
+    ap.add_argument("--json", metavar="FILE", help="write every number to FILE as JSON")
+    args = ap.parse_args(argv)
+    if min(args.n, args.repeat, args.peer_n, args.cold_runs) < 1:
+        ap.error("--n, --repeat, --peer-n and --cold-runs must be at least 1")
+
+    info = machine()
+    on: dt.date = args.on
+    records = generate(args.n, args.seed, on)
+    peer_records = records[: args.peer_n]
+    print(f"Xueji speed: {args.n} generated records (seed {args.seed}) judged on {on}, median of {args.repeat} runs")
+    print(f"machine: {info['cpu']}, {info['cores']} cores, {info['implementation']} {info['python']}")
+    print()
+
+    # -- agreement first: a ratio over different work would mean nothing --------------------------
+    bad, findings, shown = check_baseline(records, on)
+    results: dict[str, Any] = {
+        "machine": info,
+        "params": {"n": args.n, "seed": args.seed, "on": on.isoformat(), "repeat": args.repeat},
+        "agreement": {"baseline_records_disagreeing": bad, "records": len(records), "findings": findings},
+    }
+    targets: list[dict[str, Any]] = []
+
+    # -- per student --------------------------------------------------------------------------------
+    run_engine = engine_fn()
+    ev_times = per_student_us(run_engine, records, on, args.repeat)
+    bl_times = per_student_us(baseline.evaluate, records, on, args.repeat)
+    ev, bl = statistics.median(ev_times), statistics.median(bl_times)
+    per: dict[str, Any] = {
+        "evaluate": {"median_us": ev, "runs_us": ev_times, "records": len(records)},
+        "baseline": {"median_us": bl, "runs_us": bl_times, "records": len(records)},
+    }
+    ev_kept = statistics.median(kept_us(run_engine, records, on, max(1, args.repeat // 2)))
+    bl_kept = statistics.median(kept_us(baseline.evaluate, records, on, max(1, args.repeat // 2)))
+    per["evaluate_keeping_decisions"] = {"median_us": ev_kept, "records": len(records)}
+    per["baseline_keeping_rows"] = {"median_us": bl_kept, "records": len(records)}
+    ratio = ev / bl
+    ok = ratio <= TARGET_BASELINE_RATIO
+    targets.append(_target("evaluate / baseline", ratio, f"<= {TARGET_BASELINE_RATIO:g}x", ok))
+    print(f"per student, µs ({len(records)} records)".ljust(W) + "   median   ratio                      target")
+    _row("engine.evaluate", ev, "")
+    _row(
+        "baseline (hand-written Python)",
+        bl,
+        f"evaluate/baseline {ratio:6.1f}×   ≤ {TARGET_BASELINE_RATIO:g}×   {_verdict(ok)}",
+    )
+    _row("engine.evaluate, every decision kept", ev_kept, "(no target: a batch holding its results; see README)")
+    _row("baseline, every result kept", bl_kept, "")
+    peer_agreement: list[str] = []
+    peers: list[Peer] = []
+    if not args.no_peers:
+        try:
+            from .peers import CelPeer, RuleEnginePeer
+        except ImportError as ex:
+            print(f"  peers skipped: {ex} (install them with: pip install -e '.[bench]')")
+        else:
+            peers = [RuleEnginePeer(), CelPeer()]
+    if peers:
+        ev_sub = statistics.median(per_student_us(run_engine, peer_records, on, args.repeat))
+        per["evaluate_on_peer_records"] = {"median_us": ev_sub, "records": len(peer_records)}
+        print(f"per student, µs (the first {len(peer_records)} records)")
+        _row("engine.evaluate", ev_sub, "")
+        for peer in peers:
+            times = per_student_us(peer.evaluate, peer_records, on, args.repeat)
+            t = statistics.median(times)
+            ratio = t / ev_sub
+            ok = ratio >= TARGET_PEER_RATIO
+            agree, total = check_peer(peer, peer_records, on)
+            per[peer.name] = {
+                "median_us": t,
+                "runs_us": times,
+                "records": len(peer_records),
+                "ratio_to_evaluate": ratio,
+                "findings_agreeing": agree,
+                "findings": total,
+            }
+            targets.append(_target(f"{peer.name} / evaluate", ratio, f">= {TARGET_PEER_RATIO:g}x", ok))
+            _row(
+                f"{peer.name} (peer)", t, f"peer/evaluate     {ratio:6.1f}×   ≥ {TARGET_PEER_RATIO:g}×  {_verdict(ok)}"
+            )
+            peer_agreement.append(f"{peer.name} agrees on {agree}/{total} findings ({100 * agree / total:.1f}%)")
+    results["per_student"] = per
+    print()
+    if bad:
+        print(f"agreement: the baseline DISAGREES with engine.evaluate on {bad} of {len(records)} records:")
+        for line in shown:
+            print(f"  {line}")
+    else:
+        print(f"agreement: the baseline gives the engine's outcome and due date for all {findings} findings;")
+    if peer_agreement:
+        print(f"           on the first {len(peer_records)} records " + ", ".join(peer_agreement))
+    print()
+
+    # -- cold start and lint, in fresh subprocesses ---------------------------------------------------
+    box = Sandbox()
+    try:
+        cold = cold_start(box, args.cold_runs)
+        lint = lint_time(box, 3)
+    finally:
+        box.close()
+    results["cold_start"] = cold
+    results["lint"] = lint
+    print(f'cold start: python -c "{COLD_COMMAND}" (fresh copy of the package, fresh caches)')
+    if "error" in cold:
+        print(f"  failed: {cold['error']}")
+        targets.append(_target("cold start, cached", None, f"<= {TARGET_COLD_MS:g} ms", False))
+    else:
+        ok = cold["cached_median_ms"] <= TARGET_COLD_MS
+        targets.append(_target("cold start, cached", cold["cached_median_ms"], f"<= {TARGET_COLD_MS:g} ms", ok))
+        _row("first run (no bytecode, no lark cache)", cold["first_ms"], "ms")
+        _row("second run (cached)", cold["second_ms"], "ms")
+        _row(
+            f"cached, median of {len(cold['cached_ms'])} runs",
+            cold["cached_median_ms"],
+            f"ms   target ≤ {TARGET_COLD_MS:g} ms    {_verdict(ok)}",
+        )
+        if not cold["imported_from_copy"]:
+            print("  warning: the subprocess did not import the fresh copy of engine/")
+    ok = lint["exit"] == 0 and lint["median_ms"] <= TARGET_LINT_MS
+    targets.append(_target("xueji lint", lint["median_ms"], f"<= {TARGET_LINT_MS:g} ms", ok))
+    print(f"{lint['command']} (the bundled policies)")
+    _row("first run", lint["first_ms"], "ms")
+    _row(
+        f"median of {len(lint['runs_ms'])} runs after it",
+        lint["median_ms"],
+        f"ms   target ≤ {TARGET_LINT_MS:g} ms   {_verdict(ok)}"
+        + ("" if lint["exit"] == 0 else f"  (exit {lint['exit']})"),
+    )
+    results["targets"] = targets
+
+    print()
+    print("targets")
+    for tgt in targets:
+        value = "-" if tgt["value"] is None else f"{tgt['value']:.1f}"
+        print(f"  {tgt['name']:22} {value:>8}   " + f"({tgt['target']})".ljust(12) + f"  {_verdict(tgt['met'])}")
+
+    if args.profile:
+        text = profile_evaluate(records, on, args.profile)
+        results["profile"] = text
+        print()
+        print(f"cProfile of engine.evaluate over {len(records)} records (by own time):")
+        print(text.rstrip())
+
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"numbers written to {args.json}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
