@@ -71,7 +71,7 @@ class Env:
         self.cal = cal
         self.vars: dict[str, Any] = {}
         self.paths: dict[str, str] = {}
-        self.gmemo: dict[str, Any] = {}
+        self.gmemo: dict[Any, Any] = {}  # global lets by name, function results by (name, *arguments)
         self.lmemo: dict[str, Any] = {}
 
     def child(self) -> Env:
@@ -474,13 +474,23 @@ class Compiler:
         if e.fn in self.version.definitions:
             params, body = self._function(e.fn)
             arg_paths = [self.path(a) for a in e.args]
+            name = e.fn
 
             def call(env: Env) -> Any:
+                # Functions are pure: remember each result for the evaluation, keyed by the arguments
+                # (a record argument by identity: it is the same element of the same record).
+                values = [f(env) for f in args]
+                key = (name, *[id(v) if isinstance(v, dict | list) else v for v in values])
+                memo = env.gmemo
+                if key in memo:
+                    return memo[key]
                 inner = env.child()
-                for p, f, pf in zip(params, args, arg_paths, strict=True):
-                    inner.vars[p] = f(env)
+                for p, v, pf in zip(params, values, arg_paths, strict=True):
+                    inner.vars[p] = v
                     inner.paths[p] = pf(env)
-                return body(inner)
+                result = body(inner)
+                memo[key] = result
+                return result
 
             return call
         if e.fn == "period":
@@ -643,36 +653,6 @@ def compile_version(version: PolicyVersion, info: TypeInfo) -> CompiledVersion:
 # ------------------------------------------------------------------------------------------- evaluation
 
 
-def judge(
-    cr: CompiledRule, env: Env, effective: dt.date
-) -> tuple[Outcome, dt.date | None, tuple[str, ...], Msg | None]:
-    """The outcome of one rule for the subject bound in ``env``."""
-    due: dt.date | None = None
-    try:
-        for is_when, clause in cr.clauses:
-            if bool(clause(env)) is not is_when:
-                return Outcome.NOT_APPLICABLE, None, (), None
-        if cr.due is not None:
-            due = cr.due(env)
-            if due is not None and due < effective:
-                # the measures are not retroactive (Art. 22): an obligation due before they took effect
-                return Outcome.NOT_APPLICABLE, due, (), None
-        v = cr.cond(env)
-    except Absent as ex:
-        return Outcome.UNKNOWN, due, tuple(dict.fromkeys(ex.paths)), None
-    except CalendarError as ex:
-        return Outcome.UNKNOWN, due, (), ex.message
-    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as ex:
-        # Not reachable for a record that passed the schema and a policy that passed the checker; a
-        # safety net so that a bug here degrades one finding instead of crashing the caller.
-        return Outcome.UNKNOWN, due, (), Msg(f"内部求值错误：{ex!r}", f"internal evaluation error: {ex!r}")
-    if v is PENDING:
-        return Outcome.PENDING, due, (), None
-    if cr.forbid:
-        v = not v
-    return (Outcome.SATISFIED if v else Outcome.VIOLATED), due, (), None
-
-
 def render(parts: list[str | Fn], env: Env, lang: str) -> str:
     out = []
     for p in parts:
@@ -723,30 +703,72 @@ def resolve_reads(reads: list[tuple[str, ...]], root: dict[str, Any], subject: s
     return dict(sorted(out.items()))
 
 
-def run(cv: CompiledVersion, facts: dict[str, Any], on: dt.date, cal: WorkCalendar) -> list[Finding]:
+_SAFETY_NET = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
+
+
+def run(
+    cv: CompiledVersion,
+    facts: dict[str, Any],
+    on: dt.date,
+    cal: WorkCalendar,
+    *,
+    rules: list[CompiledRule] | None = None,
+    since: dt.date | None = None,
+) -> list[Finding]:
+    """Judge ``facts`` with the compiled rules (default: the version's rules; its invariants can be
+    passed instead): one finding per rule and subject. An obligation due before ``since`` (default:
+    the date the measures first took effect, Art. 22) is not applicable."""
     findings: list[Finding] = []
-    effective = cv.version.measures_effective
+    effective = cv.version.measures_effective if since is None else since
     env = Env(facts, on, cal)
-    for cr in cv.rules:
-        rule = cr.rule
-        var = cr.loop_var
+    append = findings.append
+    variables, paths = env.vars, env.paths
+    na, unknown, pending = Outcome.NOT_APPLICABLE, Outcome.UNKNOWN, Outcome.PENDING
+    satisfied, violated = Outcome.SATISFIED, Outcome.VIOLATED
+    for cr in cv.rules if rules is None else rules:
+        rule_id, article, var = cr.rule.id, cr.rule.article, cr.loop_var
+        clauses, due_fn, cond, forbid = cr.clauses, cr.due, cr.cond, cr.forbid
         try:
             subjects = cr.subjects(env)
         except Absent as ex:  # the collection itself is absent: one unknown finding naming it
             subject, missing = ex.paths[0], tuple(dict.fromkeys(ex.paths))
             explain = _explainer(cr, env, subject, None, None)
-            findings.append(Finding(rule.id, rule.article, subject, Outcome.UNKNOWN, None, missing, explain=explain))
+            append(Finding(rule_id, article, subject, unknown, None, missing, explain=explain))
             continue
         for subject, element in subjects:
             env.lmemo = {}
             if var is not None:
-                env.vars[var] = element
-                env.paths[var] = subject
-            outcome, due, missing, reason = judge(cr, env, effective)
-            findings.append(
+                variables[var] = element
+                paths[var] = subject
+            due: dt.date | None = None
+            missing = ()
+            reason: Msg | None = None
+            try:
+                for is_when, clause in clauses:
+                    if bool(clause(env)) is not is_when:
+                        outcome = na
+                        break
+                else:
+                    if due_fn is not None:
+                        due = due_fn(env)
+                    if due is not None and due < effective:
+                        outcome = na  # the measures are not retroactive (Art. 22)
+                    else:
+                        v = cond(env)
+                        outcome = pending if v is PENDING else satisfied if bool(v) is not forbid else violated
+            except Absent as ex:
+                outcome, missing = unknown, tuple(dict.fromkeys(ex.paths))
+            except CalendarError as ex:
+                outcome, reason = unknown, ex.message
+            except _SAFETY_NET as ex:
+                # Not reachable for a record that passed the schema and a policy that passed the
+                # checker; a safety net so that a bug degrades one finding instead of crashing.
+                outcome = unknown
+                reason = Msg(f"内部求值错误：{ex!r}", f"internal evaluation error: {ex!r}")
+            append(
                 Finding(
-                    rule.id,
-                    rule.article,
+                    rule_id,
+                    article,
                     subject,
                     outcome,
                     due,
@@ -761,12 +783,14 @@ def run(cv: CompiledVersion, facts: dict[str, Any], on: dt.date, cal: WorkCalend
 def _explainer(
     cr: CompiledRule, env: Env, subject: str, element: Any, due: dt.date | None
 ) -> Callable[[], tuple[Msg, dict[str, Any]]]:
-    vars_, paths = dict(env.vars), dict(env.paths)
-    root, on, cal = env.root, env.on, env.cal
+    """Render the message and the facts read on first use (most findings are never shown)."""
+    root, on, cal, var = env.root, env.on, env.cal, cr.loop_var
 
     def explain() -> tuple[Msg, dict[str, Any]]:
         e = Env(root, on, cal)
-        e.vars, e.paths = dict(vars_), dict(paths)
+        if var is not None and element is not None:
+            e.vars[var] = element
+            e.paths[var] = subject
         e.vars["$due"] = UNKNOWN_DUE if due is None and cr.due is not None else due
         e.vars["$subject"] = subject
         zh = render(cr.messages["zh"], e, "zh") if "zh" in cr.messages else ""

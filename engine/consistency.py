@@ -25,7 +25,7 @@ import attrs
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from .compiler import Env, judge, resolve_reads
+from .compiler import resolve_reads, run
 from .decision import Decision, Finding, Outcome
 from .diagnostics import FactsError, Msg
 from .evaluate import evaluate
@@ -147,23 +147,13 @@ def invariants_hold(policy: PolicySet, record: dict[str, Any], on: dt.date) -> N
     if version is None or version.compiled is None:
         return
     facts, _ = policy.schema.validate(record)
-    env = Env(facts, on, policy.calendar)
-    for cr in version.compiled.invariants:
-        try:
-            subjects = cr.subjects(env)
-        except Exception:
-            continue
-        for subject, element in subjects:
-            env.lmemo = {}
-            if cr.loop_var is not None:
-                env.vars[cr.loop_var] = element
-                env.paths[cr.loop_var] = subject
-            outcome, *_ = judge(cr, env, dt.date.min)
-            if outcome is Outcome.VIOLATED:
-                raise LawBroken(
-                    Msg(f"不变式 {cr.rule.id} 对 {subject} 不成立", f"the invariant {cr.rule.id} fails for {subject}"),
-                    [cr.rule.id],
-                )
+    compiled = version.compiled
+    for f in run(compiled, facts, on, policy.calendar, rules=compiled.invariants, since=dt.date.min):
+        if f.outcome is Outcome.VIOLATED:
+            raise LawBroken(
+                Msg(f"不变式 {f.rule} 对 {f.subject} 不成立", f"the invariant {f.rule} fails for {f.subject}"),
+                [f.rule],
+            )
 
 
 def due_not_before_anchor(policy: PolicySet, record: dict[str, Any], on: dt.date) -> None:

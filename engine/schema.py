@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from .diagnostics import Diagnostic, FactProblem, FactsError, Msg, PolicyError, error
-from .types import PRIMITIVES, EnumT, Field, ListT, Nullable, RecordT, Type, strip
+from .types import PRIMITIVES, EnumT, Field, ListT, Nullable, Prim, RecordT, Type, strip
 from .yamlsource import YMap, YNode, YScalar, YSeq
 
 #: Largest collection a record may hold (elements). Raise it with ``Schema.max_collection``.
@@ -130,8 +130,8 @@ class Schema:
         return v_list
 
     def _record_validator(self, rt: RecordT) -> Validator:
-        fields = [(f, self._validator_for(f.type)) for f in rt.fields.values()]
-        known = set(rt.fields)
+        fields = [(f, self._validator_for(f.type), _fast_check(f.type)) for f in rt.fields.values()]
+        known = frozenset(rt.fields)
 
         def v_record(x: Any, path: str, p: Problems, w: Warnings) -> Any:
             if not isinstance(x, dict):
@@ -139,13 +139,19 @@ class Schema:
                 return None
             out: dict[str, Any] = {}
             prefix = f"{path}." if path else ""
-            for f, fv in fields:
-                fpath = prefix + f.name
-                if f.name not in x:
+            for f, fv, fast in fields:
+                name = f.name
+                if name not in x:
                     if f.absent_means_none:
-                        out[f.name] = None
+                        out[name] = None
                     continue
-                value = x[f.name]
+                value = x[name]
+                if fast is not None:  # a well-formed leaf value needs no path: the common case
+                    checked = fast(value)
+                    if checked is not _MISS:
+                        out[name] = checked
+                        continue
+                fpath = prefix + name
                 if value is None and not isinstance(f.type, Nullable):
                     w.append(
                         Warning_(
@@ -158,6 +164,8 @@ class Schema:
                     )
                     continue
                 out[f.name] = fv(value, fpath, p, w)
+            if len(x) <= len(out) and known.issuperset(x):
+                return out
             for key in x:
                 if key not in known:
                     close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
@@ -244,6 +252,51 @@ def _v_yearmonth(x: Any, path: str, p: Problems, w: Warnings) -> Any:
         return f"{x.year:04d}-{x.month:02d}"
     p.append(_expected(path, "年月（YYYY-MM）", "a year-month (YYYY-MM)", x))
     return None
+
+
+_MISS = object()
+
+
+def _fast_check(t: Type) -> Callable[[Any], Any] | None:
+    """A path-free check for a leaf value in its usual form; ``_MISS`` sends it to the full validator."""
+    nullable = isinstance(t, Nullable)
+    base = t.inner if isinstance(t, Nullable) else t
+    check: Callable[[Any], Any] | None = None
+    if isinstance(base, EnumT):
+        members = frozenset(base.members)
+
+        def check(v: Any) -> Any:
+            return v if type(v) is str and v in members else _MISS
+
+    elif isinstance(base, Prim) and base.name == "bool":
+
+        def check(v: Any) -> Any:
+            return v if type(v) is bool else _MISS
+
+    elif isinstance(base, Prim) and base.name == "int":
+
+        def check(v: Any) -> Any:
+            return v if type(v) is int else _MISS
+
+    elif isinstance(base, Prim) and base.name == "text":
+
+        def check(v: Any) -> Any:
+            return v if type(v) is str else _MISS
+
+    elif isinstance(base, Prim) and base.name == "date":
+
+        def check(v: Any) -> Any:
+            if type(v) is str and len(v) == 10:
+                try:
+                    return dt.date.fromisoformat(v)
+                except ValueError:
+                    return _MISS
+            return _MISS
+
+    if check is None or not nullable:
+        return check
+    inner = check
+    return lambda v: None if v is None else inner(v)
 
 
 _PRIM_VALIDATORS: dict[str, Validator] = {
