@@ -76,15 +76,24 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _Parser(add_help=False)
-    common.add_argument("--policy", metavar="DIR", help="policy directory (default: the bundled policy set)")
-    common.add_argument("--lang", choices=["zh", "en"], help="message language (default: from the locale, else zh)")
+    def options(default: Any) -> _Parser:
+        parent = _Parser(add_help=False)
+        parent.add_argument(
+            "--policy", metavar="DIR", default=default, help="policy directory (default: the bundled policy set)"
+        )
+        parent.add_argument(
+            "--lang", choices=["zh", "en"], default=default, help="message language (default: from the locale, else zh)"
+        )
+        return parent
+
+    # The options work before or after the verb: the verb's copies only set them when given.
+    top, common = options(None), options(argparse.SUPPRESS)
     p = _Parser(
         prog="xueji",
         description="Xueji 学籍 — rules engine for the CCIT student-status and credential e-registration measures.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        parents=[common],
+        parents=[top],
     )
     p.add_argument("--version", action="version", version=f"xueji {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
