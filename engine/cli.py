@@ -24,7 +24,7 @@ from .diagnostics import Diagnostic, FactsError, Lang, PolicyError, Severity, Xu
 from .evaluate import evaluate
 from .explain import Step, explain
 from .fmt import format_file
-from .loader import load_policy
+from .loader import MANIFEST, load_policy
 from .policy import PolicySet
 from .render import (
     deadline_rows,
@@ -228,6 +228,8 @@ def _parse_on(text: str | None) -> dt.date | None:
 def _load_policy_arg(path: str | None) -> PolicySet:
     if path is not None and not Path(path).exists():
         raise UsageError(f"--policy: {path}: no such directory / 目录不存在")
+    if path is not None and Path(path).is_dir() and not (Path(path) / MANIFEST).is_file():
+        raise UsageError(f"--policy: {path}: not a policy directory (no {MANIFEST}) / 不是策略目录")
     return load_policy(path)
 
 
@@ -361,15 +363,33 @@ def lint_diagnostics(paths: Sequence[str]) -> list[Diagnostic]:
     """Every diagnostic of the policy sets at ``paths`` (errors and warnings)."""
     out: list[Diagnostic] = []
     for path in paths or [None]:  # type: ignore[list-item]
-        if path is not None and not Path(path).exists():
-            raise UsageError(f"{path}: no such file or directory / 文件或目录不存在")
+        root, only = _policy_root(path)
         try:
-            ps = load_policy(path)
+            ps = load_policy(root)
         except PolicyError as ex:
-            out.extend(ex.diagnostics)
+            found = ex.diagnostics
         else:
-            out.extend(ps.warnings)
+            found = ps.warnings
+        # a single file: that file's diagnostics (and any that belong to no file)
+        out.extend(d for d in found if only is None or d.span is None or Path(d.span.file).resolve() == only)
     return out
+
+
+def _policy_root(path: str | None) -> tuple[Path | None, Path | None]:
+    """The policy directory to load for ``path``, and the one file to report on (if a file was given)."""
+    if path is None:
+        return None, None
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{path}: no such file or directory / 文件或目录不存在")
+    if p.is_dir():
+        if not (p / MANIFEST).is_file():
+            raise UsageError(f"{path}: not a policy directory (no {MANIFEST}) / 不是策略目录（缺少 {MANIFEST}）")
+        return p, None
+    for parent in p.resolve().parents:  # a file: the policy set it belongs to
+        if (parent / MANIFEST).is_file():
+            return parent, p.resolve()
+    raise UsageError(f"{path}: not inside a policy directory (no {MANIFEST} above it) / 不在策略目录中")
 
 
 def cmd_lint(args: argparse.Namespace, lang: Lang) -> int:
@@ -466,7 +486,11 @@ def _run_policy_tests(args: argparse.Namespace) -> tuple[PolicySet, policytest.R
         if not Path(path).exists():
             raise UsageError(f"{path}: no such file or directory / 文件或目录不存在")
     paths = args.paths or policytest.default_case_paths(policy)
-    return policy, policytest.run_cases(policytest.load_cases(paths), policy)
+    cases = policytest.load_cases(paths)
+    if not cases:
+        shown = ", ".join(str(p) for p in paths)
+        raise UsageError(f"no test cases found in {shown} / 没有找到测试用例")
+    return policy, policytest.run_cases(cases, policy)
 
 
 def cmd_test(args: argparse.Namespace, lang: Lang) -> int:

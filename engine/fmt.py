@@ -213,21 +213,33 @@ def format_rule_text(text: str) -> str:
 # -------------------------------------------------------------------------------------------- YAML files
 
 
-def _rule_scalars(node: YNode | None) -> list[YScalar]:
-    """The rule texts of a policy file: ``rule:`` values and ``definitions:`` entries."""
-    out: list[YScalar] = []
-    if isinstance(node, YMap):
-        for key, value in node.entries:
-            if key.value == "rule" and isinstance(value, YScalar) and isinstance(value.value, str):
-                out.append(value)
-            elif key.value == "definitions" and isinstance(value, YSeq):
-                out += [i for i in value.items if isinstance(i, YScalar) and isinstance(i.value, str)]
-            else:
-                out += _rule_scalars(value)
-    elif isinstance(node, YSeq):
-        for item in node.items:
-            out += _rule_scalars(item)
-    return out
+def _rule_scalars(tree: YNode | None) -> list[YScalar]:
+    """The rule texts of a policy file: ``definitions:`` entries, and the ``rule:`` of each entry of
+    ``rules:`` (top-level, or under an article of ``articles:``). Other files (test cases) have none."""
+    if not isinstance(tree, YMap):
+        return []
+
+    def texts(node: YNode | None) -> list[YScalar]:
+        return [
+            n
+            for n in (node.items if isinstance(node, YSeq) else ())
+            if isinstance(n, YScalar) and isinstance(n.value, str)
+        ]
+
+    def rules(node: YNode | None) -> list[YScalar]:
+        out: list[YScalar] = []
+        for item in node.items if isinstance(node, YSeq) else ():
+            body = item.get("rule") if isinstance(item, YMap) else None
+            if isinstance(body, YScalar) and isinstance(body.value, str):
+                out.append(body)
+        return out
+
+    found = texts(tree.get("definitions")) + rules(tree.get("rules"))
+    articles = tree.get("articles")
+    for article in articles.items if isinstance(articles, YSeq) else ():
+        if isinstance(article, YMap):
+            found += rules(article.get("rules"))
+    return sorted(found, key=lambda n: (n.span.line, n.span.col))
 
 
 def format_file(text: str, filename: str) -> tuple[str, list[str]]:

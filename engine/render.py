@@ -123,7 +123,8 @@ def decision_text(
         lines.append(f"第{art}条 {title}" if lang == "zh" else f"Art. {art} {title}")
         for f in findings:
             due = f"  {'期限' if lang == 'zh' else 'due'} {f.due}" if f.due else ""
-            lines.append(f"  {outcome_word(f.outcome, lang):<14} {f.rule}  {f.subject}{due}")
+            word = outcome_word(f.outcome, lang)
+            lines.append(f"  {word}{' ' * max(1, 15 - _width(word))}{f.rule}  {f.subject}{due}")
             if f.outcome is not Outcome.NOT_APPLICABLE:
                 lines.append(f"      {f.message.get(lang)}")
             if f.missing:
@@ -321,7 +322,12 @@ def _ics_fold(line: str) -> list[str]:
 
 def deadlines_ics(dec: Decision, lang: Lang, stamp: str) -> str:
     """An iCalendar file (RFC 5545) with one all-day event per overdue or upcoming deadline."""
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Xueji//xueji deadlines//ZH", "CALSCALE:GREGORIAN"]
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:-//Xueji//xueji deadlines//{lang.upper()}",
+        "CALSCALE:GREGORIAN",
+    ]
     for f in deadline_rows(dec):
         assert f.due is not None
         lines += [
