@@ -26,7 +26,7 @@ import re
 import time
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
@@ -656,11 +656,21 @@ def _is_deadline(rule: Rule) -> bool:
     return rule.act_path is not None
 
 
-def run_cases(cases: Sequence[Case], policy: PolicySet, *, fixtures_dir: str | Path | None = None) -> Report:
+Evaluator = Callable[..., Decision]
+
+
+def run_cases(
+    cases: Sequence[Case],
+    policy: PolicySet,
+    *,
+    fixtures_dir: str | Path | None = None,
+    evaluator: Evaluator = evaluate,
+) -> Report:
     """Judge every case under ``policy`` and compare with its expectations. Never raises.
 
     Fixtures are looked up in ``fixtures_dir`` if given, else in ``<policy root>/../fixtures`` and
-    then in ``fixtures/`` under the current directory.
+    then in ``fixtures/`` under the current directory. ``evaluator(record, on=, policy=)`` judges
+    each record: ``engine.evaluate`` by default (the tests also run the reference interpreter).
     """
     index = _Index(policy)
     if fixtures_dir is not None:
@@ -668,13 +678,15 @@ def run_cases(cases: Sequence[Case], policy: PolicySet, *, fixtures_dir: str | P
     else:
         dirs = [policy.root.parent / "fixtures", Path.cwd() / "fixtures"]
     cache: dict[Path, Any] = {}
-    return Report(tuple(_run_one(c, policy, index, dirs, cache) for c in cases))
+    return Report(tuple(_run_one(c, policy, index, dirs, cache, evaluator) for c in cases))
 
 
-def _run_one(case: Case, policy: PolicySet, index: _Index, dirs: list[Path], cache: dict[Path, Any]) -> CaseResult:
+def _run_one(
+    case: Case, policy: PolicySet, index: _Index, dirs: list[Path], cache: dict[Path, Any], evaluator: Evaluator
+) -> CaseResult:
     start = time.perf_counter()
     try:
-        result = _judge_case(case, policy, index, dirs, cache)
+        result = _judge_case(case, policy, index, dirs, cache, evaluator)
     except _CaseError as ex:
         result = CaseResult(case, Status.ERROR, errors=ex.messages)
     except Exception as ex:  # the runner reports, it never crashes
@@ -703,14 +715,16 @@ def _run_one(case: Case, policy: PolicySet, index: _Index, dirs: list[Path], cac
     return attrs.evolve(result, seconds=seconds)
 
 
-def _judge_case(case: Case, policy: PolicySet, index: _Index, dirs: list[Path], cache: dict[Path, Any]) -> CaseResult:
+def _judge_case(
+    case: Case, policy: PolicySet, index: _Index, dirs: list[Path], cache: dict[Path, Any], evaluator: Evaluator
+) -> CaseResult:
     if case.problems:
         raise _CaseError(*case.problems)
     _check_names(case, index)
     record = _record(case, dirs, cache)
     assert case.on is not None  # a case without `on` has problems
     try:
-        decision = evaluate(record, on=case.on, policy=policy)
+        decision = evaluator(record, on=case.on, policy=policy)
     except FactsError as ex:
         raise _CaseError(
             Msg("学生记录不符合事实模式：", "the student record does not fit the facts schema:"),
