@@ -287,28 +287,60 @@ def run_batch(
     return summary
 
 
-def resume_point(path: str) -> tuple[int, int]:
-    """(complete output lines, input line number of the last one) of an earlier run's output file.
+def part_path(out: str) -> str:
+    """Where a run writes until it ends: ``FILE.part``, renamed to ``FILE`` when the run ends."""
+    return out + ".part"
 
-    A trailing line without its newline, or one that is not JSON, is cut off the file first.
+
+def _rfind_newline(f: IO[bytes], end: int) -> int:
+    """The position of the last newline before ``end`` in ``f`` (-1 if none), reading backwards."""
+    block = 1 << 16
+    while end > 0:
+        start = max(0, end - block)
+        f.seek(start)
+        i = f.read(end - start).rfind(b"\n")
+        if i >= 0:
+            return start + i
+        end = start
+    return -1
+
+
+def resume_point(path: str) -> int:
+    """The input line number of the last complete output line of ``path`` (0 if none).
+
+    Reads the file from its end, so it costs the same whatever the file's size. A torn last line
+    (no newline: the run was killed while writing it), or a last line that is not an output record,
+    is cut off the file.
     """
     try:
-        with open(path, "rb+") as f:
-            data = f.read()
-            end = data.rfind(b"\n") + 1
-            last_line = 0
-            count = 0
-            for raw in data[:end].splitlines():
-                try:
-                    last_line = int(json.loads(raw)["line"])
-                except (ValueError, KeyError, TypeError):
-                    break
-                count += 1
-            if end != len(data):
-                f.truncate(end)
-            return count, last_line
+        f = open(path, "rb+")  # noqa: SIM115 - closed by `with` below
     except FileNotFoundError:
-        return 0, 0
+        return 0
+    with f:
+        end = f.seek(0, os.SEEK_END)
+        while True:
+            newline = _rfind_newline(f, end)
+            if newline < 0:
+                f.truncate(0)
+                return 0
+            previous = _rfind_newline(f, newline)
+            f.seek(previous + 1)
+            line = f.read(newline - previous - 1)
+            try:
+                last = int(json.loads(line)["line"])
+            except (ValueError, KeyError, TypeError):
+                end = previous + 1  # not an output record: drop it and look further back
+                continue
+            f.truncate(newline + 1)
+            return last
+
+
+def commit(part: str, out: str) -> None:
+    """End a run: cut a torn last line, flush to disk and rename ``FILE.part`` to ``FILE``."""
+    resume_point(part)
+    with open(part, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(part, out)
 
 
 def open_input(name: str) -> IO[str]:

@@ -265,10 +265,18 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
         raise UsageError("--jobs must be at least 1")
     policy = _load_policy_arg(args.policy)  # fail fast, before any worker starts
     start = 1
-    if args.resume and args.out != "-":
-        done, last_line = batch.resume_point(args.out)
-        start = last_line + 1
-        sys.stderr.write(f"resuming after input line {last_line} ({done} lines already written)\n")
+    part = batch.part_path(args.out)
+    if args.out != "-":
+        # A run writes FILE.part and renames it to FILE when it ends, so FILE is never half-written;
+        # a run that was killed leaves FILE.part, which --resume continues.
+        if args.resume and not os.path.exists(part) and os.path.exists(args.out):
+            os.replace(args.out, part)
+        if args.resume:
+            last_line = batch.resume_point(part)
+            start = last_line + 1
+            sys.stderr.write(f"resuming after input line {last_line}\n")
+        elif os.path.exists(args.out):
+            os.remove(args.out)
     stream = batch.open_input(args.batch)
     is_csv = args.batch.lower().endswith(".csv")
     items = batch.read_csv(stream, policy.schema, start) if is_csv else batch.read_jsonl(stream, start)
@@ -277,7 +285,7 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
     else:
         flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if args.resume else os.O_TRUNC)
         try:
-            fd = os.open(args.out, flags, 0o644)
+            fd = os.open(part, flags, 0o644)
         except OSError as ex:
             raise UsageError(f"--out {args.out}: {ex.strerror}") from None
     tty = sys.stderr.isatty()
@@ -296,6 +304,7 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
         stream.close()
         if args.out != "-":
             os.close(fd)
+            batch.commit(part, args.out)
     if tty:
         sys.stderr.write("\n")
     sys.stderr.write(batch.summary_text(summary, lang, batch.clock() - began) + "\n")

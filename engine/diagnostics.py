@@ -145,6 +145,17 @@ class FactsError(XuejiError):
         super().__init__(lines + (f" (and {more} more)" if more > 0 else ""))
 
 
+class ParseError(XuejiError):
+    """A syntax problem at ``offset`` (characters into the rule text); the loader locates it in the file."""
+
+    def __init__(self, offset: int, length: int, message: Msg, hint: Msg | None = None) -> None:
+        self.offset = offset
+        self.length = max(1, length)
+        self.message = message
+        self.hint = hint
+        super().__init__(message.en)
+
+
 class CalendarError(XuejiError):
     """A date the working-day calendar does not cover (names the year), or a date out of range."""
 

@@ -22,6 +22,7 @@ from .calendar import CalendarDataError, WorkCalendar
 from .checker import check_version
 from .compiler import compile_version
 from .diagnostics import Diagnostic, Msg, PolicyError, Severity, Span, error, warning
+from .limits import MAX_FILE_BYTES
 from .parser import ParseError, cached_parsing, parse_expr, parse_program
 from .policy import Article, Definition, Locate, PolicySet, PolicyVersion, Rule, Template
 from .resources import bundled_policy_dir
@@ -29,8 +30,6 @@ from .schema import Schema, load_schema
 from .yamlsource import YMap, YNode, YScalar, YSeq, load_yaml, to_python
 
 MANIFEST = "xueji.yaml"
-#: Largest policy file read (bytes). A real chapter is a few kilobytes.
-MAX_FILE_BYTES = 2_000_000
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
 

@@ -18,11 +18,9 @@ from typing import Any
 import attrs
 
 from .diagnostics import Diagnostic, FactProblem, FactsError, Msg, PolicyError, error
+from .limits import MAX_COLLECTION
 from .types import PRIMITIVES, EnumT, Field, ListT, Nullable, Prim, RecordT, Type, strip
 from .yamlsource import YMap, YNode, YScalar, YSeq
-
-#: Largest collection a record may hold (elements). Raise it with ``Schema.max_collection``.
-MAX_COLLECTION = 10_000
 
 _TYPE_RE = re.compile(r"^\s*(?:list\[\s*(?P<elem>\w+)\s*\]|(?P<name>\w+))\s*(?P<q>\?)?\s*$")
 _YEARMONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

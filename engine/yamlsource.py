@@ -40,6 +40,7 @@ from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
 from engine.diagnostics import Diagnostic, Msg, Related, Severity, Span, error, sorted_diagnostics, warning
+from engine.limits import MAX_YAML_DEPTH, MAX_YAML_NODES
 
 __all__ = [
     "MAP_TAG",
@@ -1356,7 +1357,7 @@ class _Builder:
 
 
 def load_yaml(
-    text: str | bytes, filename: str, *, max_nodes: int = 200_000, max_depth: int = 200
+    text: str | bytes, filename: str, *, max_nodes: int = MAX_YAML_NODES, max_depth: int = MAX_YAML_DEPTH
 ) -> tuple[YNode | None, list[Diagnostic]]:
     """Parse one YAML document safely into a located tree.
 

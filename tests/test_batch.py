@@ -90,13 +90,17 @@ def test_killed_run_leaves_complete_lines_and_resume_finishes(tmp_path: Path) ->
     cmd = [sys.executable, "-m", "engine.cli", "eval", "--batch", str(src), "--on", "2024-11-15", "--jobs", "2"]
     proc = subprocess.Popen([*cmd, "--out", str(out)], stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 50_000):
+    part_file = out.with_name(out.name + ".part")
+    while time.monotonic() < deadline and (not part_file.exists() or part_file.stat().st_size < 50_000):
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    text = out.read_text(encoding="utf-8")
-    assert text.endswith("\n"), "a killed run leaves whole lines only"
-    done = [json.loads(line)["line"] for line in text.splitlines()]
+    # the output file is never half-written: the run wrote FILE.part, renamed only when a run ends
+    part = out.with_name(out.name + ".part")
+    assert not out.exists() and part.exists()
+    written = part.read_bytes()
+    complete = written[: written.rfind(b"\n") + 1].decode("utf-8")
+    done = [json.loads(line)["line"] for line in complete.splitlines()]
     assert done == list(range(1, len(done) + 1))
     assert len(done) < 6000, "the run was killed before it finished"
     subprocess.run([*cmd, "--out", str(out), "--resume"], check=False, stderr=subprocess.DEVNULL)

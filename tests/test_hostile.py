@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import engine
-from engine.loader import MAX_FILE_BYTES
-from engine.parser import MAX_RULE_CHARS, ParseError, parse_program
+from engine.limits import MAX_FILE_BYTES, MAX_RULE_CHARS
+from engine.parser import ParseError, parse_program
 from engine.resources import bundled_policy_dir
 from engine.yamlsource import load_data
 

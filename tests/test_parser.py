@@ -14,7 +14,8 @@ import time
 import pytest
 
 from engine import syntax as s
-from engine.parser import MAX_NESTING, ParseError, parse_expr, parse_program
+from engine.limits import MAX_NESTING
+from engine.parser import ParseError, parse_expr, parse_program
 
 
 def n(name: str) -> s.Name:

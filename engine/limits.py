@@ -1,0 +1,24 @@
+"""Leaf: every limit the engine puts on its input, in one place (README, "Trust and limits").
+
+Each limit turns hostile or runaway input into a diagnostic with a position (policies) or a
+``FactsError`` with a path (records), never a crash or a hang. Change them here.
+"""
+
+from __future__ import annotations
+
+#: Largest policy file read (bytes). A real chapter is a few kilobytes.
+MAX_FILE_BYTES = 2_000_000
+#: YAML nodes a file may expand to, aliases included (alias bombs stop here).
+MAX_YAML_NODES = 200_000
+#: Deepest YAML nesting.
+MAX_YAML_DEPTH = 200
+#: Longest rule text (characters).
+MAX_RULE_CHARS = 100_000
+#: Deepest nesting of brackets in a rule. The parser is iterative, but the passes after it walk the
+#: tree recursively; the limit keeps every pass far from Python's recursion limit.
+MAX_NESTING = 64
+#: Deepest syntax tree a rule may produce (chains such as `not not …` or `a + b + …` nest without
+#: brackets). Every pass after the parser recurses over the tree, once or twice per level.
+MAX_DEPTH = 150
+#: Most elements of one collection in a student record.
+MAX_COLLECTION = 10_000
