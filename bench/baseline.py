@@ -25,6 +25,7 @@ from typing import Any, Final
 
 import yaml
 
+from bench.records import RECORD_FIELDS
 from engine.calendar import WorkCalendar
 from engine.diagnostics import CalendarError
 from engine.resources import bundled_policy_dir
@@ -84,22 +85,7 @@ RULES: Final = (
     "art17.lost_credential_certified",
 )
 
-_RECORD_FIELDS: Final = (
-    "name",
-    "gender",
-    "birth_date",
-    "photo",
-    "study_start",
-    "study_end",
-    "major",
-    "level",
-    "schooling_years",
-    "outcome",
-    "study_form",
-    "school_name",
-    "president_name",
-    "certificate_number",
-)
+_RECORD_FIELDS: Final = RECORD_FIELDS  # the fourteen fields of Art. 15
 _MARKED_QUALIFICATIONS: Final = frozenset(("given_up", "retained", "cancelled"))
 _fromiso = dt.date.fromisoformat
 

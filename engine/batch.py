@@ -20,7 +20,6 @@ import io
 import itertools
 import json
 import os
-import re
 import sys
 import time
 from collections import Counter
@@ -30,6 +29,7 @@ from typing import IO, Any
 
 import attrs
 
+from . import factpath
 from .decision import Outcome
 from .diagnostics import FactsError, XuejiError
 from .evaluate import evaluate
@@ -61,9 +61,6 @@ def read_jsonl(stream: IO[str], start_line: int = 1) -> Iterator[Item]:
                     f"not valid JSON: {ex.msg} (column {ex.colno})",
                 ),
             )
-
-
-_PATH = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 def _field_type(schema: Schema, path: list[str | int]) -> Type | None:
@@ -121,9 +118,7 @@ def read_csv(stream: IO[str], schema: Schema, start_line: int = 1) -> Iterator[I
         header = next(reader)
     except StopIteration:
         return
-    paths = [
-        [m.group(1) if m.group(1) is not None else int(m.group(2)) for m in _PATH.finditer(h.strip())] for h in header
-    ]
+    paths = [factpath.parse(h.strip()) for h in header]
     types = [_field_type(schema, p) for p in paths]
     for row in reader:
         n = reader.line_num

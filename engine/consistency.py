@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,6 +24,7 @@ import attrs
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from . import factpath
 from .compiler import resolve_reads, run
 from .decision import Decision, Finding, Outcome
 from .diagnostics import FactsError, Msg
@@ -222,7 +222,7 @@ def earlier_act_never_hurts(policy: PolicySet, record: dict[str, Any], on: dt.da
         path = _concrete(rule.act_path, f.subject)
         if path is None:
             continue
-        act = _get(record, path)
+        act = factpath.get(record, path)
         if not isinstance(act, str):
             continue
         try:
@@ -236,8 +236,8 @@ def earlier_act_never_hurts(policy: PolicySet, record: dict[str, Any], on: dt.da
             if g is not None and g.outcome is Outcome.VIOLATED:
                 raise LawBroken(
                     Msg(
-                        f"{f.rule} {f.subject}：把 {_show(path)} 提前 {days} 天后反而 violated",
-                        f"{f.rule} {f.subject}: doing {_show(path)} {days} days earlier makes it violated",
+                        f"{f.rule} {f.subject}：把 {factpath.show(path)} 提前 {days} 天后反而 violated",
+                        f"{f.rule} {f.subject}: doing {factpath.show(path)} {days} days earlier makes it violated",
                     ),
                     [f.rule],
                 )
@@ -258,47 +258,23 @@ LAWS: dict[str, Law] = {
 
 # --------------------------------------------------------------------------------------------- helpers
 
-_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-
-
-def _parse_path(path: str) -> list[str | int]:
-    return [m.group(1) if m.group(1) is not None else int(m.group(2)) for m in _SEGMENT.finditer(path)]
-
-
-def _show(path: list[str | int]) -> str:
-    out = ""
-    for seg in path:
-        out += f"[{seg}]" if isinstance(seg, int) else (f".{seg}" if out else seg)
-    return out
-
 
 def _concrete(template: tuple[str, ...], subject: str) -> list[str | int] | None:
     if template[0] == "$subject":
-        return [*_parse_path(subject), *template[1:]] if subject != "student" else None
+        return [*factpath.parse(subject), *template[1:]] if subject != "student" else None
     if template[0].startswith("$") or "*" in template:
         return None
     return list(template)
 
 
-def _get(data: Any, path: list[str | int]) -> Any:
-    for seg in path:
-        if isinstance(seg, int):
-            if not isinstance(data, list) or seg >= len(data):
-                return None
-        elif not isinstance(data, dict):
-            return None
-        data = data[seg] if isinstance(seg, int) else data.get(seg)
-    return data
-
-
 def _set(data: Any, path: list[str | int], value: Any) -> None:
-    target = _get(data, path[:-1])
+    target = factpath.get(data, path[:-1])
     if isinstance(target, dict) and isinstance(path[-1], str):
         target[path[-1]] = value
 
 
 def _element(facts: dict[str, Any], subject: str) -> Any:
-    return None if subject == "student" else _get(facts, _parse_path(subject))
+    return None if subject == "student" else factpath.get(facts, factpath.parse(subject))
 
 
 # ---------------------------------------------------------------------------------------------- runner

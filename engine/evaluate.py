@@ -54,18 +54,7 @@ def evaluate(
     sid = facts.get("id")
     version = ps.version_on(on)
     if version is None or version.compiled is None:
-        first = ps.versions[0].effective.isoformat() if ps.versions else "?"
-        return Decision(
-            sid,
-            on,
-            None,
-            (),
-            warnings,
-            Msg(
-                f"{on} 时本办法尚未施行（自 {first} 起施行），不作判断",
-                f"no version of the measures was in force on {on} (in force from {first}); nothing judged",
-            ),
-        )
+        return Decision(sid, on, None, (), warnings, not_in_force_note(ps, on))
     cv = version.compiled
     if cv.scope is not None:
         try:
@@ -75,13 +64,22 @@ def evaluate(
             unknown = tuple(
                 Finding(r.rule.id, r.rule.article, "student", Outcome.UNKNOWN, missing=missing) for r in cv.rules
             )
-            return Decision(sid, on, version.id, unknown, warnings, _scope_note(version.scope_article, unknown=True))
+            return Decision(sid, on, version.id, unknown, warnings, scope_note(version.scope_article, unknown=True))
         if not applies:
-            return Decision(sid, on, version.id, (), warnings, _scope_note(version.scope_article, unknown=False))
+            return Decision(sid, on, version.id, (), warnings, scope_note(version.scope_article, unknown=False))
     return Decision(sid, on, version.id, tuple(run(cv, facts, on, ps.calendar)), warnings)
 
 
-def _scope_note(article: int | None, *, unknown: bool) -> Msg:
+def not_in_force_note(ps: PolicySet, on: dt.date) -> Msg:
+    """Why nothing was judged: no version of the measures was in force on ``on``."""
+    first = ps.versions[0].effective.isoformat() if ps.versions else "?"
+    return Msg(
+        f"{on} 时本办法尚未施行（自 {first} 起施行），不作判断",
+        f"no version of the measures was in force on {on} (in force from {first}); nothing judged",
+    )
+
+
+def scope_note(article: int | None, *, unknown: bool) -> Msg:
     art = f"第{article}条" if article else ""
     art_en = f"Art. {article}" if article else "its scope"
     if unknown:

@@ -36,7 +36,7 @@ from .compiler import (
 )
 from .decision import Decision, Finding, Outcome, RecordWarning
 from .diagnostics import CalendarError, Msg
-from .evaluate import _scope_note
+from .evaluate import not_in_force_note, scope_note
 from .policy import PolicySet, PolicyVersion, Rule, Template
 
 Thunk = Callable[[], Any]
@@ -403,11 +403,7 @@ def interpret(policy: PolicySet, student: object, *, on: dt.date) -> Decision:
     sid = facts.get("id")
     version = policy.version_on(on)
     if version is None or version.compiled is None:
-        first = policy.versions[0].effective.isoformat() if policy.versions else "?"
-        note = Msg(
-            f"{on} 时本办法尚未施行（自 {first} 起施行），不作判断",
-            f"no version of the measures was in force on {on} (in force from {first}); nothing judged",
-        )
+        note = not_in_force_note(policy, on)
         return Decision(sid, on, None, (), warnings, note)
     ctx = Ctx(facts, on, policy.calendar, version, version.compiled.info, {})
     rules = [r for r in version.rules if r.kind != "invariant"]  # invariants are checked, not judged
@@ -418,8 +414,8 @@ def interpret(policy: PolicySet, student: object, *, on: dt.date) -> Decision:
         except Absent as ex:
             missing = tuple(dict.fromkeys(ex.paths))
             unknown = tuple(Finding(r.id, r.article, "student", Outcome.UNKNOWN, missing=missing) for r in rules)
-            return Decision(sid, on, version.id, unknown, warnings, _scope_note(article, unknown=True))
+            return Decision(sid, on, version.id, unknown, warnings, scope_note(article, unknown=True))
         if not applies:
-            return Decision(sid, on, version.id, (), warnings, _scope_note(article, unknown=False))
+            return Decision(sid, on, version.id, (), warnings, scope_note(article, unknown=False))
     findings = tuple(f for r in rules for f in rule_findings(r, ctx, version.measures_effective))
     return Decision(sid, on, version.id, findings, warnings)

@@ -36,6 +36,8 @@ import attrs
 from .decision import Decision, Finding, Outcome
 from .diagnostics import Diagnostic, FactsError, Lang, Msg, Severity, Span, XuejiError
 from .evaluate import evaluate
+from .factpath import parse as _parse_path
+from .factpath import show as _show
 from .policy import PolicySet, Rule
 from .render import outcome_word
 from .yamlsource import YMap, YNode, YScalar, YSeq, load_data, load_yaml, to_python
@@ -77,7 +79,6 @@ _CASE_KEYS: Final = (
 )
 _EXPECT_KEYS: Final = ("rule", "article", "subject", "outcome", "due", "missing")
 _PATH_RE: Final = re.compile(r"[A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*")
-_SEGMENT_RE: Final = re.compile(r"([A-Za-z_]\w*)|\[(\d+)\]")
 _OUTCOMES: Final = ", ".join(o.value for o in Outcome)
 
 
@@ -813,14 +814,14 @@ def _record(case: Case, dirs: list[Path], cache: dict[Path, Any]) -> Any:
         base = copy.deepcopy(case.record)
     for path, value, span in case.patch:
         try:
-            _set(base, _segments(path), copy.deepcopy(value))
+            _set(base, _parse_path(path), copy.deepcopy(value))
         except _CaseError as ex:
             raise _CaseError(
                 *(Msg(f"{span}: patch {path}: {m.zh}", f"{span}: patch {path}: {m.en}") for m in ex.messages)
             ) from None
     for path, span in case.remove:
         try:
-            _delete(base, _segments(path))
+            _delete(base, _parse_path(path))
         except _CaseError as ex:
             raise _CaseError(
                 *(Msg(f"{span}: remove {path}: {m.zh}", f"{span}: remove {path}: {m.en}") for m in ex.messages)
@@ -866,17 +867,6 @@ def _read_fixture(path: Path) -> Any:
     return value
 
 
-def _segments(path: str) -> list[str | int]:
-    return [m.group(1) if m.group(1) is not None else int(m.group(2)) for m in _SEGMENT_RE.finditer(path)]
-
-
-def _show(parts: Sequence[str | int]) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
-    return out
-
-
 def _walk_to(root: Any, parts: list[str | int]) -> Any:
     node = root
     for i, part in enumerate(parts):
@@ -884,7 +874,10 @@ def _walk_to(root: Any, parts: list[str | int]) -> Any:
         if isinstance(part, int):
             if not isinstance(node, list):
                 raise _CaseError(
-                    Msg(f"{_show(parts[:i]) or '记录'} 不是列表", f"{_show(parts[:i]) or 'the record'} is not a list")
+                    Msg(
+                        f"{_show(parts[:i]) or '记录'} 不是列表",
+                        f"{_show(parts[:i]) or 'the record'} is not a list",
+                    )
                 )
             if part >= len(node):
                 raise _CaseError(
@@ -898,7 +891,8 @@ def _walk_to(root: Any, parts: list[str | int]) -> Any:
             if not isinstance(node, dict):
                 raise _CaseError(
                     Msg(
-                        f"{_show(parts[:i]) or '记录'} 不是映射", f"{_show(parts[:i]) or 'the record'} is not a mapping"
+                        f"{_show(parts[:i]) or '记录'} 不是映射",
+                        f"{_show(parts[:i]) or 'the record'} is not a mapping",
                     )
                 )
             if part not in node:
@@ -931,7 +925,10 @@ def _set(root: Any, parts: list[str | int], value: Any) -> None:
     else:
         if not isinstance(parent, dict):
             raise _CaseError(
-                Msg(f"{_show(parts[:-1]) or '记录'} 不是映射", f"{_show(parts[:-1]) or 'the record'} is not a mapping")
+                Msg(
+                    f"{_show(parts[:-1]) or '记录'} 不是映射",
+                    f"{_show(parts[:-1]) or 'the record'} is not a mapping",
+                )
             )
         parent[last] = value
 

@@ -18,7 +18,7 @@ choice of its members, ``T?`` sometimes ``None``, ``list[T]`` a list of 0–4 el
 gains tomorrow is generated without new code. Fields are left out now and then (absent facts), unless
 ``absent=False``. Dates are realistic for this regulation: first-semester starts from late August to
 early September, and events near term start and near public holidays (National Day, the Spring
-Festival), within 2015–2026 where the working-day calendar is known.
+Festival), within 2018–2026 where the working-day calendar is known.
 
 Requires ``hypothesis`` (installed with the ``test`` extra); the engine itself does not import this
 module.
@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from .schema import Schema
 from .types import EnumT, ListT, Nullable, Prim, RecordT, Type
 
-FIRST_YEAR, LAST_YEAR = 2015, 2026
+FIRST_YEAR, LAST_YEAR = 2018, 2026
 
 
 def _term_starts() -> st.SearchStrategy[dt.date]:
@@ -51,7 +51,7 @@ def _near(anchor: st.SearchStrategy[dt.date], before: int, after: int) -> st.Sea
 
 
 def dates() -> st.SearchStrategy[dt.date]:
-    """Dates around term start and around public holidays, and now and then any day of 2015–2026."""
+    """Dates around term start and around public holidays, and now and then any day of 2018–2026."""
     national_day = st.builds(lambda y: dt.date(y, 10, 1), st.integers(FIRST_YEAR, LAST_YEAR))
     spring = st.builds(
         lambda y, d: dt.date(y, 1, 20) + dt.timedelta(days=d), st.integers(FIRST_YEAR, LAST_YEAR), st.integers(0, 30)
@@ -66,17 +66,18 @@ def dates() -> st.SearchStrategy[dt.date]:
 
 
 def evaluation_dates() -> st.SearchStrategy[dt.date]:
-    """Dates to judge on: mostly after the measures took effect, sometimes before."""
-    return st.one_of(
-        st.dates(dt.date(2021, 11, 1), dt.date(LAST_YEAR, 11, 30)),
-        st.dates(dt.date(2019, 1, 1), dt.date(2021, 10, 31)),
-    )
+    """Dates to judge on: mostly after the measures took effect (2021-11-01), sometimes before."""
+    after = st.dates(dt.date(2021, 11, 1), dt.date(LAST_YEAR, 11, 30))
+    return st.one_of(after, after, after, st.dates(dt.date(2019, 1, 1), dt.date(2021, 10, 31)))
 
 
 # Field-name hints make values realistic; any other field still gets a value from its type alone.
 _INT_HINTS: dict[str, st.SearchStrategy[int]] = {
     "year": st.integers(FIRST_YEAR, LAST_YEAR),
     "schooling_years": st.sampled_from([2, 3, 4, 5]),
+}
+_BOOL_HINTS: dict[str, st.SearchStrategy[bool]] = {
+    "academic_education": st.sampled_from([True, True, True, True, False]),  # mostly in scope
 }
 
 
@@ -88,7 +89,7 @@ def _prim(t: Prim, name: str) -> st.SearchStrategy[Any]:
     if t.name == "int":
         return _INT_HINTS.get(name, st.integers(0, 10))
     if t.name == "bool":
-        return st.booleans()
+        return _BOOL_HINTS.get(name, st.booleans())
     if t.name == "date":
         return (_term_starts() if name == "term_start" else dates()).map(_iso)
     if t.name == "yearmonth":
@@ -100,7 +101,8 @@ def values(t: Type, name: str, schema: Schema, *, absent: bool, depth: int = 0) 
     """JSON-like values of schema type ``t`` (dates as ISO strings, as a record export has them)."""
     match t:
         case Nullable(inner=inner):
-            return st.one_of(st.none(), values(inner, name, schema, absent=absent, depth=depth))
+            present = values(inner, name, schema, absent=absent, depth=depth)
+            return st.one_of(st.none(), present, present)  # none a third of the time
         case ListT(elem=elem):
             return st.lists(values(elem, name, schema, absent=absent, depth=depth + 1), max_size=4 if depth == 0 else 2)
         case EnumT(members=members):
@@ -122,16 +124,24 @@ def record_of(rt: RecordT, schema: Schema, *, absent: bool = True, depth: int = 
         else:
             required[field.name] = strategy
     if not absent:
-        return st.fixed_dictionaries(required)
+        return st.fixed_dictionaries(required).map(_coherent)
     # most fields present, a few absent: draw which ones to drop
     keys = list(optional)
 
     @st.composite
     def build(draw: st.DrawFn) -> dict[str, Any]:
         dropped = draw(st.sets(st.sampled_from(keys), max_size=2)) if keys and draw(st.integers(0, 4)) == 0 else set()
-        return {k: draw(optional[k]) for k in keys if k not in dropped}
+        return _coherent({k: draw(optional[k]) for k in keys if k not in dropped})
 
     return build()
+
+
+def _coherent(record: dict[str, Any]) -> dict[str, Any]:
+    """An academic year's `year` is the calendar year its term starts in (2023 = 2023–2024学年)."""
+    start = record.get("term_start")
+    if isinstance(start, str) and isinstance(record.get("year"), int):
+        record["year"] = int(start[:4])
+    return record
 
 
 def records(schema: Schema, *, absent: bool = True) -> st.SearchStrategy[dict[str, Any]]:

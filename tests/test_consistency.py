@@ -93,7 +93,7 @@ def test_check_catches_injected_mistake(mistake: str, tmp_path: Path) -> None:
     root = _copy_policy(tmp_path)
     _edit(root, file, old, new)
     policy = engine.load_policy(root)
-    failure = dict(check_policy(policy, examples=300, laws=[law]))[law]
+    failure = dict(check_policy(policy, examples=1000, laws=[law]))[law]
     assert failure is not None, f"{law} did not catch {mistake}"
     assert failure.rules, "the failure names the rules involved"
     assert all(":" in at for _, at in failure.rules)
