@@ -113,18 +113,33 @@ def _put(record: dict[str, Any], path: list[str | int], value: Any) -> None:
 
 
 def read_csv(stream: IO[str], schema: Schema, start_line: int = 1) -> Iterator[Item]:
+    """Records from a CSV file. The header is read and checked now (a bad header is an XuejiError
+    before any output is written); the rows are read as they are consumed."""
     reader = csv.reader(stream)
     try:
         header = next(reader)
     except StopIteration:
-        return
+        return iter(())
     paths = [factpath.parse(h.strip()) for h in header]
+    for column, path in enumerate(paths, start=1):
+        if any(isinstance(seg, int) and seg >= schema.max_collection for seg in path):
+            raise XuejiError(
+                f"CSV column {column} '{header[column - 1]}': a list index beyond the collection limit "
+                f"({schema.max_collection}) / 列表下标超出集合上限"
+            )
     types = [_field_type(schema, p) for p in paths]
+    return _csv_rows(reader, paths, types, start_line)
+
+
+def _csv_rows(
+    reader: Any, paths: list[list[factpath.Segment]], types: list[Type | None], start_line: int
+) -> Iterator[Item]:
+    header_len = len(paths)
     for row in reader:
         n = reader.line_num
         if n < start_line or not any(cell.strip() for cell in row):
             continue
-        if len(row) > len(header):
+        if len(row) > header_len:
             yield n, None, _err(f"第 {n} 行的列数多于表头", "more cells than header columns")
             continue
         record: dict[str, Any] = {}

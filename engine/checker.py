@@ -38,7 +38,7 @@ import attrs
 from . import syntax as s
 from . import types as t
 from .diagnostics import Diagnostic, Msg, Span, error, warning
-from .policy import Definition, Locate, PolicyVersion, Rule, Template
+from .policy import Definition, Locate, PolicyVersion, Rule
 from .schema import Schema
 
 _LOOKALIKE_SCRIPTS = ("CYRILLIC", "GREEK", "FULLWIDTH", "ARMENIAN", "COPTIC")
@@ -920,7 +920,3 @@ class Checker:
 
 def check_version(schema: Schema, version: PolicyVersion) -> tuple[TypeInfo, list[Diagnostic]]:
     return Checker(schema, version).check()
-
-
-def templates(rule: Rule) -> list[Template]:
-    return list(rule.messages.values())

@@ -21,13 +21,12 @@ from typing import Any, NoReturn, cast
 from . import __version__, batch, policytest
 from .decision import Decision, Finding
 from .diagnostics import Diagnostic, FactsError, Lang, PolicyError, Severity, XuejiError
-from .evaluate import evaluate
+from .evaluate import deadlines, evaluate
 from .explain import Step, explain
 from .fmt import format_file
 from .loader import MANIFEST, load_policy
 from .policy import PolicySet
 from .render import (
-    deadline_rows,
     deadlines_ics,
     deadlines_text,
     decision_text,
@@ -239,6 +238,8 @@ def read_record(name: str) -> tuple[Any, list[Diagnostic]]:
         shown = "<stdin>"
     else:
         path = Path(name)
+        if path.is_dir():
+            raise UsageError(f"{name}: is a directory, not a record file / 是目录，不是记录文件")
         if not path.is_file():
             raise UsageError(f"{name}: no such file / 文件不存在")
         try:
@@ -275,11 +276,13 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
             last_line = batch.resume_point(part)
             start = last_line + 1
             sys.stderr.write(f"resuming after input line {last_line}\n")
-        elif os.path.exists(args.out):
-            os.remove(args.out)
     stream = batch.open_input(args.batch)
     is_csv = args.batch.lower().endswith(".csv")
-    items = batch.read_csv(stream, policy.schema, start) if is_csv else batch.read_jsonl(stream, start)
+    try:  # a bad CSV header is reported before any output is written
+        items = batch.read_csv(stream, policy.schema, start) if is_csv else batch.read_jsonl(stream, start)
+    except BaseException:
+        stream.close()
+        raise
     if args.out == "-":
         fd = sys.stdout.fileno()
     else:
@@ -478,14 +481,16 @@ def _judge_one(name: str, on: dt.date, policy: PolicySet, lang: Lang) -> Decisio
 
 def cmd_deadlines(args: argparse.Namespace, lang: Lang) -> int:
     on = _parse_on(args.on) or dt.date.today()
-    decision = _judge_one(args.record, on, _load_policy_arg(args.policy), lang)
+    policy = _load_policy_arg(args.policy)
+    decision = _judge_one(args.record, on, policy, lang)
+    rows = deadlines(decision, policy)
     if args.format == "ics":
         stamp = dt.datetime.combine(on, dt.time()).strftime("%Y%m%dT%H%M%SZ")
-        sys.stdout.write(deadlines_ics(decision, lang, stamp))
+        sys.stdout.write(deadlines_ics(decision, rows, lang, stamp))
     elif args.format == "json":
-        _print(to_json([f.to_dict() for f in deadline_rows(decision)]))
+        _print(to_json([f.to_dict() for f in rows]))
     else:
-        _print(deadlines_text(decision, lang))
+        _print(deadlines_text(decision, rows, lang))
     return EXIT_OK
 
 

@@ -112,11 +112,15 @@ class Finding:
 
 @attrs.frozen
 class RecordWarning:
+    """Something odd in a record that does not stop it being judged (an unknown field, a null read
+    as absent), located by its field path; ``code`` is stable (``unknown-field``, ``null-as-absent``)."""
+
     path: str
     message: Msg
+    code: str = ""
 
     def to_dict(self) -> dict[str, str]:
-        return {"path": self.path, "zh": self.message.zh, "en": self.message.en}
+        return {"path": self.path, "code": self.code, "zh": self.message.zh, "en": self.message.en}
 
 
 @attrs.frozen

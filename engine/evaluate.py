@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .calendar import WorkCalendar
 from .compiler import Absent, Env, run
 from .decision import Decision, Finding, Outcome, RecordWarning
 from .diagnostics import Msg
 from .loader import load_policy
-from .policy import PolicySet
+from .policy import PolicySet, PolicyVersion
+
+Warnings = tuple[RecordWarning, ...]
 
 
 @functools.cache
@@ -34,13 +38,52 @@ def _policy(policy: PolicySet | str | Path | None) -> PolicySet:
     return load_policy(policy)
 
 
+Scope = Callable[[PolicyVersion, dict[str, Any], dt.date, WorkCalendar], bool]
+
+
+def prepare(
+    ps: PolicySet, student: Any, on: dt.date, scope: Scope
+) -> Decision | tuple[dict[str, Any], Warnings, PolicyVersion]:
+    """What both evaluators do before judging rules: check the record against the schema, pick the
+    version in force on ``on`` and ask whether the measures apply (Art. 2, ``scope(version, facts, on)``,
+    which raises ``Absent`` when the record does not say). Gives the decision when no rule is to be
+    judged, else the normalised facts, the record's warnings and the version."""
+    facts, warned = ps.schema.validate(student)
+    warnings = tuple(warned)
+    sid = facts.get("id")
+    version = ps.version_on(on)
+    if version is None or version.compiled is None:
+        return Decision(sid, on, None, (), warnings, not_in_force_note(ps, on))
+    if version.scope is not None:
+        try:
+            applies = scope(version, facts, on, ps.calendar)
+        except Absent as ex:
+            missing = tuple(dict.fromkeys(ex.paths))
+            note = scope_note(version.scope_article, unknown=True)
+            unknown = tuple(
+                Finding(r.id, r.article, "student", Outcome.UNKNOWN, missing=missing, explain=lambda: (note, {}))
+                for r in version.rules
+                if r.kind != "invariant"
+            )
+            return Decision(sid, on, version.id, unknown, warnings, note)
+        if not applies:
+            return Decision(sid, on, version.id, (), warnings, scope_note(version.scope_article, unknown=False))
+    return facts, warnings, version
+
+
+def _compiled_scope(version: PolicyVersion, facts: dict[str, Any], on: dt.date, cal: WorkCalendar) -> bool:
+    cv = version.compiled
+    return cv.scope is None or bool(cv.scope(Env(facts, on, cal)))
+
+
 def evaluate(
     student: Any, *, on: dt.date | str | None = None, policy: PolicySet | str | Path | None = None
 ) -> Decision:
     """Judge ``student`` on ``on`` (default: today) under ``policy`` (default: the bundled set).
 
     Raises :class:`~engine.diagnostics.FactsError` for a record of the wrong shape, and
-    :class:`~engine.diagnostics.PolicyError` for a policy that does not load; nothing else.
+    :class:`~engine.diagnostics.PolicyError` for a policy that does not load. ``on`` is a date, or an
+    ISO string (a malformed one is the caller's ``ValueError``).
     """
     ps = _policy(policy)
     if on is None:
@@ -48,26 +91,27 @@ def evaluate(
     elif isinstance(on, dt.datetime):
         on = on.date()
     elif isinstance(on, str):
-        on = dt.date.fromisoformat(on)  # a malformed date string is a ValueError of the caller
-    facts, warns = ps.schema.validate(student)
-    warnings = tuple(RecordWarning(w.path, w.message) for w in warns)
-    sid = facts.get("id")
-    version = ps.version_on(on)
-    if version is None or version.compiled is None:
-        return Decision(sid, on, None, (), warnings, not_in_force_note(ps, on))
-    cv = version.compiled
-    if cv.scope is not None:
-        try:
-            applies = bool(cv.scope(Env(facts, on, ps.calendar)))
-        except Absent as ex:
-            missing = tuple(ex.paths)
-            unknown = tuple(
-                Finding(r.rule.id, r.rule.article, "student", Outcome.UNKNOWN, missing=missing) for r in cv.rules
-            )
-            return Decision(sid, on, version.id, unknown, warnings, scope_note(version.scope_article, unknown=True))
-        if not applies:
-            return Decision(sid, on, version.id, (), warnings, scope_note(version.scope_article, unknown=False))
-    return Decision(sid, on, version.id, tuple(run(cv, facts, on, ps.calendar)), warnings)
+        on = dt.date.fromisoformat(on)
+    prepared = prepare(ps, student, on, _compiled_scope)
+    if isinstance(prepared, Decision):
+        return prepared
+    facts, warnings, version = prepared
+    return Decision(facts.get("id"), on, version.id, tuple(run(version.compiled, facts, on, ps.calendar)), warnings)
+
+
+def deadlines(decision: Decision, policy: PolicySet) -> list[Finding]:
+    """The student's overdue (violated) and upcoming (pending) deadlines, by due date: the findings
+    of deadline rules (an act `by` a due date) that still need doing."""
+    version = next((v for v in policy.versions if v.id == decision.version), None)
+    if version is None:
+        return []
+    deadline_rules = {r.id for r in version.rules if r.is_deadline}
+    rows = [
+        f
+        for f in decision.findings
+        if f.rule in deadline_rules and f.due is not None and f.outcome in (Outcome.VIOLATED, Outcome.PENDING)
+    ]
+    return sorted(rows, key=lambda f: (f.due or decision.on, f.article, f.rule, f.subject))
 
 
 def not_in_force_note(ps: PolicySet, on: dt.date) -> Msg:

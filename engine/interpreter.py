@@ -34,9 +34,9 @@ from .compiler import (
     overlaps,
     resolve_reads,
 )
-from .decision import Decision, Finding, Outcome, RecordWarning
+from .decision import Decision, Finding, Outcome
 from .diagnostics import CalendarError, Msg
-from .evaluate import not_in_force_note, scope_note
+from .evaluate import prepare
 from .policy import PolicySet, PolicyVersion, Rule, Template
 
 Thunk = Callable[[], Any]
@@ -391,6 +391,11 @@ def rule_findings(rule: Rule, ctx: Ctx, effective: dt.date) -> Iterator[Finding]
 # -------------------------------------------------------------------------------------------- entry point
 
 
+def _walked_scope(version: PolicyVersion, facts: dict[str, Any], on: dt.date, cal: WorkCalendar) -> bool:
+    assert version.scope is not None and version.compiled is not None
+    return bool(eval_expr(version.scope, Ctx(facts, on, cal, version, version.compiled.info, {})))
+
+
 def interpret(policy: PolicySet, student: object, *, on: dt.date) -> Decision:
     """Judge ``student`` on ``on`` under ``policy`` by walking the AST; the contract of ``evaluate``.
 
@@ -398,24 +403,12 @@ def interpret(policy: PolicySet, student: object, *, on: dt.date) -> Decision:
     whose safety net turns an internal error into an ``unknown`` finding, an internal error (a bug in
     a pass) propagates here, so that a differential test cannot mistake it for agreement.
     """
-    facts, warns = policy.schema.validate(student)
-    warnings = tuple(RecordWarning(w.path, w.message) for w in warns)
-    sid = facts.get("id")
-    version = policy.version_on(on)
-    if version is None or version.compiled is None:
-        note = not_in_force_note(policy, on)
-        return Decision(sid, on, None, (), warnings, note)
+    prepared = prepare(policy, student, on, _walked_scope)
+    if isinstance(prepared, Decision):
+        return prepared
+    facts, warnings, version = prepared
+    assert version.compiled is not None
     ctx = Ctx(facts, on, policy.calendar, version, version.compiled.info, {})
     rules = [r for r in version.rules if r.kind != "invariant"]  # invariants are checked, not judged
-    if version.scope is not None:  # Art. 2: whether the measures apply at all
-        article = version.scope_article
-        try:
-            applies = bool(eval_expr(version.scope, ctx.fresh()))
-        except Absent as ex:
-            missing = tuple(dict.fromkeys(ex.paths))
-            unknown = tuple(Finding(r.id, r.article, "student", Outcome.UNKNOWN, missing=missing) for r in rules)
-            return Decision(sid, on, version.id, unknown, warnings, scope_note(article, unknown=True))
-        if not applies:
-            return Decision(sid, on, version.id, (), warnings, scope_note(article, unknown=False))
     findings = tuple(f for r in rules for f in rule_findings(r, ctx, version.measures_effective))
-    return Decision(sid, on, version.id, findings, warnings)
+    return Decision(facts.get("id"), on, version.id, findings, warnings)

@@ -108,8 +108,13 @@ class AstCache:
         directory = self.directory()
         if directory is None:
             return
-        grammar = data_path("grammar", "policy.lark").read_bytes()
-        tag = hashlib.sha256(grammar + _CACHE_FORMAT.encode()).hexdigest()[:16]
+        # what makes a parse: the grammar, the code that turns it into nodes, and the node classes
+        here = Path(__file__).parent
+        sources = [data_path("grammar", "policy.lark"), here / "lark_frontend.py", here / "syntax.py"]
+        digest = hashlib.sha256(_CACHE_FORMAT.encode())
+        for source in sources:
+            digest.update(source.read_bytes())
+        tag = digest.hexdigest()[:16]
         self.path = directory / f"ast-{tag}.pickle"
         try:
             with self.path.open("rb") as f:

@@ -63,6 +63,11 @@ class Rule:
     def loop(self) -> s.For | None:
         return self.program.loop
 
+    @property
+    def is_deadline(self) -> bool:
+        """A deadline rule: its condition judges an act `by` a due date, so it can be pending."""
+        return self.act_path is not None
+
 
 @attrs.define(eq=False)
 class Article:

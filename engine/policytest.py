@@ -38,7 +38,7 @@ from .diagnostics import Diagnostic, FactsError, Lang, Msg, Severity, Span, Xuej
 from .evaluate import evaluate
 from .factpath import parse as _parse_path
 from .factpath import show as _show
-from .policy import PolicySet, Rule
+from .policy import PolicySet
 from .render import outcome_word
 from .yamlsource import YMap, YNode, YScalar, YSeq, load_data, load_yaml, to_python
 
@@ -649,12 +649,7 @@ class _Index:
         for v in policy.versions:
             self.articles.update(v.articles)
             for r in v.rules:
-                self.rules.setdefault(r.id, _RuleInfo(r.id, r.article, r.kind, _is_deadline(r)))
-
-
-def _is_deadline(rule: Rule) -> bool:
-    """A rule that can be pending: its condition judges an act `by` a due date (the checker records it)."""
-    return rule.act_path is not None
+                self.rules.setdefault(r.id, _RuleInfo(r.id, r.article, r.kind, r.is_deadline))
 
 
 Evaluator = Callable[..., Decision]
@@ -746,9 +741,7 @@ def _judge_case(
     # A patch that writes a field the facts schema does not know (a typo) would change nothing.
     patched = [p for p, _, _ in case.patch]
     for w in decision.warnings:
-        if w.message.en.startswith("unknown field") and any(
-            w.path == p or w.path.startswith((p + ".", p + "[")) for p in patched
-        ):
+        if w.code == "unknown-field" and any(w.path == p or w.path.startswith((p + ".", p + "[")) for p in patched):
             raise _CaseError(Msg(f"patch: {w.message.zh}", f"patch: {w.message.en}"))
     mismatches: list[Mismatch] = []
     hits: list[Hit] = []
@@ -1136,7 +1129,7 @@ def coverage(policy: PolicySet, report: Report) -> Coverage:
                     r.id,
                     r.article,
                     r.kind,
-                    _is_deadline(r),
+                    r.is_deadline,
                     {o: tuple(hits[(v.id, r.id, o)]) for o in Outcome if (v.id, r.id, o) in hits},
                 )
                 for r in a.rules

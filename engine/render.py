@@ -5,7 +5,6 @@ They only render; nothing here decides. The CLI calls them.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -262,14 +261,8 @@ def diagnostics_github(diags: Sequence[Diagnostic], lang: Lang) -> str:
 # ---------------------------------------------------------------------------------------------- deadlines
 
 
-def deadline_rows(dec: Decision) -> list[Finding]:
-    """The findings with a due date that still matter: missed (violated) and upcoming (pending)."""
-    rows = [f for f in dec.findings if f.due is not None and f.outcome in (Outcome.VIOLATED, Outcome.PENDING)]
-    return sorted(rows, key=lambda f: (f.due or dec.on, f.article, f.rule, f.subject))
-
-
-def deadlines_text(dec: Decision, lang: Lang) -> str:
-    rows = deadline_rows(dec)
+def deadlines_text(dec: Decision, rows: Sequence[Finding], lang: Lang) -> str:
+    """A table of ``rows`` (from :func:`engine.evaluate.deadlines`), days left counted from ``dec.on``."""
     if not rows:
         return "没有逾期或待办的期限" if lang == "zh" else "no overdue or upcoming deadlines"
     head = (
@@ -320,22 +313,21 @@ def _ics_fold(line: str) -> list[str]:
     return [out[0], *(" " + c for c in out[1:])]
 
 
-def deadlines_ics(dec: Decision, lang: Lang, stamp: str) -> str:
-    """An iCalendar file (RFC 5545) with one all-day event per overdue or upcoming deadline."""
+def deadlines_ics(dec: Decision, rows: Sequence[Finding], lang: Lang, stamp: str) -> str:
+    """An iCalendar file (RFC 5545) with one all-day event per deadline in ``rows``."""
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         f"PRODID:-//Xueji//xueji deadlines//{lang.upper()}",
         "CALSCALE:GREGORIAN",
     ]
-    for f in deadline_rows(dec):
+    for f in rows:
         assert f.due is not None
         lines += [
             "BEGIN:VEVENT",
             f"UID:{dec.student_id}-{f.rule}-{f.subject}@xueji".replace(" ", ""),
             f"DTSTAMP:{stamp}",
             f"DTSTART;VALUE=DATE:{f.due:%Y%m%d}",
-            f"DTEND;VALUE=DATE:{f.due + dt.timedelta(days=1):%Y%m%d}",
             f"SUMMARY:{_ics_text(_article_ref(f.article, lang) + ' ' + f.message.get(lang))}",
             f"DESCRIPTION:{_ics_text(f'{f.rule} · {f.subject} · {outcome_word(f.outcome, lang)}')}",
             "END:VEVENT",

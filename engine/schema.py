@@ -17,26 +17,19 @@ from typing import Any
 
 import attrs
 
+from .decision import RecordWarning
 from .diagnostics import Diagnostic, FactProblem, FactsError, Msg, PolicyError, error
 from .limits import MAX_COLLECTION
-from .types import PRIMITIVES, EnumT, Field, ListT, Nullable, Prim, RecordT, Type, strip
+from .types import PRIMITIVES, EnumT, Field, ListT, Nullable, Prim, RecordT, Type
 from .yamlsource import YMap, YNode, YScalar, YSeq
 
 _TYPE_RE = re.compile(r"^\s*(?:list\[\s*(?P<elem>\w+)\s*\]|(?P<name>\w+))\s*(?P<q>\?)?\s*$")
 _YEARMONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-
-@attrs.frozen
-class Warning_:
-    path: str
-    message: Msg
-
-    def to_dict(self) -> dict[str, str]:
-        return {"path": self.path, "zh": self.message.zh, "en": self.message.en}
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")  # fromisoformat alone would take week dates (2023-W37-2)
 
 
 Problems = list[FactProblem]
-Warnings = list[Warning_]
+Warnings = list[RecordWarning]
 Validator = Callable[[Any, str, Problems, Warnings], Any]
 
 
@@ -56,7 +49,7 @@ class Schema:
 
     # ------------------------------------------------------------------------------------- records
 
-    def validate(self, record: object) -> tuple[dict[str, Any], list[Warning_]]:
+    def validate(self, record: object) -> tuple[dict[str, Any], list[RecordWarning]]:
         """Check ``record`` against the schema. Returns the normalised facts and the warnings."""
         if self._validator is None:
             self._validator = self._record_validator(self.root)
@@ -152,12 +145,13 @@ class Schema:
                 fpath = prefix + name
                 if value is None and not isinstance(f.type, Nullable):
                     w.append(
-                        Warning_(
+                        RecordWarning(
                             fpath,
                             Msg(
                                 f"{fpath} 不能为 null（“没有”对它无意义），按缺失处理",
                                 f'{fpath} cannot be null ("none" makes no sense for it); read as absent',
                             ),
+                            "null-as-absent",
                         )
                     )
                     continue
@@ -170,12 +164,13 @@ class Schema:
                     tip_zh = f"；是否应为 {close[0]}？" if close else ""
                     tip_en = f"; did you mean {close[0]}?" if close else ""
                     w.append(
-                        Warning_(
+                        RecordWarning(
                             prefix + str(key),
                             Msg(
                                 f"未知字段 {prefix}{key}，已忽略{tip_zh}",
                                 f"unknown field {prefix}{key}, ignored{tip_en}",
                             ),
+                            "unknown-field",
                         )
                     )
             return out
@@ -232,10 +227,9 @@ def _v_text(x: Any, path: str, p: Problems, w: Warnings) -> Any:
 def _v_date(x: Any, path: str, p: Problems, w: Warnings) -> Any:
     if isinstance(x, dt.date) and not isinstance(x, dt.datetime):
         return x
-    if isinstance(x, str):
+    if isinstance(x, str) and _DATE_RE.match(x):
         try:
-            if len(x) == 10:
-                return dt.date.fromisoformat(x)
+            return dt.date.fromisoformat(x)
         except ValueError:
             p.append(FactProblem(path, Msg(f"日期 {x!r} 不存在", f"the date {x!r} does not exist")))
             return None
@@ -284,7 +278,7 @@ def _fast_check(t: Type) -> Callable[[Any], Any] | None:
     elif isinstance(base, Prim) and base.name == "date":
 
         def check(v: Any) -> Any:
-            if type(v) is str and len(v) == 10:
+            if type(v) is str and len(v) == 10 and v[4] == "-" and v[7] == "-" and v[:4].isdigit():
                 try:
                     return dt.date.fromisoformat(v)
                 except ValueError:
@@ -412,15 +406,3 @@ def load_schema(tree: YNode | None, filename: str) -> Schema:
     if diags:
         raise PolicyError(diags)
     return Schema(records[root_name], records, enums)
-
-
-def field_type(rt: RecordT, name: str) -> Type | None:
-    f = rt.fields.get(name)
-    return None if f is None else f.type
-
-
-def element_record(t: Type) -> RecordT | None:
-    t = strip(t)
-    if isinstance(t, ListT) and isinstance(t.elem, RecordT):
-        return t.elem
-    return None

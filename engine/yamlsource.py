@@ -1419,8 +1419,8 @@ def _multiple_documents(span: Span) -> Diagnostic:
     return error(
         "yaml-multiple-documents",
         span,
-        "一个文件只能有一个 YAML 文档：从这里开始的第二个文档被忽略了",
-        "a file may hold only one YAML document: the second document, starting here, was ignored",
+        "一个文件只能有一个 YAML 文档：从这里开始是第二个文档",
+        "a file may hold only one YAML document: a second document starts here",
         hint=_hint(
             "删除多余的 --- 分隔线，或把第二部分移到单独的文件中",
             "Remove the extra '---' separator, or move the second part into a file of its own",

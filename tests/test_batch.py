@@ -112,3 +112,17 @@ def test_batch_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["eval", "--batch", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "o")]) == 2
     assert main(["eval", "--batch", "x.jsonl"]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_csv_header_with_a_huge_index_is_refused_before_any_output(tmp_path: Path) -> None:
+    src, out = tmp_path / "in.csv", tmp_path / "out.jsonl"
+    src.write_text("id,academic_years[99999999].year\n1,2023\n", encoding="utf-8")
+    assert main(["eval", "--batch", str(src), "--out", str(out), "--jobs", "1"]) == 2
+    assert not out.exists() and not (tmp_path / "out.jsonl.part").exists()
+
+
+def test_a_bad_input_name_keeps_the_previous_output(tmp_path: Path) -> None:
+    out = tmp_path / "keep.jsonl"
+    out.write_text('{"line": 1}\n', encoding="utf-8")
+    assert main(["eval", "--batch", str(tmp_path / "typo.jsonl"), "--out", str(out)]) == 2
+    assert out.read_text(encoding="utf-8") == '{"line": 1}\n'

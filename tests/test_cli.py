@@ -641,12 +641,12 @@ MISFORMAT = [
         CH3,
         "          require year.supplementary_registered_on exists\n"
         "            when annual_registration_applies(year)\n"
-        "                and year.registered_on is missing\n"
+        "                and not year.registered_on exists\n"
         "                and year.deferred_on exists\n"
         "                and year.tuition_paid\n"
         "                and year.conditions_met\n",
         "          require (year.supplementary_registered_on exists)\n"
-        "            when annual_registration_applies(year) and year.registered_on is missing and "
+        "            when annual_registration_applies(year) and not year.registered_on exists and "
         "year.deferred_on exists and year.tuition_paid and year.conditions_met\n",
     ),
     (
