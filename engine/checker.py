@@ -146,6 +146,13 @@ def proven_present(e: s.Expr, truth: bool = True, defs: dict[str, s.Expr] | None
     return out
 
 
+class _Contradiction(Exception):
+    """A signal inside the never-applies lint: ``node`` contradicts an earlier condition."""
+
+    def __init__(self, node: s.Expr) -> None:
+        self.node = node
+
+
 class Checker:
     def __init__(self, schema: Schema, version: PolicyVersion) -> None:
         self.schema = schema
@@ -425,6 +432,7 @@ class Checker:
             ct = self._expr(c.expr, scope, present)
             self._expect_bool(c.expr, ct, c.kind)
             present = present | self._proven(c.expr, c.kind == "when")
+        self._never_applies_lint(v)
         ty = self._expr(v.cond, scope, present)
         if v.kind == "require":
             if not t.is_truth(ty) and ty != ERROR:
@@ -705,9 +713,10 @@ class Checker:
             return t.INT
         if op == "*" and lt == t.INT and rt == t.INT:
             return t.INT
-        if op in ("+", "-") and lt == t.DATE and rt == t.DURATION:
-            return t.DATE
-        if op == "+" and lt == t.DURATION and rt == t.DATE:
+        if (op in ("+", "-") and lt == t.DATE and rt == t.DURATION) or (
+            op == "+" and lt == t.DURATION and rt == t.DATE
+        ):
+            self._month_clamp_lint(e)
             return t.DATE
         if op == "-" and lt == t.DATE and rt == t.DATE:
             return t.INT
@@ -721,6 +730,84 @@ class Checker:
             f"cannot apply {op} to {lt} and {rt}",
             hint,
         )
+
+    def _month_clamp_lint(self, e: s.Binary) -> None:
+        """Adding months or years to a date can land on a day the month lacks (Jan 31 + 1 month):
+        the result is clamped unless the author said how to round (STYLE: a decision, not an accident)."""
+        for d in (e.left, e.right):
+            if isinstance(d, s.Duration) and d.unit in ("months", "years") and d.rounding is None:
+                months = d.unit == "months"
+                unit_en = ("month" if months else "year") + ("s" if d.amount != 1 else "")
+                example_zh, example_en = (
+                    ("1月31日 + 1个月", "Jan 31 + 1 month") if months else ("2月29日 + 1年", "Feb 29 + 1 year")
+                )
+                self.diags.append(
+                    warning(
+                        "month-may-clamp",
+                        self.locate(d.pos),
+                        f"日期加 {d.amount} {'个月' if months else '年'} 可能落在不存在的日子"
+                        f"（如 {example_zh}），此时取该月最后一天",
+                        f"adding {d.amount} {unit_en} to a date can land on a day the month lacks ({example_en}); "
+                        "the result is then clamped to the month's last day",
+                        hint=Msg(
+                            "写 `rounded down` 明确取月末，或 `rounded up` 顺延到下月1日",
+                            "write `rounded down` to clamp on purpose, "
+                            "or `rounded up` to move to the 1st of the next month",
+                        ),
+                    )
+                )
+
+    def _never_applies_lint(self, v: s.Verdict) -> None:
+        """A rule whose `when`/`unless` clauses contradict each other can never apply: say where."""
+        equal: dict[str, tuple[object, s.Expr]] = {}
+        present: dict[str, bool] = {}
+
+        def facts(e: s.Expr, truth: bool) -> None:
+            match e:
+                case s.Binary(op="and", left=a, right=b) if truth:
+                    facts(a, True)
+                    facts(b, True)
+                case s.Binary(op="or", left=a, right=b) if not truth:
+                    facts(a, False)
+                    facts(b, False)
+                case s.Not(operand=o):
+                    facts(o, not truth)
+                case s.BoolLit(value=flag) if flag is not truth:
+                    raise _Contradiction(e)
+                case s.Exists(value=x) | s.Missing(value=x):
+                    key = path_key(x)
+                    says = truth if isinstance(e, s.Exists) else not truth
+                    if key is not None:
+                        if present.get(key, says) is not says:
+                            raise _Contradiction(e)
+                        present[key] = says
+                case s.Binary(op="=", left=x, right=lit) if truth and isinstance(lit, s.IntLit | s.StrLit | s.Name):
+                    key = path_key(x)
+                    res = self.info.names.get(id(lit))
+                    if key is None or (isinstance(lit, s.Name) and (res is None or res.kind != "enum")):
+                        return
+                    value = lit.id if isinstance(lit, s.Name) else lit.value
+                    if key in equal and equal[key][0] != value:
+                        raise _Contradiction(e)
+                    equal[key] = (value, e)
+                case _:
+                    pass
+
+        try:
+            for c in v.clauses:
+                facts(c.expr, c.kind == "when")
+        except _Contradiction as ex:
+            self.diags.append(
+                warning(
+                    "rule-never-applies",
+                    self.locate(ex.node.pos),
+                    "这条规则的 when/unless 条件相互矛盾，规则永远不会适用",
+                    "the rule's when/unless conditions contradict each other: it can never apply",
+                    hint=Msg(
+                        "检查这里与其他条件是否写反", "check whether this condition or another is the wrong way round"
+                    ),
+                )
+            )
 
     def _name(self, e: s.Name, scope: dict[str, _Var]) -> t.Type:
         name = e.id

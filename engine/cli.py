@@ -18,9 +18,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
+import attrs
+
 from . import __version__, batch, policytest
 from .decision import Decision, Finding
-from .diagnostics import Diagnostic, FactsError, Lang, PolicyError, Severity, XuejiError
+from .diagnostics import Diagnostic, FactsError, Lang, Msg, PolicyError, Severity, XuejiError, warning
 from .evaluate import deadlines, evaluate
 from .explain import Step, explain
 from .fmt import format_file
@@ -346,19 +348,19 @@ def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
             results.append({"file": name, "error": [p.to_dict() for p in ex.problems]})
             continue
         decisions.append(decision)
-        results.append({"file": name, **decision.to_dict()})
+        explainer = _explainer(policy, record, decision.on) if args.explain else None
+        if args.format == "json":
+            result = {"file": name, **decision.to_dict()}
+            if explainer is not None:
+                for f, out in zip(decision.findings, result["findings"], strict=True):
+                    out["explanation"] = [attrs.asdict(step) for step in explainer(f)]
+            results.append(result)
+            continue
         name_fact = record.get("name") if isinstance(record, dict) else None
-        texts.append(
-            decision_text(
-                decision,
-                policy,
-                lang,
-                name=str(name_fact) if name_fact else None,
-                explain=_explainer(policy, record, decision.on) if args.explain else None,
-            )
-        )
+        shown = str(name_fact) if name_fact else None
+        texts.append(decision_text(decision, policy, lang, name=shown, explain=explainer))
     if args.format == "json":
-        _print(to_json(results if len(args.records) > 1 else results[0]))
+        _print(to_json(results))  # always a list, one entry per RECORD, whatever the shell glob matched
     else:
         _print("\n\n".join(texts))
     if bad_input:
@@ -368,7 +370,8 @@ def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
 
 
 def _explainer(policy: PolicySet, record: Any, on: dt.date) -> Callable[[Finding], list[Step]]:
-    return lambda finding: explain(policy, record, on, finding)
+    facts, _ = policy.schema.validate(record)  # once per record, not once per finding
+    return lambda finding: explain(policy, facts, on, finding)
 
 
 def lint_diagnostics(paths: Sequence[str]) -> list[Diagnostic]:
@@ -381,10 +384,31 @@ def lint_diagnostics(paths: Sequence[str]) -> list[Diagnostic]:
         except PolicyError as ex:
             found = ex.diagnostics
         else:
-            found = ps.warnings
+            found = [*ps.warnings, *_untested(ps)]
         # a single file: that file's diagnostics (and any that belong to no file)
         out.extend(d for d in found if only is None or d.span is None or Path(d.span.file).resolve() == only)
     return out
+
+
+def _untested(ps: PolicySet) -> list[Diagnostic]:
+    """A warning for each rule that no test case of the policy set exercises (when it has cases)."""
+    paths = [p for p in policytest.default_case_paths(ps) if p.exists()]
+    if not paths:
+        return []
+    cases = policytest.load_cases(paths)
+    return [
+        warning(
+            "rule-untested",
+            r.span,
+            f"没有测试用例检验规则 {r.id}",
+            f"no test case exercises the rule {r.id}",
+            hint=Msg(
+                f"在 {paths[0]} 中为它写一个违反的用例和一个符合的用例",
+                f"write a case in {paths[0]} that violates it and one that satisfies it",
+            ),
+        )
+        for r in policytest.untested_rules(ps, cases)
+    ]
 
 
 def _policy_root(path: str | None) -> tuple[Path | None, Path | None]:

@@ -69,13 +69,13 @@ def _subject_ctx(policy: PolicySet, rule: Rule, facts: dict[str, Any], on: dt.da
     return None
 
 
-def explain(policy: PolicySet, record: Any, on: dt.date, finding: Finding) -> list[Step]:
-    """The steps that decided ``finding`` (empty when the rule or subject cannot be found)."""
+def explain(policy: PolicySet, facts: dict[str, Any], on: dt.date, finding: Finding) -> list[Step]:
+    """The steps that decided ``finding`` for the record whose normalised facts are ``facts`` (what
+    ``policy.schema.validate`` gives); empty when the rule or subject cannot be found."""
     version = policy.version_on(on)
     rule = next((r for r in version.rules if r.id == finding.rule), None) if version else None
     if rule is None:
         return []
-    facts, _ = policy.schema.validate(record)
     ctx = _subject_ctx(policy, rule, facts, on, finding.subject)
     if ctx is None:
         return []
@@ -83,9 +83,9 @@ def explain(policy: PolicySet, record: Any, on: dt.date, finding: Finding) -> li
     verdict = rule.verdict
     for clause in verdict.clauses:
         v, shown = _value(clause.expr, ctx)
-        decisive = finding.outcome is Outcome.NOT_APPLICABLE and (v is False if clause.kind == "when" else v is True)
-        steps.append(Step(clause.kind, expr_text(clause.expr), shown, decisive))
-        if decisive:
+        settles = v is None or (v is False if clause.kind == "when" else v is True)  # unknown, or not applicable
+        steps.append(Step(clause.kind, expr_text(clause.expr), shown, settles))
+        if settles:
             return steps
     if finding.outcome is Outcome.NOT_APPLICABLE:  # not applicable by the Art. 22 cut
         steps.append(Step("due", str(finding.due), "before the measures took effect", True))
@@ -94,12 +94,23 @@ def explain(policy: PolicySet, record: Any, on: dt.date, finding: Finding) -> li
     op = cond.op if isinstance(cond, s.Binary) and cond.op in ("and", "or") else None
     operands = _chain(cond, op) if op else [cond]
     values = [_value(o, ctx) for o in operands]
-    # the decisive operand: the first false of an `and`, the first true of an `or`
-    stop: Any = (op == "or") if op else None
-    decided_at = next((i for i, (v, _) in enumerate(values) if v is stop), None) if op else 0
-    if decided_at is None:  # all operands agree: the last one settles it
-        decided_at = len(values) - 1
-    for i, (o, (_, shown)) in enumerate(zip(operands, values, strict=True)):
-        label = verdict.kind if i == 0 else f"  {op}"
-        steps.append(Step(label, expr_text(o), shown, i == decided_at))
+    steps += [
+        Step(verdict.kind if i == 0 else f"  {op}", expr_text(o), shown, i == _decisive([v for v, _ in values], op))
+        for i, (o, (_, shown)) in enumerate(zip(operands, values, strict=True))
+    ]
     return steps
+
+
+def _decisive(values: list[Any], op: str | None) -> int:
+    """Which operand settled the chain: the first false of an `and` or true of an `or`; failing that the
+    first pending or unknown one (None); failing that the last."""
+    if op is None:
+        return 0
+    stop = op == "or"
+    for i, v in enumerate(values):
+        if v is stop:
+            return i
+    for i, v in enumerate(values):
+        if v is PENDING or v is None:
+            return i
+    return len(values) - 1

@@ -38,7 +38,7 @@ from .diagnostics import Diagnostic, FactsError, Lang, Msg, Severity, Span, Xuej
 from .evaluate import evaluate
 from .factpath import parse as _parse_path
 from .factpath import show as _show
-from .policy import PolicySet
+from .policy import PolicySet, Rule
 from .render import outcome_word
 from .yamlsource import YMap, YNode, YScalar, YSeq, load_data, load_yaml, to_python
 
@@ -158,6 +158,20 @@ class Case:
 def default_case_paths(policy: PolicySet) -> list[Path]:
     """Where a policy set keeps its cases: ``<policy root>/tests``."""
     return [policy.root / "tests"]
+
+
+def untested_rules(policy: PolicySet, cases: Sequence[Case]) -> list[Rule]:
+    """Judged rules that no case expects anything of, by its id or its article (a static reading of
+    the case files: cheap enough for ``xueji lint``; ``xueji coverage`` says which outcomes ran)."""
+    named = {e.rule for c in cases for e in c.expect if e.rule is not None}
+    articles = {e.article for c in cases for e in c.expect if e.article is not None}
+    judged_all = any(c.expect_none_judged for c in cases)
+    return [
+        r
+        for v in policy.versions
+        for r in v.rules
+        if r.kind != "invariant" and r.id not in named and r.article not in articles and not judged_all
+    ]
 
 
 def load_cases(paths: Iterable[str | Path]) -> list[Case]:

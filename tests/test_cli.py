@@ -144,7 +144,7 @@ CANCELLATION_DUE = "    let cancellation_due(c: cancellation) = c.decided_on + 1
 UNUSED_DEFINITION = (
     CH3,
     CANCELLATION_DUE,
-    CANCELLATION_DUE + "    let graduation_due(y: academic_year) = y.term_start + 4 years\n",
+    CANCELLATION_DUE + "    let graduation_due(y: academic_year) = y.term_start + 4 years rounded down\n",
 )
 BREAKS = [
     (
@@ -187,7 +187,7 @@ def test_eval_text_golden(cli: CLI, golden, in_repo: Path, fixture: str, on: str
 def test_eval_json_golden(cli: CLI, golden, in_repo: Path, fixture: str, on: str, code: int) -> None:
     r = cli("eval", f"fixtures/{fixture}.yaml", "--on", on, "--format", "json", "--lang", "en")
     assert r.code == code
-    data = json.loads(r.out)
+    (data,) = json.loads(r.out)  # always a list, one entry per record
     assert data["file"] == f"fixtures/{fixture}.yaml"
     assert data["on"] == on
     assert data["version"] == "2021"
@@ -217,7 +217,7 @@ def test_eval_text_groups_by_article_violations_first_with_due_dates(
     cli: CLI, in_repo: Path, fixture: str, on: str, code: int
 ) -> None:
     text = cli("eval", f"fixtures/{fixture}.yaml", "--on", on, "--lang", "en").out
-    findings = json.loads(cli("eval", f"fixtures/{fixture}.yaml", "--on", on, "--format", "json").out)["findings"]
+    findings = json.loads(cli("eval", f"fixtures/{fixture}.yaml", "--on", on, "--format", "json").out)[0]["findings"]
     blocks = [b for b in text.split("\n\n") if b.startswith("Art. ")]
     assert sorted(int(b.split()[1]) for b in blocks) == sorted({f["article"] for f in findings})
     pattern = re.compile(r"^  (violated|unknown|pending|satisfied|not applicable) +(\S+)  (\S+)(?:  due (\S+))?$")
@@ -275,7 +275,7 @@ def test_eval_stdin_json(cli: CLI, in_repo: Path) -> None:
     from_stdin = cli("eval", "-", "--on", "2024-11-15", "--lang", "en", stdin=data)
     assert from_stdin.code == from_file.code == 1
     assert from_stdin.out == from_file.out
-    as_json = json.loads(cli("eval", "-", "--on", "2024-11-15", "--format", "json", stdin=data).out)
+    (as_json,) = json.loads(cli("eval", "-", "--on", "2024-11-15", "--format", "json", stdin=data).out)
     assert as_json["file"] == "-"
     assert as_json["id"] == "2022020117"
 
@@ -346,7 +346,7 @@ def test_eval_record_failing_the_schema_lists_every_problem_with_its_path(cli: C
         "r.json: academic_years[1].term_start: the date '2020-02-30' does not exist",
         "r.json: diplomas[0].lost: expected a boolean (true/false), got 'no'",
     ]
-    data = json.loads(cli("eval", "r.json", "--on", "2023-12-01", "--format", "json").out)
+    (data,) = json.loads(cli("eval", "r.json", "--on", "2023-12-01", "--format", "json").out)
     assert [p["path"] for p in data["error"]] == [
         "level",
         "admission.year",
@@ -779,7 +779,7 @@ def test_deadlines_table_golden(cli: CLI, golden, in_repo: Path, fixture: str, o
 
 @pytest.mark.parametrize(("fixture", "on"), [("annual-pending", "2025-09-10"), ("cancellation-late", "2024-11-15")])
 def test_deadlines_agree_with_eval(cli: CLI, in_repo: Path, fixture: str, on: str) -> None:
-    findings = json.loads(cli("eval", f"fixtures/{fixture}.yaml", "--on", on, "--format", "json").out)["findings"]
+    findings = json.loads(cli("eval", f"fixtures/{fixture}.yaml", "--on", on, "--format", "json").out)[0]["findings"]
     due = sorted(
         (f["due"], f["rule"], f["subject"], f["outcome"])
         for f in findings
@@ -1192,7 +1192,7 @@ def test_subprocess_stdin(tmp_path: Path) -> None:
     data = (FIXTURES / "cancellation-late.yaml").read_bytes()
     proc = python_m("eval", "-", "--on", "2024-11-15", "--format", "json", stdin=data)
     assert proc.returncode == 1
-    assert json.loads(proc.stdout)["id"] == "2022020117"
+    assert json.loads(proc.stdout)[0]["id"] == "2022020117"
     proc = python_m("eval", "-", "--on", "2024-11-15", "--lang", "en", stdin=b"{not json")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
@@ -1228,3 +1228,55 @@ def test_non_rule_lines_helper() -> None:
     assert non_rule_lines(text) == ["a: 1\n", "rule: |\n", "b: |\n", "  text\n"]
     defs = "definitions:\n  - |\n    let x = 1\n  - |\n    let y = 2\nrules:\n"
     assert non_rule_lines(defs) == ["definitions:\n", "  - |\n", "  - |\n", "rules:\n"]
+
+
+def test_explain_marks_the_pending_operand_and_an_unknown_clause(cli: CLI, in_repo: Path) -> None:
+    """--explain marks what settled each finding: a pending `by`, or the clause that was unknown."""
+    r = cli("eval", "fixtures/annual-pending.yaml", "--on", "2025-09-10", "--format", "json", "--explain")
+    (data,) = json.loads(r.out)
+    (f,) = [
+        f for f in data["findings"] if f["rule"] == "art11.annual_registration" and f["subject"] == "academic_years[2]"
+    ]
+    decided = [step for step in f["explanation"] if step["decided"]]
+    assert f["outcome"] == "pending"
+    assert [(s["label"], s["value"]) for s in decided] == [("require", "pending")]
+    r = cli("eval", "fixtures/missing-facts.yaml", "--on", "2025-11-01", "--format", "json", "--explain")
+    (data,) = json.loads(r.out)
+    unknown = [f for f in data["findings"] if f["outcome"] == "unknown" and f["explanation"]]
+    assert unknown
+    for f in unknown:
+        (last,) = [s for s in f["explanation"] if s["decided"]]
+        assert last["value"].startswith("unknown"), f
+
+
+def test_lint_warns_about_a_rule_no_test_case_exercises(cli: CLI, work: Path) -> None:
+    import shutil
+
+    from engine.resources import bundled_policy_dir
+
+    root = work / "untested"
+    shutil.copytree(bundled_policy_dir(), root)
+    ch4 = root / "2021" / "ch4-credential-registration.yaml"
+    text = ch4.read_text(encoding="utf-8")
+    text = text.replace(
+        "      - id: art17.lost_credential_certified\n",
+        """      - id: art17.new_rule_without_cases
+        rule: |
+          for diploma in diplomas
+          require diploma.loss_annotated
+            when diploma.lost
+        message:
+          zh: 新规则
+          en: a new rule
+      - id: art17.lost_credential_certified
+""",
+    )
+    ch4.write_text(text, encoding="utf-8")
+    cases = root / "tests"
+    for f in cases.glob("*.yaml"):  # keep only cases that never mention Art. 17
+        if "art17" in f.read_text(encoding="utf-8") or "article: 17" in f.read_text(encoding="utf-8"):
+            f.unlink()
+    r = cli("lint", str(root), "--lang", "en", "--format", "json")
+    codes = [(d["code"], d["message"]["en"]) for d in json.loads(r.out)["diagnostics"]]
+    assert ("rule-untested", "no test case exercises the rule art17.new_rule_without_cases") in codes
+    assert cli("lint", str(root), "--strict").code == 1

@@ -132,6 +132,6 @@ def test_installed_xueji_eval_json(installed: dict[str, Any]) -> None:
     assert result.returncode == 1, (
         f"violations exit 1:\n{result.stdout}\n{result.stderr}"
     )  # expulsion e-registered late
-    data = json.loads(result.stdout)
+    (data,) = json.loads(result.stdout)
     outcomes = {f["rule"]: f["outcome"] for f in data["findings"] if f["subject"] == "student"}
     assert outcomes["art12.cancellation_e_registration"] == "violated"
