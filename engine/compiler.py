@@ -1,8 +1,10 @@
-"""Pass 4 — compile: checked AST → Python closures.
+"""Pass 4 — compile: checked AST → Python closures; and ``run``, which judges facts with them.
 
 Takes a checked :class:`~engine.policy.PolicyVersion` and its :class:`~engine.checker.TypeInfo`; gives a
-:class:`CompiledVersion` whose ``run(facts, on, calendar)`` yields findings. Policy text is never handed
-to ``eval``/``exec``: every node becomes a closure ``fn(env) -> value``, built once at load time.
+:class:`CompiledVersion`. :func:`run` then judges a record's normalised facts with it: one finding per
+rule and subject, messages and facts rendered on first use. Policy text is never handed to
+``eval``/``exec``: every node becomes a closure ``fn(env) -> value``, built once at load time. The
+runtime values and primitives come from :mod:`engine.runtime`, shared with the reference interpreter.
 
 Runtime values: ``int``, ``bool``, ``str``, ``datetime.date``, ``None`` (none), dicts (records), lists,
 ``Period`` pairs, durations as ``(amount, unit, rounding)``, and :data:`PENDING` — the third truth value
@@ -21,40 +23,23 @@ import attrs
 
 from . import syntax as s
 from . import types as t
-from .calendar import Rounding, WorkCalendar, add_days, add_months, add_years
+from .calendar import WorkCalendar
 from .checker import TypeInfo
 from .decision import Finding, Outcome
 from .diagnostics import CalendarError, Msg
 from .policy import PolicyVersion, Rule, Template
-
-
-class Absent(Exception):
-    """A fact the record lacks; ``paths`` names it (``academic_years[1].tuition_paid``)."""
-
-    def __init__(self, paths: tuple[str, ...]) -> None:
-        self.paths = paths
-
-
-class _Pending:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "PENDING"
-
-
-PENDING: Any = _Pending()
-
-
-class _UnknownDue:
-    """The `{due}` of a message when the due date could not be computed (shown as `?`)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "UNKNOWN_DUE"
-
-
-UNKNOWN_DUE: Any = _UnknownDue()
+from .runtime import (
+    PENDING,
+    UNKNOWN_DUE,
+    Absent,
+    add_duration,
+    duration_adder,
+    format_value,
+    kleene_and,
+    kleene_or,
+    overlaps,
+    resolve_reads,
+)
 
 Fn = Callable[["Env"], Any]
 PathFn = Callable[["Env"], str]
@@ -81,57 +66,6 @@ class Env:
 
 
 # ----------------------------------------------------------------------------------------- runtime helpers
-
-
-def kleene_and(a: Any, b: Any) -> Any:
-    if a is False or b is False:
-        return False
-    if a is PENDING or b is PENDING:
-        return PENDING
-    return True
-
-
-def kleene_or(a: Any, b: Any) -> Any:
-    if a is True or b is True:
-        return True
-    if a is PENDING or b is PENDING:
-        return PENDING
-    return False
-
-
-def add_duration(d: dt.date, dur: tuple[int, str, str | None], cal: WorkCalendar, sign: int = 1) -> dt.date:
-    amount, unit, rounding = dur
-    n = sign * amount
-    if unit == "days":
-        return add_days(d, n)
-    if unit == "weeks":
-        return add_days(d, 7 * n)
-    if unit == "working_days":
-        return cal.add_working_days(d, n)
-    r = Rounding.UP if rounding == "up" else Rounding.CLAMP
-    if unit == "months":
-        return add_months(d, n, r)
-    return add_years(d, n, r)
-
-
-def overlaps(p: tuple[dt.date, dt.date | None], q: tuple[dt.date, dt.date | None]) -> bool:
-    """Half-open periods ``[from, to)``; ``to = none`` never ends. Back-to-back periods do not overlap."""
-    (a1, b1), (a2, b2) = p, q
-    return (b2 is None or a1 < b2) and (b1 is None or a2 < b1)
-
-
-def format_value(v: Any, lang: str) -> str:
-    if v is None:
-        return "无" if lang == "zh" else "none"
-    if v is True:
-        return "是" if lang == "zh" else "yes"
-    if v is False:
-        return "否" if lang == "zh" else "no"
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, list | tuple):
-        return ", ".join(format_value(x, lang) for x in v)
-    return str(v)
 
 
 def _const(value: Any) -> Fn:
@@ -455,17 +389,8 @@ class Compiler:
         date_fn, dur_node = (fa, b) if lt == t.DATE else (fb, a)
         sign = -1 if op == "-" else 1
         if isinstance(dur_node, s.Duration):
-            n = sign * dur_node.amount
-            unit = dur_node.unit
-            if unit == "days":
-                return lambda env: add_days(date_fn(env), n)
-            if unit == "weeks":
-                return lambda env: add_days(date_fn(env), 7 * n)
-            if unit == "working_days":
-                return lambda env: env.cal.add_working_days(date_fn(env), n)
-            r = Rounding.UP if dur_node.rounding == "up" else Rounding.CLAMP
-            adder = add_months if unit == "months" else add_years
-            return lambda env: adder(date_fn(env), n, r)
+            adder = duration_adder(sign * dur_node.amount, dur_node.unit, dur_node.rounding)
+            return lambda env: adder(date_fn(env), env.cal)
         dur_fn = fb if lt == t.DATE else fa
         return lambda env: add_duration(date_fn(env), dur_fn(env), env.cal, sign)
 
@@ -664,43 +589,6 @@ def render(parts: list[str | Fn], env: Env, lang: str) -> str:
         except (Absent, CalendarError, TypeError, KeyError):  # a message never fails a finding
             out.append("？" if lang == "zh" else "?")
     return "".join(out)
-
-
-def resolve_reads(reads: list[tuple[str, ...]], root: dict[str, Any], subject: str, element: Any) -> dict[str, Any]:
-    """Concrete facts for the static read paths of a rule (``*`` = every element of a list)."""
-    out: dict[str, Any] = {}
-    for path in reads:
-        if path[0] == "$subject":
-            if element is None:
-                continue
-            prefix, value, rest = subject, element, path[1:]
-        elif path[0].startswith("$"):
-            continue
-        else:
-            prefix, value, rest = "", root, path
-        ok = True
-        for seg in rest:
-            if seg == "*":
-                if not isinstance(value, list):
-                    ok = False
-                    break
-                prefix += "[*]"
-                continue
-            prefix = f"{prefix}.{seg}" if prefix else seg
-            if isinstance(value, list):
-                value = [v.get(seg) if isinstance(v, dict) else None for v in value]
-            elif isinstance(value, dict) and seg in value:
-                value = value[seg]
-            else:
-                ok = False
-                break
-        if (
-            ok
-            and not isinstance(value, dict)
-            and not (isinstance(value, list) and value and isinstance(value[0], dict))
-        ):
-            out[prefix] = value
-    return dict(sorted(out.items()))
 
 
 _SAFETY_NET = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)

@@ -25,12 +25,13 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from . import factpath
-from .compiler import resolve_reads, run
+from .compiler import run
 from .decision import Decision, Finding, Outcome
 from .diagnostics import FactsError, Msg
 from .evaluate import evaluate
 from .interpreter import interpret
 from .policy import PolicySet, Rule
+from .runtime import resolve_reads
 from .testing import evaluation_dates, records
 
 

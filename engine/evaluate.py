@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from .calendar import WorkCalendar
-from .compiler import Absent, Env, run
+from .compiler import Env, run
 from .decision import Decision, Finding, Outcome, RecordWarning
 from .diagnostics import Msg
 from .loader import load_policy
 from .policy import PolicySet, PolicyVersion
+from .runtime import Absent
 
 Warnings = tuple[RecordWarning, ...]
 

@@ -15,12 +15,12 @@ from typing import Any
 import attrs
 
 from . import syntax as s
-from .compiler import PENDING, Absent
 from .decision import Finding, Outcome
 from .diagnostics import CalendarError
 from .fmt import expr as expr_text
 from .interpreter import Ctx, eval_expr, path_of
 from .policy import PolicySet, Rule
+from .runtime import PENDING, Absent
 
 
 @attrs.frozen

@@ -6,9 +6,9 @@ walking each rule's AST node by node with the checker's :class:`~engine.checker.
 name refers to, the type of every node) instead of running the closures :mod:`engine.compiler` built.
 
 It is the reference evaluator: small, slow and direct, so that running every fixture through both
-catches compiler bugs. It shares only the leaf runtime values and primitives with the compiler
-(:class:`Absent`, :data:`PENDING`, the Kleene tables, ``overlaps``, date arithmetic, value formatting,
-fact reads); the walk, name resolution and the rule outcome are its own.
+catches compiler bugs. With the compiler it shares only :mod:`engine.runtime` (the leaf runtime values
+and primitives) and :func:`engine.evaluate.prepare` (schema, version, scope); the walk, name resolution
+and the rule outcome are its own.
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ from . import syntax as s
 from . import types as t
 from .calendar import WorkCalendar
 from .checker import TypeInfo
-from .compiler import (
+from .decision import Decision, Finding, Outcome
+from .diagnostics import CalendarError, Msg
+from .evaluate import prepare
+from .policy import PolicySet, PolicyVersion, Rule, Template
+from .runtime import (
     PENDING,
     UNKNOWN_DUE,
     Absent,
@@ -34,10 +38,6 @@ from .compiler import (
     overlaps,
     resolve_reads,
 )
-from .decision import Decision, Finding, Outcome
-from .diagnostics import CalendarError, Msg
-from .evaluate import prepare
-from .policy import PolicySet, PolicyVersion, Rule, Template
 
 Thunk = Callable[[], Any]
 LANGS = ("zh", "en")

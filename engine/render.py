@@ -45,6 +45,9 @@ def _width(text: str) -> int:
 # ---------------------------------------------------------------------------------------------- diagnostics
 
 
+_EXCERPT = 240  # longest source excerpt shown under a diagnostic (characters)
+
+
 class SourceCache:
     def __init__(self) -> None:
         self._lines: dict[str, list[str]] = {}
@@ -69,12 +72,18 @@ def diagnostic_text(d: Diagnostic, lang: Lang, sources: SourceCache | None = Non
         src = (sources or SourceCache()).line(d.span.file, d.span.line)
         if src is not None:
             gutter = f"{d.span.line:>4} | "
-            out.append(gutter + src.rstrip("\r"))
-            lead = _width(src[: d.span.col - 1].replace("\t", " "))
-            length = 1
-            if d.span.end_line == d.span.line and d.span.end_col > d.span.col:
-                length = max(1, _width(src[d.span.col - 1 : d.span.end_col - 1]))
-            out.append(" " * (len(gutter) - 2) + "| " + " " * lead + "^" * length)
+            src = src.rstrip("\r")
+            start, end = d.span.col - 1, d.span.end_col - 1 if d.span.end_line == d.span.line else d.span.col
+            cut = 0
+            if len(src) > _EXCERPT:  # a very long line: show a window around the token
+                cut = max(0, start - _EXCERPT // 2)
+                src = ("…" if cut else "") + src[cut : cut + _EXCERPT] + ("…" if cut + _EXCERPT < len(src) else "")
+                shift = cut - (1 if cut else 0)
+                start, end = start - shift, end - shift
+            out.append(gutter + src)
+            lead = _width(src[:start].replace("\t", " "))
+            length = max(1, _width(src[start:end])) if end > start else 1
+            out.append(" " * (len(gutter) - 2) + "| " + " " * lead + "^" * min(length, _EXCERPT))
     if d.hint is not None:
         out.append(("  提示: " if lang == "zh" else "  hint: ") + d.hint.get(lang))
     return "\n".join(out)

@@ -1,0 +1,139 @@
+"""Leaf: the runtime values and primitives both evaluators share (the compiled closures of
+:mod:`engine.compiler` and the reference interpreter of :mod:`engine.interpreter`).
+
+:class:`Absent` (a fact the record lacks, with its path), :data:`PENDING` (the third truth value of
+``act by due``), :data:`UNKNOWN_DUE`, the Kleene tables for ``and``/``or``, date ± duration, period
+overlap, how values are shown in messages, and the facts a finding read. Imports only leaves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from .calendar import Rounding, WorkCalendar, add_days, add_months, add_years
+
+
+class Absent(Exception):
+    """A fact the record lacks; ``paths`` names it (``academic_years[1].tuition_paid``)."""
+
+    def __init__(self, paths: tuple[str, ...]) -> None:
+        self.paths = paths
+
+
+class _Pending:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "PENDING"
+
+
+PENDING: Any = _Pending()
+
+
+class _UnknownDue:
+    """The `{due}` of a message when the due date could not be computed (shown as `?`)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNKNOWN_DUE"
+
+
+UNKNOWN_DUE: Any = _UnknownDue()
+
+
+def kleene_and(a: Any, b: Any) -> Any:
+    if a is False or b is False:
+        return False
+    if a is PENDING or b is PENDING:
+        return PENDING
+    return True
+
+
+def kleene_or(a: Any, b: Any) -> Any:
+    if a is True or b is True:
+        return True
+    if a is PENDING or b is PENDING:
+        return PENDING
+    return False
+
+
+DateAdder = Callable[[dt.date, WorkCalendar], dt.date]
+
+
+def duration_adder(n: int, unit: str, rounding: str | None) -> DateAdder:
+    """``date + n units`` as a function of the date (and the working-day calendar). Months and years
+    clamp to the month's last day unless the rule said ``rounded up``."""
+    if unit == "days":
+        return lambda d, cal: add_days(d, n)
+    if unit == "weeks":
+        return lambda d, cal: add_days(d, 7 * n)
+    if unit == "working_days":
+        return lambda d, cal: cal.add_working_days(d, n)
+    r = Rounding.UP if rounding == "up" else Rounding.CLAMP
+    by_calendar = add_months if unit == "months" else add_years
+    return lambda d, cal: by_calendar(d, n, r)
+
+
+def add_duration(d: dt.date, dur: tuple[int, str, str | None], cal: WorkCalendar, sign: int = 1) -> dt.date:
+    amount, unit, rounding = dur
+    return duration_adder(sign * amount, unit, rounding)(d, cal)
+
+
+def overlaps(p: tuple[dt.date, dt.date | None], q: tuple[dt.date, dt.date | None]) -> bool:
+    """Half-open periods ``[from, to)``; ``to = none`` never ends. Back-to-back periods do not overlap."""
+    (a1, b1), (a2, b2) = p, q
+    return (b2 is None or a1 < b2) and (b1 is None or a2 < b1)
+
+
+def format_value(v: Any, lang: str) -> str:
+    if v is None:
+        return "无" if lang == "zh" else "none"
+    if v is True:
+        return "是" if lang == "zh" else "yes"
+    if v is False:
+        return "否" if lang == "zh" else "no"
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, list | tuple):
+        return ", ".join(format_value(x, lang) for x in v)
+    return str(v)
+
+
+def resolve_reads(reads: list[tuple[str, ...]], root: dict[str, Any], subject: str, element: Any) -> dict[str, Any]:
+    """Concrete facts for the static read paths of a rule (``*`` = every element of a list)."""
+    out: dict[str, Any] = {}
+    for path in reads:
+        if path[0] == "$subject":
+            if element is None:
+                continue
+            prefix, value, rest = subject, element, path[1:]
+        elif path[0].startswith("$"):
+            continue
+        else:
+            prefix, value, rest = "", root, path
+        ok = True
+        for seg in rest:
+            if seg == "*":
+                if not isinstance(value, list):
+                    ok = False
+                    break
+                prefix += "[*]"
+                continue
+            prefix = f"{prefix}.{seg}" if prefix else seg
+            if isinstance(value, list):
+                value = [v.get(seg) if isinstance(v, dict) else None for v in value]
+            elif isinstance(value, dict) and seg in value:
+                value = value[seg]
+            else:
+                ok = False
+                break
+        if (
+            ok
+            and not isinstance(value, dict)
+            and not (isinstance(value, list) and value and isinstance(value[0], dict))
+        ):
+            out[prefix] = value
+    return dict(sorted(out.items()))
