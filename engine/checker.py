@@ -376,7 +376,7 @@ class Checker:
                         ),
                     )
                 )
-        rule.reads = sorted(set(self._reads))
+        rule.reads = tuple(sorted(set(self._reads)))
         self._loop = None
 
     def _deadline_facts(
@@ -390,7 +390,7 @@ class Checker:
                 rule.act_path = self._path_of(node.act, scope)
                 if isinstance(node.due, s.Name):
                     name = node.due.id
-                    rule.due_reads = local_reads.get(name) or self.info.global_reads.get(name, [])
+                    rule.due_reads = tuple(local_reads.get(name) or self.info.global_reads.get(name, []))
                 return
             todo.extend(s.children(node))
 

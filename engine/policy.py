@@ -45,11 +45,11 @@ class Rule:
     file: str = ""
     source: str = ""  # the rule text as written
     # filled in by the checker
-    reads: list[tuple[str, ...]] = attrs.Factory(list)
+    reads: tuple[tuple[str, ...], ...] = ()
     #: the fact a deadline rule's `by` judges (e.g. ``("$subject", "registered_on")``), and the facts
     #: its due date is computed from (its anchors); used by the consistency checks
     act_path: tuple[str, ...] | None = None
-    due_reads: list[tuple[str, ...]] = attrs.Factory(list)
+    due_reads: tuple[tuple[str, ...], ...] = ()
 
     @property
     def verdict(self) -> s.Verdict:

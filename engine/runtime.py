@@ -9,6 +9,7 @@ overlap, how values are shown in messages, and the facts a finding read. Imports
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -102,38 +103,65 @@ def format_value(v: Any, lang: str) -> str:
     return str(v)
 
 
-def resolve_reads(reads: list[tuple[str, ...]], root: dict[str, Any], subject: str, element: Any) -> dict[str, Any]:
-    """Concrete facts for the static read paths of a rule (``*`` = every element of a list)."""
-    out: dict[str, Any] = {}
+@functools.lru_cache(maxsize=4096)
+def _read_plan(reads: tuple[tuple[str, ...], ...]) -> tuple[tuple[bool, bool, tuple[str, ...], str], ...]:
+    """Each static read path once: (from the subject?, through a list?, its segments, its label after
+    the subject)."""
+    plan = []
     for path in reads:
-        if path[0] == "$subject":
+        from_subject = path[0] == "$subject"
+        if path[0].startswith("$") and not from_subject:
+            continue  # a function parameter: read through the call's arguments instead
+        rest = path[1:] if from_subject else path
+        label = ""
+        for seg in rest:
+            label += "[*]" if seg == "*" else (f".{seg}" if label or from_subject else seg)
+        plan.append((from_subject, "*" in rest, rest, label))
+    return tuple(plan)
+
+
+def _through_lists(value: Any, rest: tuple[str, ...]) -> Any:
+    """Follow a path with `*` segments (every element of a list); _NOWHERE if it leads nowhere."""
+    for seg in rest:
+        if seg == "*":
+            if not isinstance(value, list):
+                return _NOWHERE
+        elif isinstance(value, list):
+            value = [v.get(seg) if isinstance(v, dict) else None for v in value]
+        elif isinstance(value, dict) and seg in value:
+            value = value[seg]
+        else:
+            return _NOWHERE
+    return value
+
+
+_NOWHERE = object()
+
+
+def resolve_reads(
+    reads: tuple[tuple[str, ...], ...], root: dict[str, Any], subject: str, element: Any
+) -> dict[str, Any]:
+    """Concrete facts for the static read paths of a rule (``*`` = every element of a list); a path
+    that leads to a record (not a fact) or nowhere is left out."""
+    out: dict[str, Any] = {}
+    for from_subject, lists, rest, label in _read_plan(reads):
+        if from_subject:
             if element is None:
                 continue
-            prefix, value, rest = subject, element, path[1:]
-        elif path[0].startswith("$"):
-            continue
+            value, label = element, subject + label
         else:
-            prefix, value, rest = "", root, path
-        ok = True
-        for seg in rest:
-            if seg == "*":
-                if not isinstance(value, list):
-                    ok = False
-                    break
-                prefix += "[*]"
+            value = root
+        if lists:
+            value = _through_lists(value, rest)
+            if value is _NOWHERE:
                 continue
-            prefix = f"{prefix}.{seg}" if prefix else seg
-            if isinstance(value, list):
-                value = [v.get(seg) if isinstance(v, dict) else None for v in value]
-            elif isinstance(value, dict) and seg in value:
-                value = value[seg]
-            else:
-                ok = False
-                break
-        if (
-            ok
-            and not isinstance(value, dict)
-            and not (isinstance(value, list) and value and isinstance(value[0], dict))
-        ):
-            out[prefix] = value
+        else:
+            try:
+                for seg in rest:
+                    value = value[seg]
+            except (KeyError, TypeError):
+                continue
+        if type(value) is dict or (type(value) is list and value and type(value[0]) is dict):
+            continue  # a record or a list of records, not a fact
+        out[label] = value
     return dict(sorted(out.items()))
