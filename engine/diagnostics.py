@@ -61,6 +61,42 @@ class Related:
     message: Msg
 
 
+#: How to fix, for a diagnostic whose pass had nothing more specific to say: every diagnostic has a hint.
+DEFAULT_HINTS: dict[str, Msg] = {
+    "type-mismatch": Msg(
+        "对照 README 的运算符表检查两边的类型；日期加减需要时间单位（如 14 days）",
+        "check both sides against the operator table in the README; dates take durations (e.g. 14 days)",
+    ),
+    "policy-shape": Msg(
+        "对照 policies/2021/ 中的文件检查这一处的结构（键名、列表、缩进）",
+        "compare this place with the files in policies/2021/ (key names, lists, indentation)",
+    ),
+    "rule-shape": Msg(
+        "规则的形式：可选的 for，若干 let/deadline，最后一条 require、forbid 或 invariant",
+        "a rule is: an optional `for`, any `let`/`deadline`, then one require, forbid or invariant",
+    ),
+    "syntax-error": Msg("对照 README 的语言说明检查这一处", "check this place against the language tour in the README"),
+    "io-error": Msg("检查文件是否存在、是否可读", "check that the file exists and can be read"),
+    "duplicate-definition": Msg("换一个名称", "choose another name"),
+    "duplicate-article": Msg(
+        "每条条款只写一次；合并两处的规则", "write each article once; merge the two sets of rules"
+    ),
+    "unknown-type": Msg("类型名见 policies/schema.yaml", "the type names are in policies/schema.yaml"),
+    "unknown-function": Msg(
+        "可用的函数见 README（period、year_of、end_of_year、next_working_day…）或在 definitions 中定义",
+        "see the functions in the README (period, year_of, end_of_year, next_working_day…) or define one",
+    ),
+    "unknown-enum-literal": Msg(
+        "取值见 policies/schema.yaml 的 enums", "the values are listed under enums in policies/schema.yaml"
+    ),
+    "schema-invalid": Msg("对照 policies/schema.yaml 开头的说明", "see the notes at the top of policies/schema.yaml"),
+    "definition-cycle": Msg("让其中一个定义不再引用另一个", "make one of the definitions stop referring to the other"),
+    "calendar-invalid": Msg(
+        "对照 policies/calendar.yaml 开头的格式说明", "see the format at the top of policies/calendar.yaml"
+    ),
+}
+
+
 @attrs.frozen
 class Diagnostic:
     code: str
@@ -69,6 +105,10 @@ class Diagnostic:
     span: Span | None = None
     hint: Msg | None = None
     related: tuple[Related, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        if self.hint is None and self.code in DEFAULT_HINTS:
+            object.__setattr__(self, "hint", DEFAULT_HINTS[self.code])
 
     def sort_key(self) -> tuple[str, int, int, str]:
         if self.span is None:

@@ -216,3 +216,11 @@ def test_deeply_nested_rule_is_a_diagnostic_not_a_crash(tmp_path: Path, monkeypa
     apply_edit(case, tmp_path)
     diags = lint(tmp_path, monkeypatch)
     assert [d.code for d in diags] == ["syntax-error"]
+
+
+@pytest.mark.parametrize("case", list(_params(with_xfail=False)))
+def test_every_diagnostic_has_a_hint(case: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every diagnostic says how to fix it, in both languages."""
+    apply_edit(case, tmp_path)
+    for d in lint(tmp_path, monkeypatch):
+        assert d.hint is not None and d.hint.zh and d.hint.en, d.render("en")
