@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show the article text, the rule, the facts it read and the sub-condition that decided it",
     )
+    ev.add_argument("--all", action="store_true", help="text: also list the articles that do not apply")
     ev.add_argument(
         "--batch", metavar="FILE", help="stream records from a .jsonl or .csv file (or - for JSON Lines on stdin)"
     )
@@ -358,7 +359,7 @@ def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
             continue
         name_fact = record.get("name") if isinstance(record, dict) else None
         shown = str(name_fact) if name_fact else None
-        texts.append(decision_text(decision, policy, lang, name=shown, explain=explainer))
+        texts.append(decision_text(decision, policy, lang, name=shown, explain=explainer, show_all=args.all))
     if args.format == "json":
         _print(to_json(results))  # always a list, one entry per RECORD, whatever the shell glob matched
     else:

@@ -39,6 +39,7 @@ from .runtime import (
     kleene_or,
     overlaps,
     resolve_reads,
+    shown,
 )
 
 Fn = Callable[["Env"], Any]
@@ -66,6 +67,11 @@ class Env:
 
 
 # ----------------------------------------------------------------------------------------- runtime helpers
+
+
+def _labelled(fn: Fn, ty: t.Type, lang: str) -> Fn:
+    """A message placeholder showing an enum member by its label."""
+    return lambda env: shown(fn(env), ty, lang)
 
 
 def _const(value: Any) -> Fn:
@@ -536,7 +542,7 @@ class Compiler:
             def subjects(env: Env) -> list[tuple[str, Any]]:
                 return [("student", None)]
 
-        messages = {lang: self._template(tpl) for lang, tpl in rule.messages.items()}
+        messages = {lang: self._template(tpl, lang) for lang, tpl in rule.messages.items()}
         return CompiledRule(
             rule, subjects, clauses, cond, due, verdict.kind == "forbid", loop.var if loop else None, messages
         )
@@ -551,10 +557,14 @@ class Compiler:
             return self._local_ref(deadlines[0].name)
         return None
 
-    def _template(self, tpl: Template) -> list[str | Fn]:
+    def _template(self, tpl: Template, lang: str) -> list[str | Fn]:
         out: list[str | Fn] = []
         for part in tpl.parts:
-            out.append(part if isinstance(part, str) else self.expr(part))
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            fn, ty = self.expr(part), self.info.type_of(part)
+            out.append(_labelled(fn, ty, lang) if isinstance(t.strip(ty), t.EnumT) else fn)
         return out
 
 

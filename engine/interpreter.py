@@ -37,6 +37,7 @@ from .runtime import (
     kleene_or,
     overlaps,
     resolve_reads,
+    shown,
 )
 
 Thunk = Callable[[], Any]
@@ -350,7 +351,7 @@ def render(template: Template, ctx: Ctx, lang: str) -> str:
             out.append(part)
             continue
         try:
-            out.append(format_value(eval_expr(part, ctx), lang))
+            out.append(format_value(shown(eval_expr(part, ctx), ctx.info.type_of(part), lang), lang))
         except (Absent, CalendarError, TypeError, KeyError):  # a message never fails a finding
             out.append("？" if lang == "zh" else "?")
     return "".join(out)

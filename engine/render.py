@@ -104,8 +104,10 @@ def decision_text(
     *,
     name: str | None = None,
     explain: Callable[[Finding], list[Step]] | None = None,
+    show_all: bool = False,
 ) -> str:
-    """Findings grouped by article, the articles with violations first, each with its due date."""
+    """Findings grouped by article, the articles with violations first, each with its due date.
+    Articles whose rules are all not applicable are counted in one line unless ``show_all``."""
     who = f"{name or ''} ({dec.student_id})" if dec.student_id else (name or "?")
     head = (
         f"{who} — 评估日期 {dec.on} — 版本 {dec.version or '无'}"
@@ -122,6 +124,9 @@ def decision_text(
     for f in dec.findings:
         by_article.setdefault(f.article, []).append(f)
     order = sorted(by_article, key=lambda a: (min(_OUTCOME_ORDER[f.outcome] for f in by_article[a]), a))
+    quiet = [a for a in order if all(f.outcome is Outcome.NOT_APPLICABLE for f in by_article[a])]
+    if not show_all:
+        order = [a for a in order if a not in quiet]
     for art in order:
         findings = sorted(by_article[art], key=lambda f: (_OUTCOME_ORDER[f.outcome], f.rule, f.subject))
         title = ""
@@ -141,6 +146,16 @@ def decision_text(
                 lines.append(("      原因: " if lang == "zh" else "      reason: ") + f.reason.get(lang))
             if explain is not None:
                 lines.extend(_explanation(f, version, lang, explain(f)))
+    if quiet and not show_all:
+        arts = (
+            "、".join(f"第{a}条" for a in sorted(quiet)) if lang == "zh" else ", ".join(f"{a}" for a in sorted(quiet))
+        )
+        lines.append("")
+        lines.append(
+            f"不适用（其规则均不适用于该学生）：{arts}（--all 显示）"
+            if lang == "zh"
+            else f"not applicable to this student (every rule): Art. {arts} (--all shows them)"
+        )
     counts = summary_counts([dec])
     lines.append("")
     lines.append(

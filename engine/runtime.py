@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .calendar import Rounding, WorkCalendar, add_days, add_months, add_years
+from .types import EnumT, Nullable, Type
 
 
 class Absent(Exception):
@@ -87,6 +88,14 @@ def overlaps(p: tuple[dt.date, dt.date | None], q: tuple[dt.date, dt.date | None
     """Half-open periods ``[from, to)``; ``to = none`` never ends. Back-to-back periods do not overlap."""
     (a1, b1), (a2, b2) = p, q
     return (b2 is None or a1 < b2) and (b1 is None or a2 < b1)
+
+
+def shown(value: Any, t: Type, lang: str) -> Any:
+    """A message placeholder's value as a reader sees it: an enum member by its label (zh)."""
+    base = t.inner if isinstance(t, Nullable) else t
+    if isinstance(base, EnumT) and isinstance(value, str):
+        return base.label(value, lang)
+    return value
 
 
 def format_value(v: Any, lang: str) -> str:

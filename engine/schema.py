@@ -345,8 +345,16 @@ def load_schema(tree: YNode | None, filename: str) -> Schema:
                 enums[str(key.value)] = EnumT(
                     str(key.value), tuple(str(i.value) for i in val.items if isinstance(i, YScalar))
                 )
+            elif isinstance(val, YMap) and all(isinstance(v, YScalar) for _, v in val.entries):
+                # value: 中文 — the member and how it reads in Chinese messages
+                pairs = tuple((str(k.value), str(v.value)) for k, v in val.entries if isinstance(v, YScalar))
+                enums[str(key.value)] = EnumT(str(key.value), tuple(k for k, _ in pairs), pairs)
             else:
-                bad(val, f"枚举 {key.value} 应为取值列表", f"enum {key.value} must be a list of values")
+                bad(
+                    val,
+                    f"枚举 {key.value} 应为取值列表，或“取值: 中文名称”的映射",
+                    f"enum {key.value} must be a list of values, or a mapping of values to their Chinese names",
+                )
     records: dict[str, RecordT] = {}
     records_node = tree.get("records")
     if not isinstance(records_node, YMap):

@@ -25,9 +25,18 @@ class Prim:
 class EnumT:
     name: str
     members: tuple[str, ...]
+    #: how a member reads in Chinese messages (``passed`` → ``合格``); members without one show as is
+    labels_zh: tuple[tuple[str, str], ...] = ()
 
     def __str__(self) -> str:
         return self.name
+
+    def label(self, member: str, lang: str) -> str:
+        if lang == "zh":
+            for key, label in self.labels_zh:
+                if key == member:
+                    return label
+        return member
 
 
 @attrs.frozen

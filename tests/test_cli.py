@@ -216,7 +216,7 @@ _OUTCOME_RANK = {"violated": 0, "unknown": 1, "pending": 2, "satisfied": 3, "not
 def test_eval_text_groups_by_article_violations_first_with_due_dates(
     cli: CLI, in_repo: Path, fixture: str, on: str, code: int
 ) -> None:
-    text = cli("eval", f"fixtures/{fixture}.yaml", "--on", on, "--lang", "en").out
+    text = cli("eval", f"fixtures/{fixture}.yaml", "--on", on, "--lang", "en", "--all").out
     findings = json.loads(cli("eval", f"fixtures/{fixture}.yaml", "--on", on, "--format", "json").out)[0]["findings"]
     blocks = [b for b in text.split("\n\n") if b.startswith("Art. ")]
     assert sorted(int(b.split()[1]) for b in blocks) == sorted({f["article"] for f in findings})
@@ -1280,3 +1280,12 @@ def test_lint_warns_about_a_rule_no_test_case_exercises(cli: CLI, work: Path) ->
     codes = [(d["code"], d["message"]["en"]) for d in json.loads(r.out)["diagnostics"]]
     assert ("rule-untested", "no test case exercises the rule art17.new_rule_without_cases") in codes
     assert cli("lint", str(root), "--strict").code == 1
+
+
+def test_eval_text_counts_articles_that_do_not_apply_in_one_line(cli: CLI, in_repo: Path) -> None:
+    text = cli("eval", "fixtures/first-year-2025.yaml", "--on", "2025-10-15", "--lang", "en").out
+    assert "not applicable to this student (every rule): Art. 5, 6, 8, 11, 12, 14 (--all shows them)" in text
+    assert "\nArt. 11 " not in text
+    assert (
+        "\nArt. 11 " in cli("eval", "fixtures/first-year-2025.yaml", "--on", "2025-10-15", "--lang", "en", "--all").out
+    )

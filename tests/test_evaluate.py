@@ -503,3 +503,14 @@ def test_evaluate_with_a_non_policy_directory(tmp_path: Path, national_day: tupl
 def test_bundled_policy_is_loaded_once() -> None:
     assert engine.bundled_policy() is engine.bundled_policy()
     assert engine.load_policy().versions[0].id == "2021"
+
+
+def test_chinese_messages_show_enum_members_by_their_chinese_names() -> None:
+    """The schema names each enum member in Chinese; zh messages use the name, en the value."""
+    from engine.yamlsource import load_data
+
+    path = Path(__file__).parent.parent / "fixtures" / "admission-data-issue-registered-early.yaml"
+    record, _ = load_data(path.read_bytes(), str(path))
+    (f,) = engine.evaluate(record, on="2024-11-15").by_rule("art8.registration_after_data_correction")
+    assert "录取数据缺失" in f.message.zh
+    assert "Admission data missing" in f.message.en
