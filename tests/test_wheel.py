@@ -119,6 +119,14 @@ def test_installed_xueji_lint(installed: dict[str, Any]) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_installed_xueji_test_finds_the_bundled_cases_and_fixtures(installed: dict[str, Any]) -> None:
+    """The policy test cases and the fixtures they name ship in the wheel: `xueji test` passes anywhere."""
+    xueji = installed["bindir"] / ("xueji.exe" if os.name == "nt" else "xueji")
+    result = _run([str(xueji), "test", "--lang", "en"], cwd=installed["workdir"], env=installed["env"])
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert " 0 failed, 0 errors" in result.stdout
+
+
 def test_installed_xueji_eval_json(installed: dict[str, Any]) -> None:
     record, on = _fixture("cancellation-late.yaml")
     path = installed["workdir"] / "record.json"
