@@ -20,7 +20,7 @@ from typing import Any, NoReturn, cast
 
 import attrs
 
-from . import __version__, batch, policytest
+from . import __version__, batch, policytest, render_policytest
 from .decision import Decision, Finding
 from .diagnostics import Diagnostic, FactsError, Lang, Msg, PolicyError, Severity, XuejiError, warning
 from .evaluate import deadlines, evaluate
@@ -536,13 +536,13 @@ def cmd_test(args: argparse.Namespace, lang: Lang) -> int:
     _, report = _run_policy_tests(args)
     if args.junit:
         try:
-            Path(args.junit).write_text(policytest.junit_xml(report, lang), encoding="utf-8")
+            Path(args.junit).write_text(render_policytest.junit_xml(report, lang), encoding="utf-8")
         except OSError as ex:
             raise UsageError(f"--junit {args.junit}: {ex.strerror}") from None
     _print(
-        policytest.report_json(report)
+        render_policytest.report_json(report)
         if args.format == "json"
-        else policytest.report_text(report, lang, verbose=args.verbose)
+        else render_policytest.report_text(report, lang, verbose=args.verbose)
     )
     return EXIT_OK if report.ok else EXIT_FINDINGS
 
@@ -550,7 +550,9 @@ def cmd_test(args: argparse.Namespace, lang: Lang) -> int:
 def cmd_coverage(args: argparse.Namespace, lang: Lang) -> int:
     policy, report = _run_policy_tests(args)
     cov = policytest.coverage(policy, report)
-    _print(policytest.coverage_json(cov) if args.format == "json" else policytest.coverage_text(cov, lang))
+    _print(
+        render_policytest.coverage_json(cov) if args.format == "json" else render_policytest.coverage_text(cov, lang)
+    )
     return EXIT_FINDINGS if cov.problems(pending=args.pending) else EXIT_OK
 
 

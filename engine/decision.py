@@ -26,6 +26,20 @@ class Outcome(StrEnum):
     NOT_APPLICABLE = "not_applicable"
     UNKNOWN = "unknown"
 
+    def word(self, lang: str) -> str:
+        """The outcome as a person reads it: 违反 / violated, 待办 / pending…"""
+        zh, en = _OUTCOME_WORDS[self]
+        return zh if lang == "zh" else en
+
+
+_OUTCOME_WORDS: dict[Outcome, tuple[str, str]] = {
+    Outcome.VIOLATED: ("违反", "violated"),
+    Outcome.UNKNOWN: ("未知", "unknown"),
+    Outcome.PENDING: ("待办", "pending"),
+    Outcome.SATISFIED: ("符合", "satisfied"),
+    Outcome.NOT_APPLICABLE: ("不适用", "not applicable"),
+}
+
 
 Explain = Callable[[], tuple[Msg, dict[str, Any]]]
 

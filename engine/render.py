@@ -23,19 +23,11 @@ _OUTCOME_ORDER = {
     Outcome.SATISFIED: 3,
     Outcome.NOT_APPLICABLE: 4,
 }
-_OUTCOME_WORDS: dict[Outcome, tuple[str, str]] = {
-    Outcome.VIOLATED: ("违反", "violated"),
-    Outcome.UNKNOWN: ("未知", "unknown"),
-    Outcome.PENDING: ("待办", "pending"),
-    Outcome.SATISFIED: ("符合", "satisfied"),
-    Outcome.NOT_APPLICABLE: ("不适用", "not applicable"),
-}
 _SEVERITY_WORDS = {"error": "错误", "warning": "警告", "info": "提示"}
 
 
 def outcome_word(o: Outcome, lang: Lang) -> str:
-    zh, en = _OUTCOME_WORDS[o]
-    return zh if lang == "zh" else en
+    return o.word(lang)
 
 
 def _width(text: str) -> int:

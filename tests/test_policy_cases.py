@@ -27,15 +27,11 @@ from engine.policytest import (
     Report,
     Status,
     coverage,
-    coverage_json,
-    coverage_text,
     default_case_paths,
-    junit_xml,
     load_cases,
-    report_json,
-    report_text,
     run_cases,
 )
+from engine.render_policytest import coverage_json, coverage_text, failure_text, junit_xml, report_json, report_text
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE_DIR = ROOT / "policies" / "tests"
@@ -70,7 +66,7 @@ def test_policy_case(case: Case) -> None:
         note = " (it passes now: remove the skip)" if result.would_pass else ""
         pytest.skip(f"{case.where}: {case.skip}{note}")
     if result.status is not Status.PASSED:
-        pytest.fail(result.failure_text("en"), pytrace=False)
+        pytest.fail(failure_text(result, "en"), pytrace=False)
 
 
 def test_every_fixture_has_a_case() -> None:
@@ -152,7 +148,7 @@ def test_bad_rule_id_is_an_error_not_a_crash(tmp_path: Path) -> None:
     )
     (result,) = report.results
     assert result.status is Status.ERROR
-    text = result.failure_text("en")
+    text = failure_text(result, "en")
     assert "no rule art11.anual_registration; did you mean art11.annual_registration?" in text
     assert "is an invariant" in text
     assert "no article 99" in text
@@ -197,22 +193,22 @@ cases:
     )
     errors = {r.case.name + str(r.case.line): r for r in report.results}
     assert all(r.status is Status.ERROR for r in report.results), [r.status for r in report.results]
-    assert "no fixture named graduate-complet" in errors["unknown fixture2"].failure_text("en")
-    assert "did you mean graduate-complete?" in errors["unknown fixture2"].failure_text("en")
-    assert "academic_years[1].registered_on" in errors["record the schema rejects6"].failure_text("en")
-    assert "registerd_on" in errors["misspelt patch field12"].failure_text("en")
-    assert "out of range" in errors["patch out of range18"].failure_text("en")
-    bad = errors["no date, an unknown key and a bad outcome24"].failure_text("en")
+    assert "no fixture named graduate-complet" in failure_text(errors["unknown fixture2"], "en")
+    assert "did you mean graduate-complete?" in failure_text(errors["unknown fixture2"], "en")
+    assert "academic_years[1].registered_on" in failure_text(errors["record the schema rejects6"], "en")
+    assert "registerd_on" in failure_text(errors["misspelt patch field12"], "en")
+    assert "out of range" in failure_text(errors["patch out of range18"], "en")
+    bad = failure_text(errors["no date, an unknown key and a bad outcome24"], "en")
     assert "no date to judge on" in bad and "expcet" in bad and "did you mean expect:" in bad
     assert "outcome: must be one of" in bad and "cases.yaml:27" in bad
-    assert "duplicate case name" in errors["unknown fixture28"].failure_text("en")
+    assert "duplicate case name" in failure_text(errors["unknown fixture28"], "en")
 
 
 def test_yaml_syntax_error_is_an_error_case(tmp_path: Path) -> None:
     report = run_text(tmp_path, "cases:\n  - name: x\n    expect: [{subject: academic_years[1]}]\n", "broken.yaml")
     (result,) = report.results
     assert result.status is Status.ERROR
-    assert "broken.yaml:3" in result.failure_text("en")
+    assert "broken.yaml:3" in failure_text(result, "en")
     missing = run_cases(load_cases([tmp_path / "nope.yaml"]), bundled_policy())
     assert missing.results[0].status is Status.ERROR
 
@@ -238,7 +234,7 @@ def test_inline_record_patch_remove_and_bare_on(tmp_path: Path) -> None:
 """,
     )
     (result,) = report.results
-    assert result.status is Status.PASSED, result.failure_text("en")
+    assert result.status is Status.PASSED, failure_text(result, "en")
     assert result.case.on is not None and result.case.on.isoformat() == "2025-10-15"
 
 
