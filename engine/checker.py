@@ -105,6 +105,12 @@ def path_key(e: s.Expr) -> str | None:
     return None
 
 
+def _walk_all(e: s.Expr) -> Iterator[s.Expr]:
+    yield e
+    for c in s.children(e):
+        yield from _walk_all(c)
+
+
 def proven_present(e: s.Expr, truth: bool = True, defs: dict[str, s.Expr] | None = None) -> set[str]:
     """Fact paths known to be non-null when ``e`` evaluates to ``truth``.
 
@@ -388,6 +394,10 @@ class Checker:
             node = todo.pop(0)
             if isinstance(node, s.By):
                 rule.act_path = self._path_of(node.act, scope)
+                # does the condition also judge the act otherwise (a window: "in the year of the move")?
+                key = path_key(node.act)
+                others = [n for n in _walk_all(verdict.cond) if n is not node.act and path_key(n) == key]
+                rule.act_windowed = key is not None and bool(others)
                 if isinstance(node.due, s.Name):
                     name = node.due.id
                     rule.due_reads = tuple(local_reads.get(name) or self.info.global_reads.get(name, []))

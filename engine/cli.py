@@ -269,12 +269,18 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
         raise UsageError("--jobs must be at least 1")
     policy = _load_policy_arg(args.policy)  # fail fast, before any worker starts
     start = 1
-    part = batch.part_path(args.out)
-    if args.out != "-":
+    # a regular file (through a symlink too) is written as FILE.part and renamed; a device or pipe
+    # (/dev/null, a FIFO) or stdout is written directly, never replaced
+    target = os.path.realpath(args.out) if args.out != "-" else "-"
+    direct = target == "-" or (os.path.exists(target) and not os.path.isfile(target))
+    if direct and args.resume:
+        raise UsageError(f"--resume needs --out to be a regular file, not {args.out}")
+    part = batch.part_path(target)
+    if not direct:
         # A run writes FILE.part and renames it to FILE when it ends, so FILE is never half-written;
         # a run that was killed leaves FILE.part, which --resume continues.
-        if args.resume and not os.path.exists(part) and os.path.exists(args.out):
-            os.replace(args.out, part)
+        if args.resume and not os.path.exists(part) and os.path.exists(target):
+            os.replace(target, part)
         if args.resume:
             last_line = batch.resume_point(part)
             start = last_line + 1
@@ -286,12 +292,12 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
     except BaseException:
         stream.close()
         raise
-    if args.out == "-":
+    if target == "-":
         fd = sys.stdout.fileno()
     else:
         flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if args.resume else os.O_TRUNC)
         try:
-            fd = os.open(part, flags, 0o644)
+            fd = os.open(target if direct else part, os.O_WRONLY if direct else flags, 0o644)
         except OSError as ex:
             raise UsageError(f"--out {args.out}: {ex.strerror}") from None
     tty = sys.stderr.isatty()
@@ -308,9 +314,10 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
         )
     finally:
         stream.close()
-        if args.out != "-":
+        if target != "-":
             os.close(fd)
-            batch.commit(part, args.out)
+        if not direct:
+            batch.commit(part, target)
     if tty:
         sys.stderr.write("\n")
     sys.stderr.write(batch.summary_text(summary, lang, batch.clock() - began) + "\n")
@@ -430,7 +437,8 @@ def _policy_root(path: str | None) -> tuple[Path | None, Path | None]:
 
 
 def cmd_lint(args: argparse.Namespace, lang: Lang) -> int:
-    diags = lint_diagnostics(args.paths)
+    # PATH... or, like every verb, --policy DIR (default: the bundled policy set)
+    diags = lint_diagnostics(args.paths or ([args.policy] if args.policy else []))
     if args.format == "json":
         _print(to_json({"diagnostics": [d.to_dict() for d in diags]}))
     elif args.format == "sarif":
@@ -466,7 +474,7 @@ def _policy_files(paths: Sequence[str]) -> list[Path]:
 
 def cmd_fmt(args: argparse.Namespace, lang: Lang) -> int:
     changed = 0
-    for path in _policy_files(args.paths):
+    for path in _policy_files(args.paths or ([args.policy] if args.policy else [])):
         try:
             text = path.read_bytes().decode("utf-8")
         except (OSError, UnicodeDecodeError) as ex:

@@ -213,12 +213,14 @@ def later_never_forgives(policy: PolicySet, record: dict[str, Any], on: dt.date)
 
 
 def earlier_act_never_hurts(policy: PolicySet, record: dict[str, Any], on: dt.date) -> None:
-    """Doing an act earlier never turns ``satisfied`` into ``violated``."""
+    """Doing an act earlier never turns ``satisfied`` into ``violated`` (for deadlines without an
+    earliest date: a rule whose condition also judges the act's date, e.g. Art. 5's "in the year of
+    the move", is exempt)."""
     now = _decide(policy, record, on)
     rules = _rules(policy, on)
     for f in now.findings:
         rule = rules.get(f.rule)
-        if f.outcome is not Outcome.SATISFIED or rule is None or rule.act_path is None:
+        if f.outcome is not Outcome.SATISFIED or rule is None or rule.act_path is None or rule.act_windowed:
             continue
         path = _concrete(rule.act_path, f.subject)
         if path is None:

@@ -10,6 +10,7 @@ compiler (pass 4). Gives a :class:`~engine.policy.PolicySet`, or raises one
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import itertools
 import re
 from pathlib import Path
@@ -30,6 +31,11 @@ from .schema import Schema, load_schema
 from .yamlsource import YMap, YNode, YScalar, YSeq, load_yaml, to_python
 
 MANIFEST = "xueji.yaml"
+MANIFEST_KEYS = frozenset({"name", "document", "schema", "calendar", "versions"})
+VERSION_KEYS = frozenset({"id", "title", "effective", "signed", "files"})
+FILE_KEYS = frozenset({"chapter", "definitions", "articles", "rules"})
+ARTICLE_KEYS = frozenset({"article", "title", "text", "reading", "informative", "scope", "rules"})
+RULE_KEYS = frozenset({"id", "rule", "message", "note", "article"})
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
 
@@ -101,6 +107,23 @@ class _Loader:
                 Msg(f"添加 {key}:", f"add {key}:"),
             )
         return ""
+
+    def known_keys(self, node: YMap, known: frozenset[str], where_zh: str, where_en: str) -> None:
+        """An unknown key is an error: a misspelt `rules:` or `articles:` would silently drop rules."""
+        for key, _ in node.entries:
+            name = str(key.value)
+            if name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+                listed = ", ".join(sorted(known))
+                self.bad(
+                    "unknown-key",
+                    key,
+                    f"{where_zh}中的未知键 {name}（不会被读取）",
+                    f"unknown key {name} in {where_en} (it would be ignored)",
+                    Msg(f"是否应为 {close[0]}？", f"did you mean {close[0]}?")
+                    if close
+                    else Msg(f"可用的键：{listed}", f"known keys: {listed}"),
+                )
 
     def scalar_locate(self, scalar: YScalar) -> Locate:
         return lambda pos: scalar.span_at(pos[0], max(1, pos[1] - pos[0]))
@@ -174,6 +197,7 @@ class _Loader:
             if not self.diags:
                 self.bad("policy-shape", tree, "策略清单应为映射", "the policy manifest must be a mapping")
             raise PolicyError(self.diags)
+        self.known_keys(tree, MANIFEST_KEYS, "策略清单", "the manifest")
         name = self.text(tree, "name")
         schema = self.load_schema(tree)
         calendar = self.load_calendar(tree)
@@ -262,6 +286,7 @@ class _Loader:
         if not isinstance(item, YMap):
             self.bad("policy-shape", item, "每个版本应为映射", "each version must be a mapping")
             return None
+        self.known_keys(item, VERSION_KEYS, "版本", "a version")
         vid = self.text(item, "id")
         eff_node = item.get("effective")
         effective = eff_node.value if isinstance(eff_node, YScalar) else None
@@ -323,6 +348,7 @@ class _Loader:
             self.bad("policy-shape", tree, "策略文件应为映射", "a policy file must be a mapping")
             return
         fname = self.rel(path)
+        self.known_keys(tree, FILE_KEYS, "策略文件", "a policy file")
         chapter = self.text(tree, "chapter", required=False)
         defs = tree.get("definitions")
         if isinstance(defs, YSeq):
@@ -415,6 +441,7 @@ class _Loader:
         if number in version.articles:
             self.bad("duplicate-article", num_node, f"第{number}条重复定义", f"article {number} is defined twice")
             return
+        self.known_keys(node, ARTICLE_KEYS, "条款", "an article")
         informative_node = node.get("informative")
         article = Article(
             number,
@@ -474,16 +501,7 @@ class _Loader:
                 Msg("例如 id: art11.annual_registration", "for example id: art11.annual_registration"),
             )
             return None
-        known = {"id", "rule", "message", "note", "article"}
-        for key, _ in node.entries:
-            if str(key.value) not in known:
-                self.bad(
-                    "policy-shape",
-                    key,
-                    f"规则中的未知键 {key.value}",
-                    f"unknown key {key.value} in a rule",
-                    Msg(f"可用的键：{', '.join(sorted(known))}", f"known keys: {', '.join(sorted(known))}"),
-                )
+        self.known_keys(node, RULE_KEYS, "规则", "a rule")
         body = node.get("rule")
         if not isinstance(body, YScalar) or not isinstance(body.value, str):
             self.bad(

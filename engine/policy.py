@@ -49,6 +49,9 @@ class Rule:
     #: the fact a deadline rule's `by` judges (e.g. ``("$subject", "registered_on")``), and the facts
     #: its due date is computed from (its anchors); used by the consistency checks
     act_path: tuple[str, ...] | None = None
+    #: the condition also judges the act's date otherwise (a window with an earliest date), so doing
+    #: the act earlier can rightly turn it into a violation
+    act_windowed: bool = False
     due_reads: tuple[tuple[str, ...], ...] = ()
 
     @property

@@ -126,3 +126,15 @@ def test_a_bad_input_name_keeps_the_previous_output(tmp_path: Path) -> None:
     out.write_text('{"line": 1}\n', encoding="utf-8")
     assert main(["eval", "--batch", str(tmp_path / "typo.jsonl"), "--out", str(out)]) == 2
     assert out.read_text(encoding="utf-8") == '{"line": 1}\n'
+
+
+def test_out_to_a_device_or_through_a_symlink_is_never_replaced(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, 5)
+    fifo_free_device = Path("/dev/null")
+    main(["eval", "--batch", str(src), "--out", str(fifo_free_device), "--on", "2024-11-15", "--jobs", "1"])
+    assert fifo_free_device.is_char_device()
+    real, link = tmp_path / "real.jsonl", tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    main(["eval", "--batch", str(src), "--out", str(link), "--on", "2024-11-15", "--jobs", "1"])
+    assert link.is_symlink() and len(_lines(real)) == 5

@@ -18,7 +18,7 @@ from engine.cli import main
 from engine.consistency import LAWS, check_policy
 from engine.resources import bundled_policy_dir
 
-EXAMPLES = 2000 if os.environ.get("HYPOTHESIS_PROFILE") == "nightly" else 60
+EXAMPLES = 2000 if os.environ.get("HYPOTHESIS_PROFILE") == "nightly" else 100  # as `xueji check`
 
 
 @pytest.mark.parametrize("law", list(LAWS))
