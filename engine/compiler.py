@@ -6,6 +6,9 @@ rule and subject, messages and facts rendered on first use. Policy text is never
 ``eval``/``exec``: every node becomes a closure ``fn(env) -> value``, built once at load time. The
 runtime values and primitives come from :mod:`engine.runtime`, shared with the reference interpreter.
 
+``act by due`` judges as of ``on``: an act dated after ``on`` is not done yet (a record exported later
+may show it), so the deadline is pending, or violated once ``on`` is past it.
+
 Runtime values: ``int``, ``bool``, ``str``, ``datetime.date``, ``None`` (none), dicts (records), lists,
 ``Period`` pairs, durations as ``(amount, unit, rounding)``, and :data:`PENDING` — the third truth value
 that ``act by due`` gives while the deadline has not passed. An absent fact raises :class:`Absent`
@@ -249,7 +252,7 @@ class Compiler:
                 def by(env: Env) -> Any:
                     due = fd(env)
                     act = fa(env)
-                    if act is None:
+                    if act is None or act > env.on:  # not done as of `on` (the record shows a later act)
                         return PENDING if env.on <= due else False
                     return bool(act <= due)
 

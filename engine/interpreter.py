@@ -109,7 +109,7 @@ def eval_expr(e: s.Expr, ctx: Ctx) -> Any:
         case s.By(act=a, due=d):
             due = eval_expr(d, ctx)  # the due date is read first, like the compiler: it names that fact first
             act = eval_expr(a, ctx)
-            if act is None:
+            if act is None or act > ctx.on:  # not done as of `on` (a record may already show a later act)
                 return PENDING if ctx.on <= due else False
             return bool(act <= due)
         case s.Overlaps(left=a, right=b):
