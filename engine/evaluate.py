@@ -87,17 +87,28 @@ def evaluate(
     ISO string (a malformed one is the caller's ``ValueError``).
     """
     ps = _policy(policy)
-    if on is None:
-        on = dt.date.today()
-    elif isinstance(on, dt.datetime):
-        on = on.date()
-    elif isinstance(on, str):
-        on = dt.date.fromisoformat(on)
+    on = _as_date(on)
     prepared = prepare(ps, student, on, _compiled_scope)
     if isinstance(prepared, Decision):
         return prepared
     facts, warnings, version = prepared
     return Decision(facts.get("id"), on, version.id, tuple(run(version.compiled, facts, on, ps.calendar)), warnings)
+
+
+def _as_date(on: object) -> dt.date:
+    """`on` as a date: None is today (the only place the clock is read), a datetime its date, a string
+    must be YYYY-MM-DD (ValueError otherwise); anything else is a TypeError."""
+    if on is None:
+        return dt.date.today()
+    if isinstance(on, dt.datetime):
+        return on.date()
+    if isinstance(on, dt.date):
+        return on
+    if isinstance(on, str):
+        if len(on) != 10 or on[4] != "-" or on[7] != "-":
+            raise ValueError(f"on: {on!r} is not a date written YYYY-MM-DD")
+        return dt.date.fromisoformat(on)
+    raise TypeError(f"on: expected a date or a YYYY-MM-DD string, not {type(on).__name__}")
 
 
 def deadlines(decision: Decision, policy: PolicySet) -> list[Finding]:

@@ -20,5 +20,7 @@ MAX_NESTING = 64
 #: Deepest syntax tree a rule may produce (chains such as `not not …` or `a + b + …` nest without
 #: brackets). Every pass after the parser recurses over the tree, once or twice per level.
 MAX_DEPTH = 150
-#: Most elements of one collection in a student record.
-MAX_COLLECTION = 10_000
+#: Most elements of one collection in a student record. Rules compare elements pairwise (Art. 7's
+#: overlapping statuses, Art. 10's next academic year), so the cost grows with its square: a real
+#: student has a handful of years, statuses and changes; 200 leaves room and keeps a record under 0.1 s.
+MAX_COLLECTION = 200

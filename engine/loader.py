@@ -139,10 +139,23 @@ class _Loader:
 
     def template(self, scalar: YScalar) -> Template | None:
         source = str(scalar.value)
+        if not source.strip():
+            self.bad(
+                "missing-message",
+                scalar,
+                "消息为空",
+                "the message is empty",
+                Msg(
+                    "写出这条规则要求什么，可用 {…} 插入事实和期限",
+                    "say what the rule requires; {…} shows facts and the due date",
+                ),
+            )
+            return None
         parts: list[str | s.Expr] = []
         last = 0
         ok = True
         for m in _PLACEHOLDER.finditer(source):
+            ok = self.lone_braces(scalar, source, last, m.start()) and ok
             parts.append(source[last : m.start()])
             last = m.end()
             if m.group(1) is None:
@@ -168,10 +181,30 @@ class _Loader:
                 )
                 continue
             parts.append(_shift(expr, m.start(1)))
+        ok = self.lone_braces(scalar, source, last, len(source)) and ok
         parts.append(source[last:])
         if not ok:
             return None
         return Template(source, [p for p in parts if p != ""], self.scalar_locate(scalar))
+
+    def lone_braces(self, scalar: YScalar, source: str, start: int, end: int) -> bool:
+        """A `{` or `}` outside a placeholder is an unclosed placeholder (literal braces are `{{ }}`)."""
+        for i in range(start, end):
+            if source[i] in "{}":
+                self.diags.append(
+                    Diagnostic(
+                        "syntax-error",
+                        Severity.ERROR,
+                        Msg(f"消息中有未配对的 '{source[i]}'", f"an unmatched '{source[i]}' in the message"),
+                        scalar.span_at(i, 1),
+                        Msg(
+                            "补全 {…} 占位符；字面的花括号写作 {{ 或 }}",
+                            "close the {…} placeholder; write literal braces as {{ or }}",
+                        ),
+                    )
+                )
+                return False
+        return True
 
     # --------------------------------------------------------------------------------------- manifest
 

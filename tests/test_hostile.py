@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import engine
-from engine.limits import MAX_FILE_BYTES, MAX_RULE_CHARS
+from engine.limits import MAX_COLLECTION, MAX_FILE_BYTES, MAX_RULE_CHARS
 from engine.parser import ParseError, parse_program
 from engine.resources import bundled_policy_dir
 from engine.yamlsource import load_data
@@ -168,7 +168,7 @@ def test_years_beyond_the_working_day_calendar_are_unknown_with_the_year() -> No
 
 def test_very_large_collections_are_refused_by_path() -> None:
     record = _fixture("annual-pending")
-    record["status_changes"] = [{"kind": "suspension", "on": "2024-01-01", "marked_on": None}] * 10_001
+    record["status_changes"] = [{"kind": "suspension", "on": "2024-01-01", "marked_on": None}] * (MAX_COLLECTION + 1)
     with pytest.raises(engine.FactsError) as ex:
         engine.evaluate(record, on="2025-09-10")
     assert [p.path for p in ex.value.problems] == ["status_changes"]
@@ -176,9 +176,9 @@ def test_very_large_collections_are_refused_by_path() -> None:
 
 def test_large_but_allowed_collections_are_judged() -> None:
     record = _fixture("annual-pending")
-    record["status_changes"] = [{"kind": "suspension", "on": "2024-01-01", "marked_on": "2024-09-20"}] * 2000
+    record["status_changes"] = [{"kind": "suspension", "on": "2024-01-01", "marked_on": "2024-09-20"}] * MAX_COLLECTION
     decision = engine.evaluate(record, on="2025-09-10")
-    assert len(decision.by_rule("art10.status_change_marked")) == 2000
+    assert len(decision.by_rule("art10.status_change_marked")) == MAX_COLLECTION
 
 
 WRONG_VALUES: list[Any] = [None, 0, -1, 1.5, True, "", "x", "2004-02-30", [], {}, [1], {"a": 1}]

@@ -270,9 +270,7 @@ def test_working_days_in_the_language(arith_policy: engine.PolicySet, d: dt.date
     st.dates(min_value=dt.date(2021, 11, 1), max_value=dt.date(2030, 12, 31)),
     st.dates(min_value=dt.date(2021, 11, 1), max_value=dt.date(2030, 12, 31)),
 )
-def test_time_only_resolves_pending(
-    case: tuple[str, dict[str, Any], str], on1: dt.date, on2: dt.date
-) -> None:
+def test_time_only_resolves_pending(case: tuple[str, dict[str, Any], str], on1: dt.date, on2: dt.date) -> None:
     """With the facts fixed, judging later changes an outcome only from ``pending`` — to ``violated``,
     or to ``satisfied`` when the record shows the act on a date after the earlier ``on`` (an act is
     judged as of ``on``); due dates and missing facts do not depend on the date judged."""
