@@ -46,12 +46,31 @@ Item = tuple[int, Any, dict[str, Any] | None]  # (line number, record, or None w
 # ------------------------------------------------------------------------------------------------- input
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """JSON objects as dicts, refusing a repeated key (json keeps the last silently, losing a fact)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def read_jsonl(stream: IO[str], start_line: int = 1) -> Iterator[Item]:
     for n, line in enumerate(stream, start=1):
         if n < start_line or not line.strip():
             continue
         try:
-            yield n, json.loads(line), None
+            yield n, json.loads(line, object_pairs_hook=_no_duplicates), None
+        except _DuplicateKey as ex:
+            duplicate = ex.key
+            yield n, None, _err(f"对象中的键 {duplicate!r} 重复", f"the key {duplicate!r} appears twice in an object")
         except json.JSONDecodeError as ex:
             yield (
                 n,

@@ -499,14 +499,16 @@ def cmd_fmt(args: argparse.Namespace, lang: Lang) -> int:
     return EXIT_OK
 
 
-def _judge_one(name: str, on: dt.date, policy: PolicySet, lang: Lang) -> Decision:
-    """Read and judge one record; bad input is a UsageError naming the file and every problem."""
+def _judge_one(name: str, on: dt.date, policy: PolicySet, lang: Lang) -> tuple[Decision, str | None]:
+    """Read and judge one record: the decision and the student's name; bad input is a UsageError
+    naming the file and every problem."""
     record, diags = read_record(name)
     errors = [d for d in diags if d.severity is Severity.ERROR]
     if errors:
         raise UsageError("\n" + diagnostics_text(errors, lang))
+    student = record.get("name") if isinstance(record, dict) else None
     try:
-        return evaluate(record, on=on, policy=policy)
+        return evaluate(record, on=on, policy=policy), (str(student) if student else None)
     except FactsError as ex:
         lines = [f"{name}: {p.path or '<record>'}: {p.message.get(lang)}" for p in ex.problems]
         raise UsageError("\n" + "\n".join(lines)) from None
@@ -515,11 +517,11 @@ def _judge_one(name: str, on: dt.date, policy: PolicySet, lang: Lang) -> Decisio
 def cmd_deadlines(args: argparse.Namespace, lang: Lang) -> int:
     on = _parse_on(args.on) or dt.date.today()
     policy = _load_policy_arg(args.policy)
-    decision = _judge_one(args.record, on, policy, lang)
+    decision, student = _judge_one(args.record, on, policy, lang)
     rows = deadlines(decision, policy)
     if args.format == "ics":
         stamp = dt.datetime.combine(on, dt.time()).strftime("%Y%m%dT%H%M%SZ")
-        sys.stdout.write(deadlines_ics(decision, rows, lang, stamp))
+        sys.stdout.write(deadlines_ics(decision, rows, lang, stamp, student))
     elif args.format == "json":
         _print(to_json([f.to_dict() for f in rows]))
     else:

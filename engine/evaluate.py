@@ -112,8 +112,8 @@ def _as_date(on: object) -> dt.date:
 
 
 def deadlines(decision: Decision, policy: PolicySet) -> list[Finding]:
-    """The student's overdue (violated) and upcoming (pending) deadlines, by due date: the findings
-    of deadline rules (an act `by` a due date) that still need doing."""
+    """The student's overdue (violated), upcoming (pending) and undecidable (unknown: a fact is missing)
+    deadlines, by due date: the findings of deadline rules (an act `by` a due date) that need a look."""
     version = next((v for v in policy.versions if v.id == decision.version), None)
     if version is None:
         return []
@@ -121,7 +121,9 @@ def deadlines(decision: Decision, policy: PolicySet) -> list[Finding]:
     rows = [
         f
         for f in decision.findings
-        if f.rule in deadline_rules and f.due is not None and f.outcome in (Outcome.VIOLATED, Outcome.PENDING)
+        if f.rule in deadline_rules
+        and f.due is not None
+        and f.outcome in (Outcome.VIOLATED, Outcome.PENDING, Outcome.UNKNOWN)
     ]
     return sorted(rows, key=lambda f: (f.due or decision.on, f.article, f.rule, f.subject))
 

@@ -36,6 +36,7 @@ from .evaluate import evaluate
 from .factpath import parse as _parse_path
 from .factpath import show as _show
 from .policy import PolicySet, Rule
+from .resources import data_path
 from .yamlsource import YMap, YNode, YScalar, YSeq, load_data, load_yaml, to_python
 
 __all__ = [
@@ -665,7 +666,9 @@ def run_cases(
     if fixtures_dir is not None:
         dirs = [Path(fixtures_dir)]
     else:
-        dirs = [policy.root.parent / "fixtures", Path.cwd() / "fixtures"]
+        # beside the policy directory, then the working directory, then the samples shipped in the package
+        found = [policy.root.parent / "fixtures", Path.cwd() / "fixtures", data_path("fixtures")]
+        dirs = list(dict.fromkeys(d.resolve() for d in found))
     cache: dict[Path, Any] = {}
     return Report(tuple(_run_one(c, policy, index, dirs, cache, evaluator) for c in cases))
 

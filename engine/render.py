@@ -329,8 +329,11 @@ def _ics_fold(line: str) -> list[str]:
     return [out[0], *(" " + c for c in out[1:])]
 
 
-def deadlines_ics(dec: Decision, rows: Sequence[Finding], lang: Lang, stamp: str) -> str:
-    """An iCalendar file (RFC 5545) with one all-day event per deadline in ``rows``."""
+def deadlines_ics(dec: Decision, rows: Sequence[Finding], lang: Lang, stamp: str, name: str | None = None) -> str:
+    """An iCalendar file (RFC 5545) with one all-day event per deadline in ``rows``; each summary says
+    whose deadline it is, so that a registrar's shared calendar can hold many students."""
+    who = f"{name or ''}（{dec.student_id}）" if lang == "zh" else f"{name or ''} ({dec.student_id})"
+    who = who.strip()
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
@@ -344,7 +347,7 @@ def deadlines_ics(dec: Decision, rows: Sequence[Finding], lang: Lang, stamp: str
             f"UID:{dec.student_id}-{f.rule}-{f.subject}@xueji".replace(" ", ""),
             f"DTSTAMP:{stamp}",
             f"DTSTART;VALUE=DATE:{f.due:%Y%m%d}",
-            f"SUMMARY:{_ics_text(_article_ref(f.article, lang) + ' ' + f.message.get(lang))}",
+            f"SUMMARY:{_ics_text(who + ' ' + _article_ref(f.article, lang) + ' ' + f.message.get(lang))}",
             f"DESCRIPTION:{_ics_text(f'{f.rule} · {f.subject} · {outcome_word(f.outcome, lang)}')}",
             "END:VEVENT",
         ]

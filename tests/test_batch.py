@@ -138,3 +138,11 @@ def test_out_to_a_device_or_through_a_symlink_is_never_replaced(tmp_path: Path) 
     link.symlink_to(real)
     main(["eval", "--batch", str(src), "--out", str(link), "--on", "2024-11-15", "--jobs", "1"])
     assert link.is_symlink() and len(_lines(real)) == 5
+
+
+def test_a_repeated_key_in_a_jsonl_record_is_an_error_line(tmp_path: Path) -> None:
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text('{"id": "1", "id": "2"}\n', encoding="utf-8")
+    assert main(["eval", "--batch", str(src), "--out", str(out), "--jobs", "1"]) == 2
+    (line,) = _lines(out)
+    assert line["line"] == 1 and "appears twice" in line["error"]["en"]
