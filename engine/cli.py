@@ -22,7 +22,7 @@ import attrs
 
 from . import __version__, batch, policytest, render_policytest
 from .decision import Decision, Finding
-from .diagnostics import Diagnostic, FactsError, Lang, Msg, PolicyError, Severity, XuejiError, warning
+from .diagnostics import Diagnostic, FactsError, Lang, Msg, PolicyError, Severity, XuejiError, error, warning
 from .evaluate import deadlines, evaluate
 from .explain import Step, explain
 from .fmt import format_file
@@ -399,12 +399,27 @@ def lint_diagnostics(paths: Sequence[str]) -> list[Diagnostic]:
 
 
 def _untested(ps: PolicySet) -> list[Diagnostic]:
-    """A warning for each rule that no test case of the policy set exercises (when it has cases)."""
+    """An error for each test case that cannot run, and a warning for each rule that no test case
+    of the policy set exercises (when it has cases)."""
     paths = [p for p in policytest.default_case_paths(ps) if p.exists()]
     if not paths:
         return []
     cases = policytest.load_cases(paths)
-    return [
+    broken = [
+        error(
+            "test-case-invalid",
+            c.span,
+            "测试用例无法运行：" + "；".join(m.zh for m in c.problems),
+            "the test case cannot run: " + "; ".join(m.en for m in c.problems),
+            hint=Msg(
+                "按提示改正用例；xueji test 会给出详情",
+                "correct the case as the message says; xueji test shows the details",
+            ),
+        )
+        for c in cases
+        if c.problems
+    ]
+    return broken + [
         warning(
             "rule-untested",
             r.span,
@@ -473,15 +488,19 @@ def _policy_files(paths: Sequence[str]) -> list[Path]:
 
 
 def cmd_fmt(args: argparse.Namespace, lang: Lang) -> int:
-    changed = 0
+    changed = unreadable = 0
     for path in _policy_files(args.paths or ([args.policy] if args.policy else [])):
         try:
             text = path.read_bytes().decode("utf-8")
         except (OSError, UnicodeDecodeError) as ex:
             raise UsageError(f"{path}: {ex}") from None
-        new, notes = format_file(text, str(path))
+        new, notes, problems = format_file(text, str(path))
         for note in notes:
             sys.stderr.write(f"{note}\n")
+        if problems:  # not valid YAML: nothing could be checked or formatted
+            sys.stderr.write(diagnostics_text(problems, lang) + "\n")
+            unreadable += 1
+            continue
         if new == text:
             continue
         changed += 1
@@ -491,6 +510,8 @@ def cmd_fmt(args: argparse.Namespace, lang: Lang) -> int:
         else:
             path.write_text(new, encoding="utf-8", newline="")
             _print(f"formatted {path}" if lang == "en" else f"已格式化 {path}")
+    if unreadable:
+        return EXIT_FINDINGS
     if args.check and changed:
         sys.stderr.write(
             f"{changed} file(s) would be reformatted\n" if lang == "en" else f"{changed} 个文件需要格式化\n"

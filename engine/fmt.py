@@ -11,6 +11,7 @@ Idempotent: formatting formatted text changes nothing. ``parse(format_program(p)
 from __future__ import annotations
 
 from . import syntax as s
+from .diagnostics import Diagnostic
 from .parser import ParseError, parse_program
 from .yamlsource import YMap, YNode, YScalar, YSeq, load_yaml
 
@@ -242,12 +243,14 @@ def _rule_scalars(tree: YNode | None) -> list[YScalar]:
     return sorted(found, key=lambda n: (n.span.line, n.span.col))
 
 
-def format_file(text: str, filename: str) -> tuple[str, list[str]]:
-    """The formatted file text, and notes on rules left alone (unparsable, or not a `|` block)."""
+def format_file(text: str, filename: str) -> tuple[str, list[str], list[Diagnostic]]:
+    """The formatted file text, notes on rules left alone (unparsable, or not a `|` block), and the
+    problems that kept the whole file from being formatted (it is not valid YAML)."""
     tree, diags = load_yaml(text, filename)
-    notes: list[str] = [d.render("en") for d in diags if d.severity.value == "error"]
-    if tree is None or notes:
-        return text, notes
+    problems = [d for d in diags if d.severity.value == "error"]
+    notes: list[str] = []
+    if tree is None or problems:
+        return text, notes, problems
     lines = text.splitlines(keepends=True)
     edits: list[tuple[int, int, list[str]]] = []  # (first line index, end line index, new lines)
     for scalar in _rule_scalars(tree):
@@ -282,4 +285,4 @@ def format_file(text: str, filename: str) -> tuple[str, list[str]]:
         edits.append((first, last + 1, new_lines))
     for start, end, new_lines in sorted(edits, reverse=True):
         lines[start:end] = new_lines
-    return "".join(lines), notes
+    return "".join(lines), notes, []

@@ -233,7 +233,10 @@ def _load_file(path: Path) -> list[Case]:
         ]
     tree, diags = load_yaml(data, name)
     errors = [d for d in diags if d.severity is Severity.ERROR]
-    if errors:
+    # a value that cannot be read (a date 2024-02-30, a repeated key) spoils only the case it is in
+    local = [d for d in errors if d.code in _CASE_LOCAL_CODES and d.span is not None]
+    fatal = [d for d in errors if d not in local]
+    if fatal or (tree is None and errors):
         return [_file_error(name, errors[0].span, *(_diag_msg(d) for d in errors))]
     if tree is None:  # an empty file holds no case
         return []
@@ -269,7 +272,15 @@ def _load_file(path: Path) -> list[Case]:
         items = node.items
     else:
         return [_file_error(name, tree.span, Msg("用例文件应为用例列表", "a case file must hold a list of cases"))]
-    return [_parse_case(item, name) for item in items]
+    cases = [_parse_case(item, name) for item in items]
+    out = []
+    for item, case in zip(items, cases, strict=True):
+        mine = [d for d in local if d.span and item.span.line <= d.span.line <= item.span.end_line]
+        out.append(attrs.evolve(case, problems=(*case.problems, *map(_diag_msg, mine))) if mine else case)
+    return out
+
+
+_CASE_LOCAL_CODES: Final = frozenset({"yaml-bad-value", "yaml-duplicate-key"})
 
 
 def _key_name(key: YScalar) -> str:

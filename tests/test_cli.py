@@ -1289,3 +1289,26 @@ def test_eval_text_counts_articles_that_do_not_apply_in_one_line(cli: CLI, in_re
     assert (
         "\nArt. 11 " in cli("eval", "fixtures/first-year-2025.yaml", "--on", "2025-10-15", "--lang", "en", "--all").out
     )
+
+
+def test_fmt_check_fails_on_a_file_that_is_not_valid_yaml(cli: CLI, work: Path) -> None:
+    root = copy_policies(work)
+    path = root / CH3
+    path.write_text(path.read_text(encoding="utf-8") + "\tbroken: tab\n", encoding="utf-8")
+    r = cli("fmt", "--check", str(root), "--lang", "en")
+    assert r.code == 1
+    assert "error[yaml-" in r.err
+
+
+def test_lint_reports_a_test_case_that_cannot_run(cli: CLI, work: Path) -> None:
+    root = copy_policies(work)
+    cases = root / "tests" / "ch3.yaml"
+    text = cases.read_text(encoding="utf-8")
+    first_on = text.index("    on: 20")
+    cases.write_text(text[:first_on] + "    on: 2024-02-30" + text[text.index("\n", first_on) :], encoding="utf-8")
+    r = cli("lint", str(root), "--lang", "en", "--format", "json")
+    codes = [d["code"] for d in json.loads(r.out)["diagnostics"]]
+    assert codes == ["test-case-invalid"] and r.code == 1
+    report = cli("test", "--policy", str(root), "--lang", "en").out
+    assert "1 errors" in report or "1 error" in report  # one case, not the whole file
+    assert "166 passed" in report or "167 cases" in report
