@@ -100,6 +100,8 @@ def _convert(cell: str, t: Type | None) -> Any:
     if cell == "null":
         return None
     base = t.inner if isinstance(t, Nullable) else t
+    if isinstance(base, ListT) and cell.strip() == "[]":
+        return []  # an empty list (an empty cell would mean the record does not know)
     if isinstance(base, Prim) and base.name == "int":
         try:
             return int(cell)

@@ -238,6 +238,32 @@ class _ToAst(Transformer[Token, Any]):
 _TRANSFORMER = _ToAst()
 
 
+_KEYWORDS = (
+    "require",
+    "forbid",
+    "invariant",
+    "when",
+    "unless",
+    "for",
+    "let",
+    "deadline",
+    "exists",
+    "missing",
+    "overlaps",
+    "rounded",
+    "where",
+    "count",
+    "any",
+    "all",
+    "min",
+    "max",
+    "and",
+    "or",
+    "not",
+    "none",
+)
+
+
 def _check_depth(tree: lark.Tree[Token]) -> None:
     """Refuse trees deeper than MAX_DEPTH, walking iteratively (the later passes recurse)."""
     stack: list[tuple[lark.Tree[Token], int]] = [(tree, 1)]
@@ -310,6 +336,10 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> ParseError:
         hint = _unit_hint(str(tok))
     if hint is None and tok.type == "EQ" and "CMP" in (exc.accepts or set()):
         hint = Msg("比较相等请写 '='，定义请用 let", "compare with '='; define values with `let`")
+    if hint is None and tok.type == "NAME":  # a misspelt keyword (`requre`) lexes as a name
+        close = difflib.get_close_matches(str(tok), _KEYWORDS, n=1, cutoff=0.7)
+        if close:
+            hint = Msg(f"是否应为关键字 '{close[0]}'？", f"did you mean the keyword '{close[0]}'?")
     if hint is None and tok.type == "CLAUSE":
         hint = Msg(
             "when/unless 只能跟在 require、forbid 或 invariant 之后",

@@ -549,6 +549,15 @@ class _Loader:
         msg_node = node.get("message")
         for lang in ("zh", "en"):
             m = msg_node.get(lang) if isinstance(msg_node, YMap) else None
+            if isinstance(m, YMap | YSeq):  # `en: {x} must …` unquoted: YAML reads a mapping
+                self.bad(
+                    "missing-message",
+                    m,
+                    f"{lang} 消息以 {{ 或 [ 开头，被 YAML 读成了映射或列表",
+                    f"the {lang} message starts with {{ or [, so YAML reads it as a mapping or a list",
+                    Msg(f'给整条消息加上引号：{lang}: "{{…}} …"', f'quote the whole message: {lang}: "{{…}} …"'),
+                )
+                continue
             if not isinstance(m, YScalar) or not isinstance(m.value, str):
                 self.bad(
                     "missing-message",

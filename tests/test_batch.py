@@ -146,3 +146,12 @@ def test_a_repeated_key_in_a_jsonl_record_is_an_error_line(tmp_path: Path) -> No
     assert main(["eval", "--batch", str(src), "--out", str(out), "--jobs", "1"]) == 2
     (line,) = _lines(out)
     assert line["line"] == 1 and "appears twice" in line["error"]["en"]
+
+
+def test_csv_can_say_an_empty_list(tmp_path: Path) -> None:
+    src, out = tmp_path / "in.csv", tmp_path / "out.jsonl"
+    src.write_text("id,academic_education,diplomas,certificates\n7,true,[],[]\n", encoding="utf-8")
+    main(["eval", "--batch", str(src), "--out", str(out), "--on", "2024-11-15", "--jobs", "1"])
+    (line,) = _lines(out)
+    art14 = [f for f in line["findings"] if f["rule"] == "art14.one_credential"]
+    assert art14 and art14[0]["outcome"] == "not_applicable"  # no credential: known, not unknown

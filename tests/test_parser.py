@@ -619,3 +619,12 @@ def test_parse_errors_never_escape_as_other_exceptions() -> None:
     for text in junk:
         with contextlib.suppress(ParseError):  # parsing is fine too; any other exception fails
             parse_program(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "keyword"), [("requre x", "require"), ("require x whne y", "when"), ("require x exsts", "exists")]
+)
+def test_a_misspelt_keyword_gets_a_did_you_mean(text: str, keyword: str) -> None:
+    with pytest.raises(ParseError) as ex:
+        parse_program(text)
+    assert ex.value.hint is not None and f"'{keyword}'" in ex.value.hint.en
