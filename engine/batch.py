@@ -14,6 +14,7 @@ an absent fact, ``null`` is none, and cells are converted to the schema's type (
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -318,6 +319,24 @@ def run_batch(
     return summary
 
 
+def summarize(path: str) -> Summary:
+    """The summary of a whole output file (read line by line: constant memory)."""
+    summary = Summary()
+    with open(path, encoding="utf-8") as f:
+        for raw in f:
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            summary.records += 1
+            summary.last_line = int(line.get("line", summary.last_line))
+            if "error" in line:
+                summary.errors += 1
+            for finding in line.get("findings", ()):
+                summary.counts[(int(finding["article"]), str(finding["outcome"]))] += 1
+    return summary
+
+
 def part_path(out: str) -> str:
     """Where a run writes until it ends: ``FILE.part``, renamed to ``FILE`` when the run ends."""
     return out + ".part"
@@ -372,6 +391,36 @@ def commit(part: str, out: str) -> None:
     with open(part, "rb") as f:
         os.fsync(f.fileno())
     os.replace(part, out)
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(run_file(part))
+
+
+def run_file(part: str) -> str:
+    """Beside ``FILE.part``: what the run judges (input, date, policy), so --resume continues only it."""
+    return part + ".run.json"
+
+
+def run_identity(batch_input: str, on: dt.date, policy: str | None) -> dict[str, str | None]:
+    same = "-" if batch_input == "-" else os.path.realpath(batch_input)
+    return {"input": same, "on": on.isoformat(), "policy": os.path.realpath(policy) if policy else None}
+
+
+def remember_run(part: str, identity: dict[str, str | None]) -> None:
+    with open(run_file(part), "w", encoding="utf-8") as f:
+        json.dump(identity, f)
+
+
+def same_run(part: str, identity: dict[str, str | None]) -> str | None:
+    """None when ``part`` was written by this run's input, date and policy (or says nothing), else why not."""
+    try:
+        with open(run_file(part), encoding="utf-8") as f:
+            earlier = json.load(f)
+    except (FileNotFoundError, ValueError):
+        return None
+    different = [k for k in ("input", "on", "policy") if earlier.get(k) != identity[k]]
+    if not different:
+        return None
+    return ", ".join(f"{k} was {earlier.get(k)}, now {identity[k]}" for k in different)
 
 
 def open_input(name: str) -> IO[str]:

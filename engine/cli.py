@@ -281,7 +281,11 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
         # a run that was killed leaves FILE.part, which --resume continues.
         if args.resume and not os.path.exists(part) and os.path.exists(target):
             os.replace(target, part)
+        identity = batch.run_identity(args.batch, on, args.policy)
         if args.resume:
+            why = batch.same_run(part, identity)
+            if why is not None:
+                raise UsageError(f"--resume: {args.out} was written by another run ({why}) / 不是同一次运行")
             last_line = batch.resume_point(part)
             start = last_line + 1
             sys.stderr.write(f"resuming after input line {last_line}\n")
@@ -298,6 +302,8 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
         flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if args.resume else os.O_TRUNC)
         try:
             fd = os.open(target if direct else part, os.O_WRONLY if direct else flags, 0o644)
+            if not direct:
+                batch.remember_run(part, batch.run_identity(args.batch, on, args.policy))
         except OSError as ex:
             raise UsageError(f"--out {args.out}: {ex.strerror}") from None
     tty = sys.stderr.isatty()
@@ -320,6 +326,8 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
             batch.commit(part, target)
     if tty:
         sys.stderr.write("\n")
+    if args.resume and not direct and not summary.interrupted:
+        summary = batch.summarize(target)  # the whole output, not only the part this run added
     sys.stderr.write(batch.summary_text(summary, lang, batch.clock() - began) + "\n")
     if summary.interrupted:
         return 130

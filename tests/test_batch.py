@@ -155,3 +155,19 @@ def test_csv_can_say_an_empty_list(tmp_path: Path) -> None:
     (line,) = _lines(out)
     art14 = [f for f in line["findings"] if f["rule"] == "art14.one_credential"]
     assert art14 and art14[0]["outcome"] == "not_applicable"  # no credential: known, not unknown
+
+
+def test_resume_refuses_to_continue_another_run(tmp_path: Path) -> None:
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 10)
+    part = tmp_path / "out.jsonl.part"
+    # a run that was killed: its .part and what it was judging
+    main(["eval", "--batch", str(src), "--out", str(out), "--on", "2024-11-15", "--jobs", "1"])
+    out.rename(part)
+    (tmp_path / "out.jsonl.part.run.json").write_text(
+        json.dumps({"input": str(src.resolve()), "on": "2024-11-15", "policy": None}), encoding="utf-8"
+    )
+    code = main(["eval", "--batch", str(src), "--out", str(out), "--on", "2025-01-01", "--resume", "--jobs", "1"])
+    assert code == 2 and part.exists() and not out.exists()
+    assert main(["eval", "--batch", str(src), "--out", str(out), "--on", "2024-11-15", "--resume", "--jobs", "1"]) == 1
+    assert len(_lines(out)) == 10 and not (tmp_path / "out.jsonl.part.run.json").exists()
