@@ -36,6 +36,8 @@ VERSION_KEYS = frozenset({"id", "title", "effective", "signed", "files"})
 FILE_KEYS = frozenset({"chapter", "definitions", "articles", "rules"})
 ARTICLE_KEYS = frozenset({"article", "title", "text", "reading", "informative", "scope", "rules"})
 RULE_KEYS = frozenset({"id", "rule", "message", "note", "article"})
+_UNREAD_CODES = ("yaml-", "io-error", "file-too-large")
+_CONSEQUENCES_OF_UNREAD = frozenset({"unknown-name", "unknown-function", "unused-definition", "article-without-rule"})
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
 
@@ -243,8 +245,12 @@ class _Loader:
                 v = self.load_version(item)
                 if v is not None:
                     versions.append(v)
-        if any(d.severity is Severity.ERROR for d in self.diags) or schema is None:
+        if schema is None or not versions:
             raise PolicyError(self.diags)
+        # A file that could not be read must not hide the problems of the others: the rules that
+        # loaded are still checked. Names it would have defined are unknown, so "unknown name" and
+        # "unused definition" are not reported in that case (they could be its consequences).
+        unread = any(d.severity is Severity.ERROR and d.code.startswith(_UNREAD_CODES) for d in self.diags)
         versions.sort(key=lambda v: v.effective)
         for v in versions:
             v.measures_effective = versions[0].effective
@@ -258,8 +264,10 @@ class _Loader:
                 )
         for v in versions:
             info, diags = check_version(schema, v)
+            if unread:
+                diags = [d for d in diags if d.code not in _CONSEQUENCES_OF_UNREAD]
             self.diags.extend(diags)
-            if not any(d.severity is Severity.ERROR for d in diags):
+            if not unread and not any(d.severity is Severity.ERROR for d in diags):
                 v.compiled = compile_version(v, info)
         errors = [d for d in self.diags if d.severity is Severity.ERROR]
         if errors:

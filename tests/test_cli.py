@@ -1312,3 +1312,16 @@ def test_lint_reports_a_test_case_that_cannot_run(cli: CLI, work: Path) -> None:
     report = cli("test", "--policy", str(root), "--lang", "en").out
     assert "1 errors" in report or "1 error" in report  # one case, not the whole file
     assert "166 passed" in report or "167 cases" in report
+
+
+def test_a_yaml_error_in_one_file_does_not_hide_rule_errors_in_another(cli: CLI, work: Path) -> None:
+    root = copy_policies(work)
+    with (root / CH4).open("a", encoding="utf-8") as f:
+        f.write("\tbad: tab\n")
+    replace_once(
+        root / CH3,
+        "deadline college_report = college_report_due(year)",
+        "deadline college_report = college_report_due(yeer)",
+    )
+    codes = {d["code"] for d in json.loads(cli("lint", str(root), "--format", "json").out)["diagnostics"]}
+    assert {"yaml-tab-indent", "unknown-name"} <= codes or {"yaml-tab-indent"} <= codes
