@@ -197,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("path", nargs="?", metavar="PATH")
     ck.add_argument("--examples", type=int, default=100, help="records per law (default 100; nightly: 5000)")
     ck.add_argument("--seed", type=int, default=0, help="generation seed (default 0: reproducible); -1 for random")
+    ck.add_argument(
+        "--seconds", type=float, help="time budget: keep drawing batches of --examples records for about this long"
+    )
     ck.add_argument("--law", action="append", help="run only this law (repeatable)")
     ck.add_argument("--format", choices=["text", "json"], default="text")
 
@@ -609,7 +612,9 @@ def cmd_check(args: argparse.Namespace, lang: Lang) -> int:
     seed = None if args.seed == -1 else args.seed
     results = []
     failed = 0
-    for name, failure in check_policy(policy, examples=args.examples, seed=seed, laws=args.law):
+    if args.seconds is not None and args.seconds <= 0:
+        raise UsageError("--seconds must be positive")
+    for name, failure in check_policy(policy, examples=args.examples, seed=seed, laws=args.law, seconds=args.seconds):
         results.append({"law": name, "ok": failure is None, "failure": failure.to_dict() if failure else None})
         if args.format == "text":
             mark = ("通过" if lang == "zh" else "ok") if failure is None else ("失败" if lang == "zh" else "FAILED")

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from . import factpath
@@ -298,10 +300,22 @@ def check_policy(
     examples: int = 100,
     seed: int | None = 0,
     laws: list[str] | None = None,
+    seconds: float | None = None,
 ) -> Iterator[tuple[str, Failure | None]]:
-    """Run each law over ``examples`` generated records; yield (law, None) or (law, shrunk failure)."""
-    for name in laws or list(LAWS):
-        failure = _check_law(policy, name, examples, seed)
+    """Run each law over ``examples`` generated records (``seed`` makes them reproducible; None draws
+    new ones); yield (law, None) or (law, shrunk failure). With ``seconds``, each law keeps drawing
+    fresh batches of ``examples`` records until its share of the time is spent or it fails."""
+    names = laws or list(LAWS)
+    for name in names:
+        if seconds is None:
+            yield name, _check_law(policy, name, examples, seed)
+            continue
+        until = time.monotonic() + seconds / len(names)
+        batch = 0
+        failure = None
+        while failure is None and (batch == 0 or time.monotonic() < until):
+            failure = _check_law(policy, name, examples, None if seed is None else seed + batch)
+            batch += 1
         yield name, failure
 
 
@@ -313,7 +327,6 @@ def _check_law(policy: PolicySet, name: str, examples: int, seed: int | None) ->
         max_examples=examples,
         deadline=None,
         database=None,
-        derandomize=seed is not None,
         suppress_health_check=list(HealthCheck),
         phases=(Phase.explicit, Phase.generate, Phase.shrink),
         report_multiple_bugs=False,
@@ -327,6 +340,8 @@ def _check_law(policy: PolicySet, name: str, examples: int, seed: int | None) ->
             last.append((copy.deepcopy(record), on, ex))
             raise
 
+    if seed is not None:
+        run = hypothesis_seed(seed)(run)
     try:
         run()
     except LawBroken:

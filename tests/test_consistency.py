@@ -117,3 +117,9 @@ def test_cli_check_prints_counterexample_and_exits_1(tmp_path: Path, capsys: pyt
 def test_cli_check_rejects_unknown_law(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--law", "no_such_law"]) == 2
     assert "unknown law" in capsys.readouterr().err
+
+
+def test_a_time_budget_draws_fresh_batches(capsys: pytest.CaptureFixture[str]) -> None:
+    """--seconds keeps checking with new seeds until the budget is spent (at least one batch)."""
+    assert main(["check", "--law", "total", "--examples", "5", "--seconds", "0.5", "--lang", "en"]) == 0
+    assert "total" in capsys.readouterr().out
