@@ -105,12 +105,6 @@ def path_key(e: s.Expr) -> str | None:
     return None
 
 
-def _walk_all(e: s.Expr) -> Iterator[s.Expr]:
-    yield e
-    for c in s.children(e):
-        yield from _walk_all(c)
-
-
 def proven_present(e: s.Expr, truth: bool = True, defs: dict[str, s.Expr] | None = None) -> set[str]:
     """Fact paths known to be non-null when ``e`` evaluates to ``truth``.
 
@@ -389,20 +383,17 @@ class Checker:
         self, rule: Rule, verdict: s.Verdict, scope: dict[str, _Var], local_reads: dict[str, list[tuple[str, ...]]]
     ) -> None:
         """Record what a deadline rule's `by` judges and which facts its due date is computed from."""
-        todo: list[s.Expr] = [verdict.cond]
-        while todo:
-            node = todo.pop(0)
-            if isinstance(node, s.By):
-                rule.act_path = self._path_of(node.act, scope)
-                # does the condition also judge the act otherwise (a window: "in the year of the move")?
-                key = path_key(node.act)
-                others = [n for n in _walk_all(verdict.cond) if n is not node.act and path_key(n) == key]
-                rule.act_windowed = key is not None and bool(others)
-                if isinstance(node.due, s.Name):
-                    name = node.due.id
-                    rule.due_reads = tuple(local_reads.get(name) or self.info.global_reads.get(name, []))
-                return
-            todo.extend(s.children(node))
+        node = rule.program.due_by
+        if node is None:
+            return
+        rule.act_path = self._path_of(node.act, scope)
+        # does the condition also judge the act otherwise (a window: "in the year of the move")?
+        key = path_key(node.act)
+        others = [n for n in s.walk(verdict.cond) if n is not node.act and path_key(n) == key]
+        rule.act_windowed = key is not None and bool(others)
+        if isinstance(node.due, s.Name):
+            name = node.due.id
+            rule.due_reads = tuple(local_reads.get(name) or self.info.global_reads.get(name, []))
 
     def _proven(self, e: s.Expr, truth: bool = True) -> set[str]:
         return proven_present(e, truth, self._value_defs)

@@ -551,13 +551,11 @@ class Compiler:
         )
 
     def _due(self, prog: s.Program) -> Fn | None:
-        """The rule's due date: the deadline its `by` names, else its one `deadline` statement."""
-        for node in _walk(prog.verdicts[0].cond):
-            if isinstance(node, s.By):
-                return self.expr(node.due)
-        deadlines = [st for st in prog.statements if isinstance(st, s.Deadline)]
-        if len(deadlines) == 1:
-            return self._local_ref(deadlines[0].name)
+        """The rule's due date (see ``Program.due_by`` / ``due_deadline``)."""
+        if prog.due_by is not None:
+            return self.expr(prog.due_by.due)
+        if prog.due_deadline is not None:
+            return self._local_ref(prog.due_deadline.name)
         return None
 
     def _template(self, tpl: Template, lang: str) -> list[str | Fn]:
@@ -569,12 +567,6 @@ class Compiler:
             fn, ty = self.expr(part), self.info.type_of(part)
             out.append(_labelled(fn, ty, lang) if isinstance(t.strip(ty), t.EnumT) else fn)
         return out
-
-
-def _walk(e: s.Expr) -> Iterator[s.Expr]:
-    yield e
-    for c in s.children(e):
-        yield from _walk(c)
 
 
 def compile_version(version: PolicyVersion, info: TypeInfo) -> CompiledVersion:

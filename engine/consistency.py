@@ -24,7 +24,6 @@ from typing import Any
 import attrs
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
-from hypothesis import strategies as st
 
 from . import factpath
 from .compiler import run
@@ -348,8 +347,3 @@ def _check_law(policy: PolicySet, name: str, examples: int, seed: int | None) ->
         record, on, ex = last[-1]  # the last failing call is the shrunk example
         return Failure(name, (law.__doc__ or "").strip(), ex.message, record, on, _rule_refs(policy, ex.rules))
     return None
-
-
-def strategies_for(policy: PolicySet) -> tuple[st.SearchStrategy[dict[str, Any]], st.SearchStrategy[dt.date]]:
-    """The record and date strategies the laws are checked with (for use in a project's own tests)."""
-    return records(policy.schema), evaluation_dates()

@@ -54,7 +54,7 @@ def _subject_ctx(policy: PolicySet, rule: Rule, facts: dict[str, Any], on: dt.da
     if version is None or version.compiled is None:
         return None
     defs = {st.name: st.expr for st in rule.program.statements if isinstance(st, s.Let | s.Deadline)}
-    ctx = Ctx(facts, on, policy.calendar, version, version.compiled.info, {}, defs=defs)
+    ctx = Ctx(facts, on, policy.calendar, version, version.info, {}, defs=defs)
     loop = rule.loop
     if loop is None:
         return ctx

@@ -41,6 +41,12 @@ from .runtime import (
 )
 
 Thunk = Callable[[], Any]
+
+
+class _ThroughNone(Exception):
+    """A field read through a none record: a message shows `?`; anywhere else it is a bug and propagates."""
+
+
 LANGS = ("zh", "en")
 
 
@@ -82,6 +88,8 @@ def eval_expr(e: s.Expr, ctx: Ctx) -> Any:
             return _name(e, ctx)
         case s.Attr(obj=obj, name=field):
             record = eval_expr(obj, ctx)
+            if record is None:  # only a message may read through a none (the checker is lenient there)
+                raise _ThroughNone(path_of(e, ctx))
             if field not in record:
                 raise Absent((path_of(e, ctx),))
             return record[field]
@@ -291,34 +299,25 @@ def _aggregate(e: s.Aggregate, ctx: Ctx) -> Any:
     return not short
 
 
-def _walk(e: s.Expr) -> Iterator[s.Expr]:
-    yield e
-    for c in s.children(e):
-        yield from _walk(c)
-
-
 # ------------------------------------------------------------------------------------------------ rules
 
 Judgement = tuple[Outcome, dt.date | None, tuple[str, ...], Msg | None]
 
 
 def _has_due(rule: Rule) -> bool:
-    if any(isinstance(node, s.By) for node in _walk(rule.verdict.cond)):
-        return True
-    return sum(isinstance(st, s.Deadline) for st in rule.program.statements) == 1
+    return rule.program.due_by is not None or rule.program.due_deadline is not None
 
 
 def _due(rule: Rule, ctx: Ctx) -> dt.date | None:
-    """The rule's due date: the deadline its first `by` names, else its one `deadline` statement."""
-    for node in _walk(rule.verdict.cond):
-        if isinstance(node, s.By):
-            due: dt.date | None = eval_expr(node.due, ctx)
-            return due
-    deadlines = [st.name for st in rule.program.statements if isinstance(st, s.Deadline)]
-    if len(deadlines) != 1:
-        return None
-    deadline: dt.date | None = _local_def(deadlines[0], ctx)
-    return deadline
+    """The rule's due date (see ``Program.due_by`` / ``due_deadline``)."""
+    by, deadline = rule.program.due_by, rule.program.due_deadline
+    if by is not None:
+        due: dt.date | None = eval_expr(by.due, ctx)
+        return due
+    if deadline is not None:
+        value: dt.date | None = _local_def(deadline.name, ctx)
+        return value
+    return None
 
 
 def judge(rule: Rule, ctx: Ctx, effective: dt.date) -> Judgement:
@@ -352,7 +351,12 @@ def render(template: Template, ctx: Ctx, lang: str) -> str:
             continue
         try:
             out.append(format_value(shown(eval_expr(part, ctx), ctx.info.type_of(part), lang), lang))
-        except (Absent, CalendarError, TypeError, KeyError):  # a message never fails a finding
+        except (
+            Absent,
+            CalendarError,
+            KeyError,
+            _ThroughNone,
+        ):  # shown as ? (KeyError: the loop variable of an absent collection)
             out.append("？" if lang == "zh" else "?")
     return "".join(out)
 
@@ -393,8 +397,8 @@ def rule_findings(rule: Rule, ctx: Ctx, effective: dt.date) -> Iterator[Finding]
 
 
 def _walked_scope(version: PolicyVersion, facts: dict[str, Any], on: dt.date, cal: WorkCalendar) -> bool:
-    assert version.scope is not None and version.compiled is not None
-    return bool(eval_expr(version.scope, Ctx(facts, on, cal, version, version.compiled.info, {})))
+    assert version.scope is not None and version.info is not None
+    return bool(eval_expr(version.scope, Ctx(facts, on, cal, version, version.info, {})))
 
 
 def interpret(policy: PolicySet, student: object, *, on: dt.date) -> Decision:
@@ -408,8 +412,8 @@ def interpret(policy: PolicySet, student: object, *, on: dt.date) -> Decision:
     if isinstance(prepared, Decision):
         return prepared
     facts, warnings, version = prepared
-    assert version.compiled is not None
-    ctx = Ctx(facts, on, policy.calendar, version, version.compiled.info, {})
+    assert version.info is not None
+    ctx = Ctx(facts, on, policy.calendar, version, version.info, {})
     rules = [r for r in version.rules if r.kind != "invariant"]  # invariants are checked, not judged
     findings = tuple(f for r in rules for f in rule_findings(r, ctx, version.measures_effective))
     return Decision(facts.get("id"), on, version.id, findings, warnings)

@@ -264,6 +264,7 @@ class _Loader:
                 )
         for v in versions:
             info, diags = check_version(schema, v)
+            v.info = info
             if unread:
                 diags = [d for d in diags if d.code not in _CONSEQUENCES_OF_UNREAD]
             self.diags.extend(diags)

@@ -110,7 +110,8 @@ class PolicyVersion:
     scope: s.Expr | None = None
     scope_article: int | None = None
     scope_locate: Locate | None = None
-    # filled in by the compiler
+    # filled in by the checker (what every name refers to, every node's type) and the compiler
+    info: Any = None
     compiled: Any = None
 
     @property

@@ -8,6 +8,7 @@ maps offsets to file line and column (see :mod:`engine.yamlsource`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Literal, TypeAlias
 
 import attrs
@@ -267,6 +268,26 @@ class Program:
     @property
     def definitions(self) -> tuple[Let | Deadline, ...]:
         return tuple(s for s in self.statements if isinstance(s, Let | Deadline))
+
+    @property
+    def due_by(self) -> By | None:
+        """The `by` whose due date is the rule's: the first in its condition (pre-order)."""
+        if not self.verdicts:
+            return None
+        return next((n for n in walk(self.verdicts[0].cond) if isinstance(n, By)), None)
+
+    @property
+    def due_deadline(self) -> Deadline | None:
+        """Without a `by`, the rule's one `deadline` statement gives its due date (two give none)."""
+        deadlines = [st for st in self.statements if isinstance(st, Deadline)]
+        return deadlines[0] if self.due_by is None and len(deadlines) == 1 else None
+
+
+def walk(node: Expr) -> Iterator[Expr]:
+    """The node and every node below it, pre-order."""
+    yield node
+    for c in children(node):
+        yield from walk(c)
 
 
 def children(node: Expr) -> tuple[Expr, ...]:
