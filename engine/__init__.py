@@ -11,8 +11,17 @@ Pipeline: ``policies/*.yaml`` ─load─▶ rule text with positions ─parse─
 
 from __future__ import annotations
 
-from .decision import Decision, Finding, Outcome, RecordWarning
-from .diagnostics import CalendarError, Diagnostic, FactProblem, FactsError, PolicyError, Span, XuejiError
+from .decision import Decision, Finding, Outcome
+from .diagnostics import (
+    CalendarError,
+    Diagnostic,
+    FactProblem,
+    FactsError,
+    PolicyError,
+    RecordWarning,
+    Span,
+    XuejiError,
+)
 from .evaluate import bundled_policy, evaluate
 from .loader import load_policy
 from .policy import PolicySet

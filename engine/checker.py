@@ -76,7 +76,10 @@ MESSAGE_NAMES: dict[str, t.Type] = {"due": t.Nullable(t.DATE), "subject": t.TEXT
 
 @attrs.define
 class TypeInfo:
-    """What the checker learnt: read by the compiler and the reference interpreter."""
+    """What the checker learnt: read by the compiler and the reference interpreter.
+
+    Keyed by node identity (``id(node)``): every rule's AST must be its own objects (the AST cache
+    hands out copies), and the nodes must outlive the TypeInfo (the policy version holds both)."""
 
     types: dict[int, t.Type] = attrs.Factory(dict)
     names: dict[int, Resolution] = attrs.Factory(dict)
@@ -406,7 +409,7 @@ class Checker:
         proven: set[str] = set()
         for c in verdict.clauses:
             proven |= self._proven(c.expr, c.kind == "when")
-        local = {st.name: st for st in prog.statements if isinstance(st, s.Let | s.Deadline)}
+        local = {st.name: st for st in prog.definitions}
         needed: set[str] = set()
         todo = [c.expr for c in verdict.clauses]
         while todo:

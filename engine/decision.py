@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from .diagnostics import Msg
+from .diagnostics import Msg, RecordWarning
 
 
 class Outcome(StrEnum):
@@ -122,19 +122,6 @@ class Finding:
         if self.reason is not None:
             out["reason"] = {"zh": self.reason.zh, "en": self.reason.en}
         return out
-
-
-@attrs.frozen
-class RecordWarning:
-    """Something odd in a record that does not stop it being judged (an unknown field, a null read
-    as absent), located by its field path; ``code`` is stable (``unknown-field``, ``null-as-absent``)."""
-
-    path: str
-    message: Msg
-    code: str = ""
-
-    def to_dict(self) -> dict[str, str]:
-        return {"path": self.path, "code": self.code, "zh": self.message.zh, "en": self.message.en}
 
 
 @attrs.frozen

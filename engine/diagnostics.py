@@ -175,6 +175,19 @@ class FactProblem:
         return {"path": self.path, "zh": self.message.zh, "en": self.message.en}
 
 
+@attrs.frozen
+class RecordWarning:
+    """Something odd in a record that does not stop it being judged (an unknown field, a null read
+    as absent), located by its field path; ``code`` is stable (``unknown-field``, ``null-as-absent``)."""
+
+    path: str
+    message: Msg
+    code: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "code": self.code, "zh": self.message.zh, "en": self.message.en}
+
+
 class FactsError(XuejiError):
     """A student record of the wrong shape. Lists every problem with its path."""
 

@@ -53,7 +53,7 @@ def _subject_ctx(policy: PolicySet, rule: Rule, facts: dict[str, Any], on: dt.da
     version = policy.version_on(on)
     if version is None or version.compiled is None:
         return None
-    defs = {st.name: st.expr for st in rule.program.statements if isinstance(st, s.Let | s.Deadline)}
+    defs = {st.name: st.expr for st in rule.program.definitions}
     ctx = Ctx(facts, on, policy.calendar, version, version.info, {}, defs=defs)
     loop = rule.loop
     if loop is None:

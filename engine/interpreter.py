@@ -25,8 +25,8 @@ from .calendar import WorkCalendar
 from .checker import TypeInfo
 from .decision import Decision, Finding, Outcome
 from .diagnostics import CalendarError, Msg
-from .evaluate import prepare
 from .policy import PolicySet, PolicyVersion, Rule, Template
+from .prepare import prepare
 from .runtime import (
     PENDING,
     UNKNOWN_DUE,
@@ -375,7 +375,7 @@ def _finding(rule: Rule, ctx: Ctx, subject: str, element: Any, judgement: Judgem
 
 def rule_findings(rule: Rule, ctx: Ctx, effective: dt.date) -> Iterator[Finding]:
     """One finding per subject: each element of the rule's `for` collection, else the student."""
-    defs = {st.name: st.expr for st in rule.program.statements if isinstance(st, s.Let | s.Deadline)}
+    defs = {st.name: st.expr for st in rule.program.definitions}
     base = attrs.evolve(ctx, defs=defs, lmemo={})
     loop = rule.loop
     if loop is None:

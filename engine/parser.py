@@ -11,6 +11,7 @@ judging records with a policy set parsed before never pays for importing Lark.
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import os
 import pickle
@@ -92,6 +93,7 @@ class AstCache:
 
     def __init__(self) -> None:
         self.entries: dict[str, Any] = {}
+        self.handed_out: set[str] = set()
         self.dirty = False
         self.path: Path | None = None
 
@@ -141,9 +143,15 @@ class AstCache:
         key = hashlib.sha256(f"{start}\0{text}".encode()).hexdigest()
         hit = self.entries.get(key)
         if hit is not None:
+            # the checker keys what it learns by node identity: two rules with the same text in one
+            # load must not share nodes, so a text met again gets a copy
+            if key in self.handed_out:
+                return copy.deepcopy(hit)
+            self.handed_out.add(key)
             return hit
         tree = _parse(text, start)
         self.entries[key] = tree
+        self.handed_out.add(key)
         self.dirty = True
         return tree
 

@@ -17,8 +17,7 @@ from typing import Any
 
 import attrs
 
-from .decision import RecordWarning
-from .diagnostics import Diagnostic, FactProblem, FactsError, Msg, PolicyError, error
+from .diagnostics import Diagnostic, FactProblem, FactsError, Msg, PolicyError, RecordWarning, error
 from .limits import MAX_COLLECTION
 from .types import PRIMITIVES, EnumT, Field, ListT, Nullable, Prim, RecordT, Type
 from .yamlsource import YMap, YNode, YScalar, YSeq

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
+from pathlib import Path
 
 import pytest
 
@@ -628,3 +629,18 @@ def test_a_misspelt_keyword_gets_a_did_you_mean(text: str, keyword: str) -> None
     with pytest.raises(ParseError) as ex:
         parse_program(text)
     assert ex.value.hint is not None and f"'{keyword}'" in ex.value.hint.en
+
+
+def test_the_ast_cache_never_hands_one_text_the_same_nodes_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checker keys what it learns by node identity: two rules with the same text get their own nodes."""
+    from engine.parser import cached_parsing
+
+    monkeypatch.setenv("XUEJI_CACHE_DIR", str(tmp_path))
+    with cached_parsing():
+        first = parse_program("require x exists")
+    with cached_parsing():
+        second, third = parse_program("require x exists"), parse_program("require x exists")
+    assert second == third and second is not third
+    assert first == second
