@@ -164,6 +164,9 @@ def _explanation(f: Finding, version: Any, lang: Lang, steps: list[Step]) -> lis
         rule = next((r for r in art.rules if r.id == f.rule), None)
         text = art.text.strip().replace("\n", " ")
         out.append(("      条文: " if lang == "zh" else "      article text: ") + text)
+        if art.reading:  # how the policy set reads the article (written in English by the policy authors)
+            reading = " ".join(art.reading.split())
+            out.append(("      解读: " if lang == "zh" else "      reading: ") + reading)
         if rule is not None:
             out.append(("      规则: " if lang == "zh" else "      rule: ") + f"{rule.file}:{rule.span.line}")
             for line in rule.source.strip().splitlines():
