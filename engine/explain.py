@@ -18,7 +18,7 @@ from . import syntax as s
 from .decision import Finding, Outcome
 from .diagnostics import CalendarError
 from .fmt import expr as expr_text
-from .interpreter import Ctx, eval_expr, path_of
+from .interpreter import Ctx, eval_expr, subjects
 from .policy import PolicySet, Rule
 from .runtime import PENDING, Absent
 
@@ -51,22 +51,19 @@ def _chain(e: s.Expr, op: str) -> list[s.Expr]:
 
 def _subject_ctx(policy: PolicySet, rule: Rule, facts: dict[str, Any], on: dt.date, subject: str) -> Ctx | None:
     version = policy.version_on(on)
-    if version is None or version.compiled is None:
+    if version is None or version.info is None:
         return None
-    defs = {st.name: st.expr for st in rule.program.definitions}
-    ctx = Ctx(facts, on, policy.calendar, version, version.info, {}, defs=defs)
-    loop = rule.loop
-    if loop is None:
-        return ctx
-    prefix = path_of(loop.collection, ctx)
     try:
-        coll = eval_expr(loop.collection, ctx)
+        return next(
+            (
+                c
+                for name, _, c in subjects(rule, Ctx(facts, on, policy.calendar, version, version.info, {}))
+                if name == subject
+            ),
+            None,
+        )
     except Absent:
         return None
-    for i, element in enumerate(coll):
-        if f"{prefix}[{i}]" == subject:
-            return ctx.bind(loop.var, element, subject)
-    return None
 
 
 def explain(policy: PolicySet, facts: dict[str, Any], on: dt.date, finding: Finding) -> list[Step]:

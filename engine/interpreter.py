@@ -373,23 +373,37 @@ def _finding(rule: Rule, ctx: Ctx, subject: str, element: Any, judgement: Judgem
     return Finding(rule.id, rule.article, subject, outcome, due, missing, reason, explain=explain)
 
 
-def rule_findings(rule: Rule, ctx: Ctx, effective: dt.date) -> Iterator[Finding]:
-    """One finding per subject: each element of the rule's `for` collection, else the student."""
-    defs = {st.name: st.expr for st in rule.program.definitions}
-    base = attrs.evolve(ctx, defs=defs, lmemo={})
+def _rule_ctx(rule: Rule, ctx: Ctx) -> Ctx:
+    """The context a rule is judged in: the record's, plus the rule's own `let`/`deadline`."""
+    return attrs.evolve(ctx, defs={st.name: st.expr for st in rule.program.definitions}, lmemo={})
+
+
+def subjects(rule: Rule, ctx: Ctx) -> Iterator[tuple[str, Any, Ctx]]:
+    """What the rule judges: (subject, element, context with the rule's definitions and, in a `for`
+    rule, the element bound) for each element of its collection, else the student once. Raises
+    ``Absent`` when the collection itself is absent."""
+    base = _rule_ctx(rule, ctx)
     loop = rule.loop
     if loop is None:
-        yield _finding(rule, base, "student", None, judge(rule, base, effective))
+        yield "student", None, base
         return
     prefix = path_of(loop.collection, base)
-    try:
-        coll = eval_expr(loop.collection, base)
-    except Absent as ex:  # the collection itself is absent: one unknown finding about it
-        yield _finding(rule, base, prefix, None, (Outcome.UNKNOWN, None, tuple(dict.fromkeys(ex.paths)), None))
-        return
-    for i, element in enumerate(coll):
+    for i, element in enumerate(eval_expr(loop.collection, base)):
         subject = f"{prefix}[{i}]"
-        one = attrs.evolve(base.bind(loop.var, element, subject), lmemo={})
+        yield subject, element, attrs.evolve(base.bind(loop.var, element, subject), lmemo={})
+
+
+def rule_findings(rule: Rule, ctx: Ctx, effective: dt.date) -> Iterator[Finding]:
+    """One finding per subject: each element of the rule's `for` collection, else the student."""
+    try:
+        judged = list(subjects(rule, ctx))
+    except Absent as ex:  # the collection itself is absent: one unknown finding about it
+        assert rule.loop is not None
+        base = _rule_ctx(rule, ctx)
+        missing = tuple(dict.fromkeys(ex.paths))
+        yield _finding(rule, base, path_of(rule.loop.collection, base), None, (Outcome.UNKNOWN, None, missing, None))
+        return
+    for subject, element, one in judged:
         yield _finding(rule, one, subject, element, judge(rule, one, effective))
 
 
