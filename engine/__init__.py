@@ -23,7 +23,7 @@ from .diagnostics import (
     XuejiError,
 )
 from .evaluate import bundled_policy, evaluate
-from .loader import load_policy
+from .pipeline import load_policy
 from .policy import PolicySet
 
 __version__ = "0.1.0"

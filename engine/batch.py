@@ -34,7 +34,7 @@ from . import factpath
 from .decision import Outcome
 from .diagnostics import FactsError, XuejiError
 from .evaluate import evaluate
-from .loader import load_policy
+from .pipeline import load_policy
 from .policy import PolicySet
 from .schema import Schema
 from .types import ListT, Nullable, Prim, RecordT, Type

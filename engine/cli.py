@@ -26,7 +26,8 @@ from .diagnostics import Diagnostic, FactsError, Lang, Msg, PolicyError, Severit
 from .evaluate import deadlines, evaluate
 from .explain import Step, explain
 from .fmt import format_file
-from .loader import MANIFEST, load_policy
+from .loader import MANIFEST
+from .pipeline import load_policy
 from .policy import PolicySet
 from .render import (
     deadlines_ics,

@@ -16,7 +16,7 @@ from typing import Any
 from .calendar import WorkCalendar
 from .compiler import Env, run
 from .decision import Decision, Finding, Outcome
-from .loader import load_policy
+from .pipeline import load_policy
 from .policy import PolicySet, PolicyVersion
 from .prepare import prepare
 

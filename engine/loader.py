@@ -2,9 +2,9 @@
 
 Reads the manifest ``xueji.yaml`` (name, schema file, calendar extension, versions with their effective
 dates and files), the facts schema, the calendar extension and every article file; parses each rule
-and each message placeholder (pass 1, :mod:`engine.parser`), then runs the checker (pass 3) and the
-compiler (pass 4). Gives a :class:`~engine.policy.PolicySet`, or raises one
-:class:`~engine.diagnostics.PolicyError` holding every error found, each with its file:line:col.
+and each message placeholder (pass 1, :mod:`engine.parser`). Gives an unchecked
+:class:`~engine.policy.PolicySet` and the diagnostics found so far; :mod:`engine.pipeline` runs the
+checker and the compiler on it.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ import attrs
 
 from . import syntax as s
 from .calendar import CalendarDataError, WorkCalendar
-from .checker import check_version
-from .compiler import compile_version
 from .diagnostics import Diagnostic, Msg, PolicyError, Severity, Span, error, warning
 from .limits import MAX_FILE_BYTES
 from .parser import ParseError, cached_parsing, parse_expr, parse_program
@@ -36,8 +34,6 @@ VERSION_KEYS = frozenset({"id", "title", "effective", "signed", "files"})
 FILE_KEYS = frozenset({"chapter", "definitions", "articles", "rules"})
 ARTICLE_KEYS = frozenset({"article", "title", "text", "reading", "informative", "scope", "rules"})
 RULE_KEYS = frozenset({"id", "rule", "message", "note", "article"})
-_UNREAD_CODES = ("yaml-", "io-error", "file-too-large")
-_CONSEQUENCES_OF_UNREAD = frozenset({"unknown-name", "unknown-function", "unused-definition", "article-without-rule"})
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
 
@@ -210,7 +206,7 @@ class _Loader:
 
     # --------------------------------------------------------------------------------------- manifest
 
-    def load(self) -> PolicySet:
+    def load(self) -> tuple[PolicySet, list[Diagnostic]]:
         manifest_path = self.root / MANIFEST
         if not manifest_path.is_file():
             raise PolicyError(
@@ -247,10 +243,6 @@ class _Loader:
                     versions.append(v)
         if schema is None or not versions:
             raise PolicyError(self.diags)
-        # A file that could not be read must not hide the problems of the others: the rules that
-        # loaded are still checked. Names it would have defined are unknown, so "unknown name" and
-        # "unused definition" are not reported in that case (they could be its consequences).
-        unread = any(d.severity is Severity.ERROR and d.code.startswith(_UNREAD_CODES) for d in self.diags)
         versions.sort(key=lambda v: v.effective)
         for v in versions:
             v.measures_effective = versions[0].effective
@@ -262,25 +254,7 @@ class _Loader:
                     f"版本 {a.id} 与 {b.id} 生效日期相同",
                     f"versions {a.id} and {b.id} take effect on the same date",
                 )
-        for v in versions:
-            info, diags = check_version(schema, v)
-            v.info = info
-            if unread:
-                diags = [d for d in diags if d.code not in _CONSEQUENCES_OF_UNREAD]
-            self.diags.extend(diags)
-            if not unread and not any(d.severity is Severity.ERROR for d in diags):
-                v.compiled = compile_version(v, info)
-        errors = [d for d in self.diags if d.severity is Severity.ERROR]
-        if errors:
-            raise PolicyError(self.diags)
-        return PolicySet(
-            name,
-            self.root,
-            schema,
-            calendar,
-            versions,
-            warnings=[d for d in self.diags if d.severity is not Severity.ERROR],
-        )
+        return PolicySet(name, self.root, schema, calendar, versions), self.diags
 
     def load_schema(self, manifest: YMap) -> Schema | None:
         rel = self.text(manifest, "schema", required=False) or "schema.yaml"
@@ -610,8 +584,10 @@ def _shift(e: Any, by: int) -> Any:
     return attrs.evolve(e, **changes)
 
 
-def load_policy(path: str | Path | None = None) -> PolicySet:
-    """Load, check and compile a policy directory (default: the bundled policy set)."""
+def read_policy(path: str | Path | None = None) -> tuple[PolicySet, list[Diagnostic]]:
+    """Read a policy directory (default: the bundled policy set): its articles, rules parsed, not yet
+    checked; and every diagnostic found so far. Raises PolicyError when there is nothing to check
+    (no manifest, no schema, no version)."""
     root = Path(path) if path is not None else bundled_policy_dir()
     if root.is_file():
         root = root.parent

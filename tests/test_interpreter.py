@@ -24,7 +24,7 @@ from engine.decision import Outcome
 from engine.diagnostics import FactsError
 from engine.evaluate import bundled_policy, evaluate
 from engine.interpreter import interpret
-from engine.loader import load_policy
+from engine.pipeline import load_policy
 from engine.policy import PolicySet
 from engine.yamlsource import load_data
 

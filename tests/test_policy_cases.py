@@ -19,7 +19,7 @@ import pytest
 
 from engine.decision import Outcome
 from engine.evaluate import bundled_policy
-from engine.loader import load_policy
+from engine.pipeline import load_policy
 from engine.policy import PolicySet
 from engine.policytest import (
     Case,
