@@ -149,8 +149,35 @@ def read_csv(stream: IO[str], schema: Schema, start_line: int = 1) -> Iterator[I
                 f"CSV column {column} '{header[column - 1]}': a list index beyond the collection limit "
                 f"({schema.max_collection}) / 列表下标超出集合上限"
             )
+    _check_header(header, paths)
     types = [_field_type(schema, p) for p in paths]
     return _csv_rows(reader, paths, types, start_line)
+
+
+def _check_header(header: list[str], paths: list[list[factpath.Segment]]) -> None:
+    """Columns must describe one tree: no path twice, none inside another's value, and below one
+    path either list indexes or field names, not both."""
+    below: dict[tuple[factpath.Segment, ...], tuple[type, int]] = {}  # prefix -> (segment kind, column)
+    leaves: dict[tuple[factpath.Segment, ...], int] = {}
+    for column, path in enumerate(paths):
+        whole = tuple(path)
+        clash = leaves.get(whole)
+        for k in range(len(path)):
+            prefix = whole[:k]
+            if prefix in leaves:
+                clash = leaves[prefix]
+            kind, first = below.setdefault(prefix, (type(path[k]), column))
+            if kind is not type(path[k]):
+                clash = first
+        if clash is None and whole in below:
+            clash = below[whole][1]
+        if clash is not None:
+            raise XuejiError(
+                f"CSV columns {clash + 1} '{header[clash]}' and {column + 1} '{header[column]}' describe "
+                "conflicting fields / 表头的字段路径相互冲突"
+            )
+        if path:
+            leaves[whole] = column
 
 
 def _csv_rows(
@@ -165,13 +192,9 @@ def _csv_rows(
             yield n, None, _err(f"第 {n} 行的列数多于表头", "more cells than header columns")
             continue
         record: dict[str, Any] = {}
-        try:
-            for path, t, cell in zip(paths, types, row, strict=False):
-                if cell != "" and path:
-                    _put(record, path, _convert(cell, t))
-        except (TypeError, AttributeError):
-            yield n, None, _err("表头中的字段路径相互冲突", "the header's field paths conflict with each other")
-            continue
+        for path, t, cell in zip(paths, types, row, strict=False):
+            if cell != "" and path:  # the header was checked: paths neither repeat nor contain each other
+                _put(record, path, _convert(cell, t))
         yield n, record, None
 
 

@@ -171,3 +171,13 @@ def test_resume_refuses_to_continue_another_run(tmp_path: Path) -> None:
     assert code == 2 and part.exists() and not out.exists()
     assert main(["eval", "--batch", str(src), "--out", str(out), "--on", "2024-11-15", "--resume", "--jobs", "1"]) == 1
     assert len(_lines(out)) == 10 and not (tmp_path / "out.jsonl.part.run.json").exists()
+
+
+@pytest.mark.parametrize(
+    "header", ["admission,admission.year", "academic_years[0].year,academic_years.x", "id,name,id"]
+)
+def test_csv_header_whose_columns_conflict_is_refused(tmp_path: Path, header: str) -> None:
+    src, out = tmp_path / "in.csv", tmp_path / "out.jsonl"
+    src.write_text(header + "\n" + ",".join("1" for _ in header.split(",")) + "\n", encoding="utf-8")
+    assert main(["eval", "--batch", str(src), "--out", str(out), "--jobs", "1"]) == 2
+    assert not out.exists()
