@@ -22,6 +22,7 @@ import itertools
 import json
 import os
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -213,6 +214,20 @@ _POLICY: PolicySet | None = None
 def _init(policy_path: str | None) -> None:
     global _POLICY
     _POLICY = load_policy(policy_path)
+    _exit_with_parent()
+
+
+def _exit_with_parent() -> None:
+    """A worker whose parent was killed (SIGKILL skips every clean-up) would wait on its queue for
+    ever: watch for being re-parented and leave."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="xueji-parent-watch", daemon=True).start()
 
 
 def judge_chunk(items: list[Item], on: dt.date, policy: PolicySet | None = None) -> tuple[bytes, list[tuple[int, str]]]:

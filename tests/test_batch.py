@@ -181,3 +181,40 @@ def test_csv_header_whose_columns_conflict_is_refused(tmp_path: Path, header: st
     src.write_text(header + "\n" + ",".join("1" for _ in header.split(",")) + "\n", encoding="utf-8")
     assert main(["eval", "--batch", str(src), "--out", str(out), "--jobs", "1"]) == 2
     assert not out.exists()
+
+
+def test_workers_leave_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """SIGKILL skips every clean-up: the worker processes notice they were re-parented and exit."""
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 6000)
+    cmd = [sys.executable, "-m", "engine.cli", "eval", "--batch", str(src), "--out", str(out), "--jobs", "2"]
+    proc = subprocess.Popen([*cmd, "--on", "2024-11-15"], stderr=subprocess.DEVNULL)
+    part = tmp_path / "out.jsonl.part"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not part.exists() or part.stat().st_size == 0):
+        time.sleep(0.02)
+    children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(p) == proc.pid]
+    assert children, "the run has worker processes"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(
+        Path(f"/proc/{c}").exists() and _ppid(Path(f"/proc/{c}")) != 0 for c in children
+    ):
+        time.sleep(0.1)
+    assert not [c for c in children if Path(f"/proc/{c}").exists() and _state(Path(f"/proc/{c}")) != "Z"]
+
+
+def _ppid(proc_dir: Path) -> int:
+    try:
+        fields = (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[1])
+
+
+def _state(proc_dir: Path) -> str:
+    try:
+        return (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
