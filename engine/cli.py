@@ -23,7 +23,7 @@ import attrs
 from . import __version__, batch, policytest, render_policytest
 from .decision import Decision, Finding
 from .diagnostics import Diagnostic, FactsError, Lang, Msg, PolicyError, Severity, XuejiError, error, warning
-from .evaluate import deadlines, evaluate
+from .evaluate import as_date, deadlines, evaluate
 from .explain import Step, explain
 from .fmt import format_file
 from .loader import MANIFEST
@@ -100,15 +100,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"xueji {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    ev = sub.add_parser(
+    def verb(name: str, help: str, description: str, *examples: str) -> argparse.ArgumentParser:
+        """A verb with the common options and an examples section in its --help."""
+        epilog = "examples:\n" + "".join(f"  {e}\n" for e in examples)
+        return sub.add_parser(
+            name,
+            help=help,
+            parents=[common],
+            description=description,
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    ev = verb(
         "eval",
-        help="judge student records",
-        parents=[common],
-        description="Judge student records (JSON or YAML files, or - for stdin). Exit 1 if any rule is violated.",
-        epilog="examples:\n  xueji eval fixtures/*.yaml --on 2024-11-15\n  cat r.json | xueji eval - --format json\n"
-        "  xueji eval --batch students.jsonl --out decisions.jsonl --jobs 2\n"
-        "  xueji eval --batch students.csv --out decisions.jsonl --resume   # after an interrupted run\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "judge student records",
+        "Judge student records (JSON or YAML files, or - for stdin). Exit 1 if any rule is violated.",
+        "xueji eval fixtures/*.yaml --on 2024-11-15",
+        "cat r.json | xueji eval - --format json",
+        "xueji eval --batch students.jsonl --out decisions.jsonl --jobs 2",
+        "xueji eval --batch students.csv --out decisions.jsonl --resume   # after an interrupted run",
     )
     ev.add_argument("records", nargs="*", metavar="RECORD")
     ev.add_argument("--on", metavar="DATE", help="judge as of this date (YYYY-MM-DD; default: today)")
@@ -130,70 +141,64 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="with --batch: continue after the last complete line of --out"
     )
 
-    li = sub.add_parser(
+    li = verb(
         "lint",
-        help="check policy files",
-        parents=[common],
-        description="Syntax, schema and type checks of a policy set. Exit 1 on errors (and warnings with --strict).",
-        epilog="examples:\n  xueji lint\n  xueji lint my-policies/ --format json\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "check policy files",
+        "Syntax, schema and type checks of a policy set. Exit 1 on errors (and warnings with --strict).",
+        "xueji lint",
+        "xueji lint my-policies/ --format json",
     )
     li.add_argument("paths", nargs="*", metavar="PATH")
     li.add_argument("--format", choices=["text", "json", "sarif", "github"], default="text")
     li.add_argument("--strict", action="store_true", help="fail on warnings too")
 
-    fm = sub.add_parser(
+    fm = verb(
         "fmt",
-        help="lay out rule text canonically",
-        parents=[common],
-        description="Rewrite the rules in policy files in the canonical layout, keeping comments and "
+        "lay out rule text canonically",
+        "Rewrite the rules in policy files in the canonical layout, keeping comments and "
         "article text byte for byte. With --check, change nothing: list what would change, exit 1.",
-        epilog="examples:\n  xueji fmt policies/\n  xueji fmt --check policies/2021/ch3-annual-registration.yaml\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "xueji fmt policies/",
+        "xueji fmt --check policies/2021/ch3-annual-registration.yaml",
     )
     fm.add_argument("paths", nargs="*", metavar="PATH")
     fm.add_argument("--check", action="store_true", help="only report files that would change")
 
-    te = sub.add_parser(
+    te = verb(
         "test",
-        help="run the policy test cases (YAML)",
-        parents=[common],
-        description="Run the policy's YAML test cases (default: the policy's tests/ directory). Failures show "
+        "run the policy test cases (YAML)",
+        "Run the policy's YAML test cases (default: the policy's tests/ directory). Failures show "
         "expected against actual and the case's file:line. Exit 1 on a failing or broken case.",
-        epilog="examples:\n  xueji test\n  xueji test policies/tests/ch3.yaml --lang en\n"
-        "  xueji test --junit report.xml          # for CI dashboards\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "xueji test",
+        "xueji test policies/tests/ch3.yaml --lang en",
+        "xueji test --junit report.xml          # for CI dashboards",
     )
     te.add_argument("paths", nargs="*", metavar="PATH")
     te.add_argument("--format", choices=["text", "json"], default="text")
     te.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     te.add_argument("--verbose", "-v", action="store_true", help="list passing cases too")
 
-    co = sub.add_parser(
+    co = verb(
         "coverage",
-        help="which test cases exercise each article's rules",
-        parents=[common],
-        description="List each article with its rules and the test cases that make each rule satisfied, "
+        "which test cases exercise each article's rules",
+        "List each article with its rules and the test cases that make each rule satisfied, "
         "violated, pending... Exit 1 when a normative article has no rule, or a rule has no case making it "
         "violated or none making it satisfied.",
-        epilog="examples:\n  xueji coverage\n  xueji coverage --format json --pending\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "xueji coverage",
+        "xueji coverage --format json --pending",
     )
     co.add_argument("paths", nargs="*", metavar="PATH", help="test case files (default: the policy's tests/)")
     co.add_argument("--format", choices=["text", "json"], default="text")
     co.add_argument("--pending", action="store_true", help="also require a pending case for each deadline rule")
 
-    ck = sub.add_parser(
+    ck = verb(
         "check",
-        help="check the rule set's consistency with generated records",
-        parents=[common],
-        description="Run the consistency laws (totality, determinism, the two evaluators agree, no "
+        "check the rule set's consistency with generated records",
+        "Run the consistency laws (totality, determinism, the two evaluators agree, no "
         "contradictions, invariants hold, due dates after their anchors, pending only until due, "
         "monotonicity in `on` and in the act date) over generated records. On failure print the shrunk "
         "counterexample and the rules involved; exit 1.",
-        epilog="examples:\n  xueji check                      # the bundled policy set, CI budget\n"
-        "  xueji check my-policies/ --examples 5000   # a nightly run\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "xueji check                      # the bundled policy set, CI budget",
+        "xueji check my-policies/ --examples 5000   # a nightly run",
     )
     ck.add_argument("path", nargs="?", metavar="PATH")
     ck.add_argument("--examples", type=int, default=100, help="records per law (default 100; nightly: 5000)")
@@ -204,14 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--law", action="append", help="run only this law (repeatable)")
     ck.add_argument("--format", choices=["text", "json"], default="text")
 
-    dl = sub.add_parser(
+    dl = verb(
         "deadlines",
-        help="a student's overdue and upcoming deadlines",
-        parents=[common],
-        description="List a student's overdue and upcoming deadlines, as a table or an iCalendar file.",
-        epilog="examples:\n  xueji deadlines fixtures/annual-pending.yaml --on 2025-09-10\n"
-        "  xueji deadlines record.json --format ics > deadlines.ics\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "a student's overdue and upcoming deadlines",
+        "List a student's overdue and upcoming deadlines, as a table or an iCalendar file.",
+        "xueji deadlines fixtures/annual-pending.yaml --on 2025-09-10",
+        "xueji deadlines record.json --format ics > deadlines.ics",
     )
     dl.add_argument("record", metavar="RECORD")
     dl.add_argument("--on", metavar="DATE", help="as of this date (default: today)")
@@ -226,7 +229,7 @@ def _parse_on(text: str | None) -> dt.date | None:
     if text is None:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        return as_date(text)  # as engine.evaluate reads it: YYYY-MM-DD only
     except ValueError:
         raise UsageError(f"--on: {text!r} is not a date (YYYY-MM-DD) / 不是有效日期") from None
 

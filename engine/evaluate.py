@@ -50,7 +50,7 @@ def evaluate(
     ISO string (a malformed one is the caller's ``ValueError``).
     """
     ps = _policy(policy)
-    on = _as_date(on)
+    on = as_date(on)
     prepared = prepare(ps, student, on, _compiled_scope)
     if isinstance(prepared, Decision):
         return prepared
@@ -58,7 +58,7 @@ def evaluate(
     return Decision(facts.get("id"), on, version.id, tuple(run(version.compiled, facts, on, ps.calendar)), warnings)
 
 
-def _as_date(on: object) -> dt.date:
+def as_date(on: object) -> dt.date:
     """`on` as a date: None is today (the only place the clock is read), a datetime its date, a string
     must be YYYY-MM-DD (ValueError otherwise); anything else is a TypeError."""
     if on is None:
