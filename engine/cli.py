@@ -385,7 +385,8 @@ def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
     if args.format == "json":
         _print(to_json(results))  # always a list, one entry per RECORD, whatever the shell glob matched
     else:
-        _print("\n\n".join(texts))
+        if texts:  # bad input alone prints its errors on stderr and nothing here
+            _print("\n\n".join(texts))
     if bad_input:
         return EXIT_USAGE
     counts = summary_counts(decisions)

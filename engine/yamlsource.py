@@ -1438,9 +1438,9 @@ _JSON_PROBLEMS: Final[tuple[tuple[str, str, str, str], ...]] = (
     ),
     (
         "Expecting ',' delimiter",
-        "这里缺少逗号",
-        "在前后两项之间加上逗号",
-        "Add a comma between the two entries",
+        "这里缺少逗号，或缺少结尾的 } 或 ]",
+        "在前后两项之间加上逗号；若已到结尾，补上右花括号或右方括号",
+        "Add a comma between the two entries; at the end, close the object or list with } or ]",
     ),
     (
         "Expecting ':' delimiter",
