@@ -6,7 +6,7 @@ judged by ``engine.evaluate`` either) and every subject, a row ``(rule id, subje
 the order ``engine.evaluate`` gives its findings. Outcomes and due dates are meant to be exactly the
 engine's, including how absent facts combine (Kleene: ``false and unknown`` is false), the Art. 22
 cut-off (an obligation due before 2021-11-01 is ``not_applicable``) and the working-day calendar
-(``engine.calendar.WorkCalendar``, a leaf module, with the bundled ``policies/calendar.yaml``).
+(``engine.lang.calendar.WorkCalendar``, a leaf module, with the bundled ``policies/calendar.yaml``).
 
 What it does not do, and the engine does: validate the record (types, enums, dates that do not
 exist), collect the missing paths of ``unknown`` findings, keep the facts each rule read and the
@@ -26,8 +26,8 @@ from typing import Any, Final
 import yaml
 
 from bench.records import RECORD_FIELDS
-from engine.calendar import WorkCalendar
 from engine.diagnostics import CalendarError
+from engine.lang.calendar import WorkCalendar
 from engine.resources import bundled_policy_dir
 
 __all__ = ["ABSENT", "EFFECTIVE", "RULES", "Row", "default_calendar", "evaluate"]

@@ -50,8 +50,8 @@ from typing import Any, Final, NamedTuple
 import cel
 import rule_engine  # type: ignore[import-untyped]
 
-from engine.calendar import WorkCalendar
 from engine.diagnostics import CalendarError
+from engine.lang.calendar import WorkCalendar
 
 from .baseline import EFFECTIVE, RULES, Row, default_calendar
 

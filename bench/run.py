@@ -228,11 +228,11 @@ def cold_start(box: Sandbox, runs: int) -> dict[str, Any]:
 def lint_time(box: Sandbox, runs: int) -> dict[str, Any]:
     """Wall time of ``xueji lint`` (the bundled policy set): the first run, then ``runs`` more."""
     script = Path(sys.executable).with_name("xueji")
-    cmd = [str(script), "lint"] if script.exists() else [sys.executable, "-m", "engine.cli", "lint"]
+    cmd = [str(script), "lint"] if script.exists() else [sys.executable, "-m", "engine.faces.cli", "lint"]
     first, rc, err = box.run(cmd)
     times = [box.run(cmd)[0] for _ in range(runs)]
     out: dict[str, Any] = {
-        "command": "xueji lint" if script.exists() else "python -m engine.cli lint",
+        "command": "xueji lint" if script.exists() else "python -m engine.faces.cli lint",
         "exit": rc,
         "first_ms": first,
         "runs_ms": times,

@@ -21,7 +21,7 @@ import engine
 from bench import baseline
 from bench.compare import diff, engine_rows
 from bench.records import DEFAULT_ON, generate
-from engine.yamlsource import load_data
+from engine.sources.yamlsource import load_data
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

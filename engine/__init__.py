@@ -11,8 +11,7 @@ Pipeline: ``policies/*.yaml`` ─load─▶ rule text with positions ─parse─
 
 from __future__ import annotations
 
-from .decision import Decision, Finding, Outcome
-from .diagnostics import (
+from engine.diagnostics import (
     CalendarError,
     Diagnostic,
     FactProblem,
@@ -22,9 +21,10 @@ from .diagnostics import (
     Span,
     XuejiError,
 )
-from .evaluate import bundled_policy, evaluate
-from .pipeline import load_policy
-from .policy import PolicySet
+from engine.run.decision import Decision, Finding, Outcome
+from engine.run.evaluate import bundled_policy, evaluate
+from engine.run.pipeline import load_policy
+from engine.sources.policy import PolicySet
 
 __version__ = "0.1.0"
 

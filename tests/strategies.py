@@ -18,7 +18,7 @@ import yaml
 from hypothesis import strategies as st
 
 import engine
-from engine import types as t
+from engine.lang import types as t
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from engine.cli import main
-from engine.yamlsource import load_data
+from engine.faces.cli import main
+from engine.sources.yamlsource import load_data
 
 FIXTURES = sorted((Path(__file__).parent.parent / "fixtures").glob("*.yaml"))
 
@@ -87,7 +87,7 @@ def test_resume_continues_after_last_complete_line(tmp_path: Path) -> None:
 def test_killed_run_leaves_complete_lines_and_resume_finishes(tmp_path: Path) -> None:
     src, out, full = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "full.jsonl"
     _write_jsonl(src, 6000)
-    cmd = [sys.executable, "-m", "engine.cli", "eval", "--batch", str(src), "--on", "2024-11-15", "--jobs", "2"]
+    cmd = [sys.executable, "-m", "engine.faces.cli", "eval", "--batch", str(src), "--on", "2024-11-15", "--jobs", "2"]
     proc = subprocess.Popen([*cmd, "--out", str(out)], stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60
     part_file = out.with_name(out.name + ".part")
@@ -187,7 +187,7 @@ def test_workers_leave_when_the_parent_is_killed(tmp_path: Path) -> None:
     """SIGKILL skips every clean-up: the worker processes notice they were re-parented and exit."""
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     _write_jsonl(src, 6000)
-    cmd = [sys.executable, "-m", "engine.cli", "eval", "--batch", str(src), "--out", str(out), "--jobs", "2"]
+    cmd = [sys.executable, "-m", "engine.faces.cli", "eval", "--batch", str(src), "--out", str(out), "--jobs", "2"]
     proc = subprocess.Popen([*cmd, "--on", "2024-11-15"], stderr=subprocess.DEVNULL)
     part = tmp_path / "out.jsonl.part"
     deadline = time.monotonic() + 60

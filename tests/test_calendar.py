@@ -1,4 +1,4 @@
-"""Tests for engine.calendar: calendar arithmetic and the Chinese statutory working-day calendar."""
+"""Tests for engine.lang.calendar: calendar arithmetic and the Chinese statutory working-day calendar."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.calendar import (
+from engine.diagnostics import CalendarError
+from engine.lang.calendar import (
     CalendarDataError,
     Rounding,
     WorkCalendar,
@@ -23,7 +24,6 @@ from engine.calendar import (
     days_in_month,
     month_would_clamp,
 )
-from engine.diagnostics import CalendarError
 
 ROOT = Path(__file__).resolve().parent.parent
 CAL = WorkCalendar()

@@ -24,7 +24,7 @@ import yaml
 
 import engine
 from engine.diagnostics import Diagnostic, Severity
-from engine.render import diagnostics_text
+from engine.faces.render import diagnostics_text
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"

@@ -1,7 +1,7 @@
 """The ``xueji`` command line, as policy authors and CI use it.
 
-Most tests run the CLI in-process through ``engine.cli.main(argv)`` and read what it printed with
-``capsys``; a few run ``python -m engine.cli`` in a subprocess to prove the real exit codes and that
+Most tests run the CLI in-process through ``engine.faces.cli.main(argv)`` and read what it printed with
+``capsys``; a few run ``python -m engine.faces.cli`` in a subprocess to prove the real exit codes and that
 no traceback ever reaches the user. Text meant for people is compared with golden files under
 ``tests/golden/cli/`` (refresh with ``pytest --update-goldens``, then review the diff).
 
@@ -33,7 +33,7 @@ import pytest
 import yaml
 
 from engine import __version__
-from engine.cli import main
+from engine.faces.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 POLICIES = REPO / "policies"
@@ -106,13 +106,13 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def python_m(*argv: str, cwd: Path = REPO, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m engine.cli ARGV`` in a subprocess, with a neutral locale."""
+    """``python -m engine.faces.cli ARGV`` in a subprocess, with a neutral locale."""
     env = {k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES", "LANG", "XUEJI_DEBUG")}
     env["LANG"] = "C.UTF-8"
     env["PYTHONPATH"] = str(REPO)
     env["PYTHONIOENCODING"] = "utf-8"
     proc = subprocess.run(
-        [sys.executable, "-m", "engine.cli", *argv],
+        [sys.executable, "-m", "engine.faces.cli", *argv],
         cwd=cwd,
         env=env,
         input=stdin,

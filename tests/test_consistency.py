@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.cli import main
-from engine.consistency import LAWS, check_policy
+from engine.faces.cli import main
 from engine.resources import bundled_policy_dir
+from engine.tools.consistency import LAWS, check_policy
 
 EXAMPLES = 2000 if os.environ.get("HYPOTHESIS_PROFILE") == "nightly" else 100  # as `xueji check`
 

@@ -507,7 +507,7 @@ def test_bundled_policy_is_loaded_once() -> None:
 
 def test_chinese_messages_show_enum_members_by_their_chinese_names() -> None:
     """The schema names each enum member in Chinese; zh messages use the name, en the value."""
-    from engine.yamlsource import load_data
+    from engine.sources.yamlsource import load_data
 
     path = Path(__file__).parent.parent / "fixtures" / "admission-data-issue-registered-early.yaml"
     record, _ = load_data(path.read_bytes(), str(path))

@@ -16,10 +16,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import engine
-from engine.limits import MAX_COLLECTION, MAX_FILE_BYTES, MAX_RULE_CHARS
-from engine.parser import ParseError, parse_program
+from engine.lang.limits import MAX_COLLECTION, MAX_FILE_BYTES, MAX_RULE_CHARS
+from engine.lang.parser import ParseError, parse_program
 from engine.resources import bundled_policy_dir
-from engine.yamlsource import load_data
+from engine.sources.yamlsource import load_data
 
 ROOT = Path(__file__).parent.parent
 RULE = """for year in academic_years

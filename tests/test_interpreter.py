@@ -1,4 +1,4 @@
-"""The reference interpreter (engine.interpreter) against the compiled closures (engine.evaluate).
+"""The reference interpreter (engine.run.interpreter) against the compiled closures (engine.evaluate).
 
 Every fixture, judged on its own date and on dates before, inside and after the policy's life, must
 give the same decision — findings, messages and facts — from both evaluators; so must randomly
@@ -19,14 +19,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import types as t
-from engine.decision import Outcome
 from engine.diagnostics import FactsError
-from engine.evaluate import bundled_policy, evaluate
-from engine.interpreter import interpret
-from engine.pipeline import load_policy
-from engine.policy import PolicySet
-from engine.yamlsource import load_data
+from engine.lang import types as t
+from engine.run.decision import Outcome
+from engine.run.evaluate import bundled_policy, evaluate
+from engine.run.interpreter import interpret
+from engine.run.pipeline import load_policy
+from engine.sources.policy import PolicySet
+from engine.sources.yamlsource import load_data
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = sorted((ROOT / "fixtures").glob("*.yaml"))

@@ -1,4 +1,4 @@
-"""Pass 1 — parse: rule text → AST (``engine.parser``), and the syntax errors it reports.
+"""Pass 1 — parse: rule text → AST (``engine.lang.parser``), and the syntax errors it reports.
 
 Every statement and expression form of ``grammar/policy.lark`` is parsed here against the AST it must
 give (nodes compare without their positions), and every kind of bad input must give a ``ParseError``
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import syntax as s
-from engine.limits import MAX_NESTING
-from engine.parser import ParseError, parse_expr, parse_program
+from engine.lang import syntax as s
+from engine.lang.limits import MAX_NESTING
+from engine.lang.parser import ParseError, parse_expr, parse_program
 
 
 def n(name: str) -> s.Name:
@@ -635,7 +635,7 @@ def test_the_ast_cache_never_hands_one_text_the_same_nodes_twice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The checker keys what it learns by node identity: two rules with the same text get their own nodes."""
-    from engine.parser import cached_parsing
+    from engine.lang.parser import cached_parsing
 
     monkeypatch.setenv("XUEJI_CACHE_DIR", str(tmp_path))
     with cached_parsing():

@@ -17,11 +17,19 @@ from pathlib import Path
 
 import pytest
 
-from engine.decision import Outcome
-from engine.evaluate import bundled_policy
-from engine.pipeline import load_policy
-from engine.policy import PolicySet
-from engine.policytest import (
+from engine.faces.render_policytest import (
+    coverage_json,
+    coverage_text,
+    failure_text,
+    junit_xml,
+    report_json,
+    report_text,
+)
+from engine.run.decision import Outcome
+from engine.run.evaluate import bundled_policy
+from engine.run.pipeline import load_policy
+from engine.sources.policy import PolicySet
+from engine.tools.policytest import (
     Case,
     CaseResult,
     Report,
@@ -31,7 +39,6 @@ from engine.policytest import (
     load_cases,
     run_cases,
 )
-from engine.render_policytest import coverage_json, coverage_text, failure_text, junit_xml, report_json, report_text
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE_DIR = ROOT / "policies" / "tests"
@@ -410,8 +417,8 @@ def _policy_with_a_bare_article(tmp_path: Path) -> PolicySet:
 def test_reference_interpreter_agrees_on_every_case() -> None:
     """Law: every policy test case gives the same decision through the compiled closures and through
     the reference interpreter that walks the AST (messages and facts included)."""
-    from engine.decision import Decision
-    from engine.interpreter import interpret
+    from engine.run.decision import Decision
+    from engine.run.interpreter import interpret
 
     def walk(record: object, *, on: dt.date, policy: PolicySet) -> Decision:
         return interpret(policy, record, on=on)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import engine
 from engine import FactsError, Outcome
-from engine.calendar import WorkCalendar
+from engine.lang.calendar import WorkCalendar
 
 CAL = WorkCalendar()
 DAY_AMOUNTS = (0, 1, 2, 7, 14, 15, 20, 28, 29, 30, 31, 59, 60, 365, 366, 1000, 100_000)

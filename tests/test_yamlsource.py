@@ -1,4 +1,4 @@
-"""Tests for engine.yamlsource: located YAML tree, span_at, safety checks and diagnostics."""
+"""Tests for engine.sources.yamlsource: located YAML tree, span_at, safety checks and diagnostics."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import yamlsource as ys
 from engine.diagnostics import Diagnostic, Severity, Span
-from engine.yamlsource import YMap, YNode, YScalar, YSeq, load_data, load_yaml, to_python
+from engine.sources import yamlsource as ys
+from engine.sources.yamlsource import YMap, YNode, YScalar, YSeq, load_data, load_yaml, to_python
 
 BACKENDS = ["libyaml", "pure"] if ys._HAVE_LIBYAML else ["pure"]
 

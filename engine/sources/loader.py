@@ -2,8 +2,8 @@
 
 Reads the manifest ``xueji.yaml`` (name, schema file, calendar extension, versions with their effective
 dates and files), the facts schema, the calendar extension and every article file; parses each rule
-and each message placeholder (pass 1, :mod:`engine.parser`). Gives an unchecked
-:class:`~engine.policy.PolicySet` and the diagnostics found so far; :mod:`engine.pipeline` runs the
+and each message placeholder (pass 1, :mod:`engine.lang.parser`). Gives an unchecked
+:class:`~engine.sources.policy.PolicySet` and the diagnostics found so far; :mod:`engine.run.pipeline` runs the
 checker and the compiler on it.
 """
 
@@ -18,15 +18,15 @@ from typing import Any
 
 import attrs
 
-from . import syntax as s
-from .calendar import CalendarDataError, WorkCalendar
-from .diagnostics import Diagnostic, Msg, PolicyError, Severity, Span, error, warning
-from .limits import MAX_FILE_BYTES
-from .parser import ParseError, cached_parsing, parse_expr, parse_program
-from .policy import Article, Definition, Locate, PolicySet, PolicyVersion, Rule, Template
-from .resources import bundled_policy_dir
-from .schema import Schema, load_schema
-from .yamlsource import YMap, YNode, YScalar, YSeq, load_yaml, to_python
+from engine.diagnostics import Diagnostic, Msg, PolicyError, Severity, Span, error, warning
+from engine.lang import syntax as s
+from engine.lang.calendar import CalendarDataError, WorkCalendar
+from engine.lang.limits import MAX_FILE_BYTES
+from engine.lang.parser import ParseError, cached_parsing, parse_expr, parse_program
+from engine.resources import bundled_policy_dir
+from engine.sources.policy import Article, Definition, Locate, PolicySet, PolicyVersion, Rule, Template
+from engine.sources.schema import Schema, load_schema
+from engine.sources.yamlsource import YMap, YNode, YScalar, YSeq, load_yaml, to_python
 
 MANIFEST = "xueji.yaml"
 MANIFEST_KEYS = frozenset({"name", "document", "schema", "calendar", "versions"})

@@ -31,14 +31,14 @@ from typing import IO, Any
 
 import attrs
 
-from . import factpath
-from .decision import Outcome
-from .diagnostics import FactsError, XuejiError
-from .evaluate import evaluate
-from .pipeline import load_policy
-from .policy import PolicySet
-from .schema import Schema
-from .types import ListT, Nullable, Prim, RecordT, Type
+from engine.diagnostics import FactsError, XuejiError
+from engine.lang.types import ListT, Nullable, Prim, RecordT, Type
+from engine.run.decision import Outcome
+from engine.run.evaluate import evaluate
+from engine.run.pipeline import load_policy
+from engine.sources import factpath
+from engine.sources.policy import PolicySet
+from engine.sources.schema import Schema
 
 CHUNK = 64
 

@@ -1,6 +1,7 @@
 """Pass 3 — check: AST + facts schema → types for every node, or diagnostics.
 
-Takes a :class:`~engine.policy.PolicyVersion` whose rules are parsed and the :class:`~engine.schema.Schema`;
+Takes a :class:`~engine.sources.policy.PolicyVersion` whose rules are parsed and the
+:class:`~engine.sources.schema.Schema`;
 gives a :class:`TypeInfo` (the type of every expression node and what every name refers to) that the
 compiler reads, plus diagnostics: unknown names and fields with did-you-mean hints, type errors,
 unknown enum literals, maybe-null facts used without a check, rule shape, duplicate rule ids, rules
@@ -35,11 +36,11 @@ from typing import Literal
 
 import attrs
 
-from . import syntax as s
-from . import types as t
-from .diagnostics import Diagnostic, Msg, Span, error, warning
-from .policy import Definition, Locate, PolicyVersion, Rule
-from .schema import Schema
+from engine.diagnostics import Diagnostic, Msg, Span, error, warning
+from engine.lang import syntax as s
+from engine.lang import types as t
+from engine.sources.policy import Definition, Locate, PolicyVersion, Rule
+from engine.sources.schema import Schema
 
 _LOOKALIKE_SCRIPTS = ("CYRILLIC", "GREEK", "FULLWIDTH", "ARMENIAN", "COPTIC")
 

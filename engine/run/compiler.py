@@ -1,10 +1,10 @@
 """Pass 4 — compile: checked AST → Python closures; and ``run``, which judges facts with them.
 
-Takes a checked :class:`~engine.policy.PolicyVersion` and its :class:`~engine.checker.TypeInfo`; gives a
+Takes a checked :class:`~engine.sources.policy.PolicyVersion` and its :class:`~engine.check.checker.TypeInfo`; gives a
 :class:`CompiledVersion`. :func:`run` then judges a record's normalised facts with it: one finding per
 rule and subject, messages and facts rendered on first use. Policy text is never handed to
 ``eval``/``exec``: every node becomes a closure ``fn(env) -> value``, built once at load time. The
-runtime values and primitives come from :mod:`engine.runtime`, shared with the reference interpreter.
+runtime values and primitives come from :mod:`engine.run.runtime`, shared with the reference interpreter.
 
 ``act by due`` judges as of ``on``: an act dated after ``on`` is not done yet (a record exported later
 may show it), so the deadline is pending, or violated once ``on`` is past it.
@@ -24,14 +24,13 @@ from typing import Any
 
 import attrs
 
-from . import syntax as s
-from . import types as t
-from .calendar import WorkCalendar
-from .checker import TypeInfo
-from .decision import Finding, Outcome
-from .diagnostics import CalendarError, Msg
-from .policy import PolicyVersion, Rule, Template
-from .runtime import (
+from engine.check.checker import TypeInfo
+from engine.diagnostics import CalendarError, Msg
+from engine.lang import syntax as s
+from engine.lang import types as t
+from engine.lang.calendar import WorkCalendar
+from engine.run.decision import Finding, Outcome
+from engine.run.runtime import (
     PENDING,
     UNKNOWN_DUE,
     Absent,
@@ -44,6 +43,7 @@ from .runtime import (
     resolve_reads,
     shown,
 )
+from engine.sources.policy import PolicyVersion, Rule, Template
 
 Fn = Callable[["Env"], Any]
 PathFn = Callable[["Env"], str]

@@ -17,10 +17,10 @@ from typing import Any
 
 import attrs
 
-from .diagnostics import Diagnostic, FactProblem, FactsError, Msg, PolicyError, RecordWarning, error
-from .limits import MAX_COLLECTION
-from .types import PRIMITIVES, EnumT, Field, ListT, Nullable, Prim, RecordT, Type
-from .yamlsource import YMap, YNode, YScalar, YSeq
+from engine.diagnostics import Diagnostic, FactProblem, FactsError, Msg, PolicyError, RecordWarning, error
+from engine.lang.limits import MAX_COLLECTION
+from engine.lang.types import PRIMITIVES, EnumT, Field, ListT, Nullable, Prim, RecordT, Type
+from engine.sources.yamlsource import YMap, YNode, YScalar, YSeq
 
 _TYPE_RE = re.compile(r"^\s*(?:list\[\s*(?P<elem>\w+)\s*\]|(?P<name>\w+))\s*(?P<q>\?)?\s*$")
 _YEARMONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

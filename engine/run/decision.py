@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from .diagnostics import Msg, RecordWarning
+from engine.diagnostics import Msg, RecordWarning
 
 
 class Outcome(StrEnum):

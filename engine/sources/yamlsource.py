@@ -40,7 +40,7 @@ from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
 from engine.diagnostics import Diagnostic, Msg, Related, Severity, Span, error, sorted_diagnostics, warning
-from engine.limits import MAX_YAML_DEPTH, MAX_YAML_NODES
+from engine.lang.limits import MAX_YAML_DEPTH, MAX_YAML_NODES
 
 __all__ = [
     "MAP_TAG",

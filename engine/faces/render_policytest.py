@@ -1,6 +1,6 @@
 """Renderers for the policy tests: the report as text, JSON and JUnit XML, and coverage as text and JSON.
 
-They only render what :mod:`engine.policytest` decided (which cases passed, which rules each case
+They only render what :mod:`engine.tools.policytest` decided (which cases passed, which rules each case
 exercised); the CLI calls them for ``xueji test`` and ``xueji coverage``.
 """
 
@@ -12,10 +12,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Final
 
-from .decision import Outcome
-from .diagnostics import Lang
-from .policytest import CaseResult, Coverage, Report, Status
-from .render import _width, outcome_word
+from engine.diagnostics import Lang
+from engine.faces.render import _width, outcome_word
+from engine.run.decision import Outcome
+from engine.tools.policytest import CaseResult, Coverage, Report, Status
 
 _STATUS_WORDS: Final = {
     Status.PASSED: ("通过", "passed"),

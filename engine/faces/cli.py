@@ -20,16 +20,10 @@ from typing import Any, NoReturn, cast
 
 import attrs
 
-from . import __version__, batch, policytest, render_policytest
-from .decision import Decision, Finding
-from .diagnostics import Diagnostic, FactsError, Lang, Msg, PolicyError, Severity, XuejiError, error, warning
-from .evaluate import as_date, deadlines, evaluate
-from .explain import Step, explain
-from .fmt import format_file
-from .loader import MANIFEST
-from .pipeline import load_policy
-from .policy import PolicySet
-from .render import (
+from engine import __version__
+from engine.diagnostics import Diagnostic, FactsError, Lang, Msg, PolicyError, Severity, XuejiError, error, warning
+from engine.faces import render_policytest
+from engine.faces.render import (
     deadlines_ics,
     deadlines_text,
     decision_text,
@@ -39,8 +33,16 @@ from .render import (
     summary_counts,
     to_json,
 )
-from .resources import bundled_policy_dir
-from .yamlsource import load_data
+from engine.resources import bundled_policy_dir
+from engine.run.decision import Decision, Finding
+from engine.run.evaluate import as_date, deadlines, evaluate
+from engine.run.explain import Step, explain
+from engine.run.pipeline import load_policy
+from engine.sources.loader import MANIFEST
+from engine.sources.policy import PolicySet
+from engine.sources.yamlsource import load_data
+from engine.tools import batch, policytest
+from engine.tools.fmt import format_file
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -605,7 +607,7 @@ def cmd_coverage(args: argparse.Namespace, lang: Lang) -> int:
 
 def cmd_check(args: argparse.Namespace, lang: Lang) -> int:
     try:
-        from .consistency import LAWS, check_policy
+        from engine.tools.consistency import LAWS, check_policy
     except ImportError as ex:  # hypothesis is a test extra
         raise UsageError(f"xueji check needs hypothesis: pip install 'xueji[test]' ({ex})") from None
     if args.examples < 1:

@@ -30,14 +30,14 @@ from typing import Any, Final
 
 import attrs
 
-from .decision import Decision, Finding, Outcome
-from .diagnostics import Diagnostic, FactsError, Lang, Msg, Severity, Span, XuejiError
-from .evaluate import evaluate
-from .factpath import parse as _parse_path
-from .factpath import show as _show
-from .policy import PolicySet, Rule
-from .resources import data_path
-from .yamlsource import YMap, YNode, YScalar, YSeq, load_data, load_yaml, to_python
+from engine.diagnostics import Diagnostic, FactsError, Lang, Msg, Severity, Span, XuejiError
+from engine.resources import data_path
+from engine.run.decision import Decision, Finding, Outcome
+from engine.run.evaluate import evaluate
+from engine.sources.factpath import parse as _parse_path
+from engine.sources.factpath import show as _show
+from engine.sources.policy import PolicySet, Rule
+from engine.sources.yamlsource import YMap, YNode, YScalar, YSeq, load_data, load_yaml, to_python
 
 __all__ = [
     "ArticleCoverage",

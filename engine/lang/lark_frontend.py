@@ -1,6 +1,6 @@
 """Pass 1, the Lark half: rule text → Lark parse tree → AST, and Lark's errors → :class:`ParseError`.
 
-Imported by :mod:`engine.parser` only when a rule must really be parsed (not found in the AST cache),
+Imported by :mod:`engine.lang.parser` only when a rule must really be parsed (not found in the AST cache),
 so that judging records with a cached policy set never imports Lark. Takes rule text that already
 passed the parser's size and bracket limits; gives the AST, or raises :class:`ParseError`.
 """
@@ -17,10 +17,10 @@ import lark
 from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from . import syntax as s
-from .diagnostics import Msg, ParseError
-from .limits import MAX_DEPTH
-from .resources import data_path
+from engine.diagnostics import Msg, ParseError
+from engine.lang import syntax as s
+from engine.lang.limits import MAX_DEPTH
+from engine.resources import data_path
 
 UNITS: dict[str, s.Unit] = {
     "day": "days",

@@ -1,12 +1,12 @@
 """Pass 4, second opinion — interpret: checked AST → findings, by walking the tree.
 
-Takes a loaded :class:`~engine.policy.PolicySet`, a raw student record and the date it is judged on;
-gives the same :class:`~engine.decision.Decision` as :func:`engine.evaluate.evaluate`, computed by
-walking each rule's AST node by node with the checker's :class:`~engine.checker.TypeInfo` (what every
-name refers to, the type of every node) instead of running the closures :mod:`engine.compiler` built.
+Takes a loaded :class:`~engine.sources.policy.PolicySet`, a raw student record and the date it is judged on;
+gives the same :class:`~engine.run.decision.Decision` as :func:`engine.evaluate.evaluate`, computed by
+walking each rule's AST node by node with the checker's :class:`~engine.check.checker.TypeInfo` (what every
+name refers to, the type of every node) instead of running the closures :mod:`engine.run.compiler` built.
 
 It is the reference evaluator: small, slow and direct, so that running every fixture through both
-catches compiler bugs. With the compiler it shares only :mod:`engine.runtime` (the leaf runtime values
+catches compiler bugs. With the compiler it shares only :mod:`engine.run.runtime` (the leaf runtime values
 and primitives) and :func:`engine.evaluate.prepare` (schema, version, scope); the walk, name resolution
 and the rule outcome are its own.
 """
@@ -19,15 +19,14 @@ from typing import Any
 
 import attrs
 
-from . import syntax as s
-from . import types as t
-from .calendar import WorkCalendar
-from .checker import TypeInfo
-from .decision import Decision, Finding, Outcome
-from .diagnostics import CalendarError, Msg
-from .policy import PolicySet, PolicyVersion, Rule, Template
-from .prepare import prepare
-from .runtime import (
+from engine.check.checker import TypeInfo
+from engine.diagnostics import CalendarError, Msg
+from engine.lang import syntax as s
+from engine.lang import types as t
+from engine.lang.calendar import WorkCalendar
+from engine.run.decision import Decision, Finding, Outcome
+from engine.run.prepare import prepare
+from engine.run.runtime import (
     PENDING,
     UNKNOWN_DUE,
     Absent,
@@ -39,6 +38,7 @@ from .runtime import (
     resolve_reads,
     shown,
 )
+from engine.sources.policy import PolicySet, PolicyVersion, Rule, Template
 
 Thunk = Callable[[], Any]
 

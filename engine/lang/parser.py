@@ -1,10 +1,10 @@
-"""Pass 1 — parse: rule text → AST (:mod:`engine.syntax`).
+"""Pass 1 — parse: rule text → AST (:mod:`engine.lang.syntax`).
 
-Takes the text of one rule (or one message placeholder) and gives a :class:`~engine.syntax.Program`
+Takes the text of one rule (or one message placeholder) and gives a :class:`~engine.lang.syntax.Program`
 (or an expression). Problems are raised as :class:`ParseError` holding the character offset inside
 the text; the loader maps it to the YAML file's line and column. The grammar is
 ``grammar/policy.lark`` (LALR), shipped as package data; the Lark half lives in
-:mod:`engine.lark_frontend`, imported only on a miss of the AST cache (below), so that a process
+:mod:`engine.lang.lark_frontend`, imported only on a miss of the AST cache (below), so that a process
 judging records with a policy set parsed before never pays for importing Lark.
 """
 
@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
-from . import syntax as s
-from .diagnostics import Msg, ParseError
-from .limits import MAX_DEPTH, MAX_NESTING, MAX_RULE_CHARS
-from .resources import data_path
+from engine.diagnostics import Msg, ParseError
+from engine.lang import syntax as s
+from engine.lang.limits import MAX_DEPTH, MAX_NESTING, MAX_RULE_CHARS
+from engine.resources import data_path
 
 __all__ = [
     "MAX_DEPTH",
@@ -75,7 +75,7 @@ def _parse(text: str, start: str) -> Any:
             Msg("把规则拆成几条", "split it into several rules"),
         )
     _check_nesting(text)
-    from .lark_frontend import parse_tree  # deferred: see the module docstring
+    from engine.lang.lark_frontend import parse_tree  # deferred: see the module docstring
 
     return parse_tree(text, start)
 

@@ -1,5 +1,5 @@
 """Leaf: the runtime values and primitives both evaluators share (the compiled closures of
-:mod:`engine.compiler` and the reference interpreter of :mod:`engine.interpreter`).
+:mod:`engine.run.compiler` and the reference interpreter of :mod:`engine.run.interpreter`).
 
 :class:`Absent` (a fact the record lacks, with its path), :data:`PENDING` (the third truth value of
 ``act by due``), :data:`UNKNOWN_DUE`, the Kleene tables for ``and``/``or``, date ± duration, period
@@ -13,8 +13,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from .calendar import Rounding, WorkCalendar, add_days, add_months, add_years
-from .types import EnumT, Nullable, Type
+from engine.lang.calendar import Rounding, WorkCalendar, add_days, add_months, add_years
+from engine.lang.types import EnumT, Nullable, Type
 
 
 class Absent(Exception):

@@ -1,6 +1,6 @@
 """The passes in order: read (load + parse) → check → compile, for a whole policy directory.
 
-Takes a policy directory; gives a checked and compiled :class:`~engine.policy.PolicySet` whose
+Takes a policy directory; gives a checked and compiled :class:`~engine.sources.policy.PolicySet` whose
 ``warnings`` hold the checker's warnings, or raises one :class:`~engine.diagnostics.PolicyError` with
 every error found, each with its file:line:col. A file that could not be read does not hide the
 problems of the others: the rules that loaded are still checked (see ``_CONSEQUENCES_OF_UNREAD``).
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .checker import check_version
-from .compiler import compile_version
-from .diagnostics import PolicyError, Severity
-from .loader import read_policy
-from .policy import PolicySet
+from engine.check.checker import check_version
+from engine.diagnostics import PolicyError, Severity
+from engine.run.compiler import compile_version
+from engine.sources.loader import read_policy
+from engine.sources.policy import PolicySet
 
 #: Diagnostics that start with these codes mean a file was not read (or only partly).
 _UNREAD_CODES = ("yaml-", "io-error", "file-too-large")

@@ -3,7 +3,7 @@
 Takes a policy set, the record, ``on`` and one finding; gives the steps of its judgement — each
 ``when``/``unless`` clause, then each operand of the condition's top-level ``and``/``or`` chain — with
 its value and a mark on the one that decided the outcome. Computed with the reference interpreter
-(:mod:`engine.interpreter`), so the explanation is an independent reading of the same rule. Used by
+(:mod:`engine.run.interpreter`), so the explanation is an independent reading of the same rule. Used by
 ``xueji eval --explain``.
 """
 
@@ -14,13 +14,13 @@ from typing import Any
 
 import attrs
 
-from . import syntax as s
-from .decision import Finding, Outcome
-from .diagnostics import CalendarError
-from .fmt import expr as expr_text
-from .interpreter import Ctx, eval_expr, subjects
-from .policy import PolicySet, Rule
-from .runtime import PENDING, Absent
+from engine.diagnostics import CalendarError
+from engine.lang import syntax as s
+from engine.lang.printer import expr as expr_text
+from engine.run.decision import Finding, Outcome
+from engine.run.interpreter import Ctx, eval_expr, subjects
+from engine.run.runtime import PENDING, Absent
+from engine.sources.policy import PolicySet, Rule
 
 
 @attrs.frozen

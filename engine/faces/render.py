@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .decision import Decision, Finding, Outcome
-from .diagnostics import Diagnostic, Lang
-from .explain import Step
-from .policy import PolicySet
+from engine.diagnostics import Diagnostic, Lang
+from engine.run.decision import Decision, Finding, Outcome
+from engine.run.explain import Step
+from engine.sources.policy import PolicySet
 
 _OUTCOME_ORDER = {
     Outcome.VIOLATED: 0,

@@ -2,7 +2,7 @@
 
 Frozen attrs nodes. ``pos`` is the ``(start, end)`` character offset of the node inside the rule text
 it came from; it is excluded from equality so that ``parse(fmt(x)) == parse(x)`` holds. The loader
-maps offsets to file line and column (see :mod:`engine.yamlsource`).
+maps offsets to file line and column (see :mod:`engine.sources.yamlsource`).
 """
 
 from __future__ import annotations

@@ -13,12 +13,12 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from .calendar import WorkCalendar
-from .compiler import Env, run
-from .decision import Decision, Finding, Outcome
-from .pipeline import load_policy
-from .policy import PolicySet, PolicyVersion
-from .prepare import prepare
+from engine.lang.calendar import WorkCalendar
+from engine.run.compiler import Env, run
+from engine.run.decision import Decision, Finding, Outcome
+from engine.run.pipeline import load_policy
+from engine.run.prepare import prepare
+from engine.sources.policy import PolicySet, PolicyVersion
 
 
 @functools.cache

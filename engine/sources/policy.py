@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from . import syntax as s
-from .diagnostics import Diagnostic, Span
+from engine.diagnostics import Diagnostic, Span
+from engine.lang import syntax as s
 
 if TYPE_CHECKING:
-    from .calendar import WorkCalendar
-    from .schema import Schema
+    from engine.lang.calendar import WorkCalendar
+    from engine.sources.schema import Schema
 
 Locate = Callable[[s.Pos], Span]
 

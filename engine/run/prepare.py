@@ -12,11 +12,11 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from .calendar import WorkCalendar
-from .decision import Decision, Finding, Outcome
-from .diagnostics import Msg, RecordWarning
-from .policy import PolicySet, PolicyVersion
-from .runtime import Absent
+from engine.diagnostics import Msg, RecordWarning
+from engine.lang.calendar import WorkCalendar
+from engine.run.decision import Decision, Finding, Outcome
+from engine.run.runtime import Absent
+from engine.sources.policy import PolicySet, PolicyVersion
 
 Warnings = tuple[RecordWarning, ...]
 

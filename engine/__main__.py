@@ -1,0 +1,5 @@
+"""``python -m engine`` is the ``xueji`` command."""
+
+from engine.faces.cli import run
+
+run()
