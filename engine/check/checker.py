@@ -46,7 +46,7 @@ _LOOKALIKE_SCRIPTS = ("CYRILLIC", "GREEK", "FULLWIDTH", "ARMENIAN", "COPTIC")
 
 ERROR = t.Prim("none")  # placeholder type after an error has been reported; compatible with all
 
-NameKind = Literal["local", "global", "field", "enum", "message", "element"]
+NameKind = Literal["local", "global", "field", "enum", "message", "element", "parameter"]
 
 
 @attrs.frozen
@@ -69,6 +69,7 @@ BUILTINS: dict[str, Builtin] = {
     "previous_working_day": Builtin((t.DATE,), t.DATE, "the day itself if it is a working day, else the previous one"),
     "year_of": Builtin((t.DATE,), t.INT, "the calendar year of a date"),
     "end_of_year": Builtin((t.DATE,), t.DATE, "31 December of the date's year"),
+    "start_of_year": Builtin((t.INT,), t.DATE, "1 January of a year: start_of_year(admission.year)"),
     "yearmonth_of": Builtin((t.DATE,), t.YEARMONTH, "the year-month of a date"),
 }
 
@@ -171,6 +172,7 @@ class Checker:
         self._loop: tuple[str, t.RecordT] | None = None  # the rule's `for` variable and its record type
         self._used_locals: set[str] = set()
         self._local_reads: dict[str, list[tuple[str, ...]]] = {}
+        self._in_arises = False  # checking a rule's `arises`: it may not read a parameter
         self._value_defs = {
             n: d.stmt.expr
             for n, d in version.definitions.items()
@@ -201,6 +203,21 @@ class Checker:
     # ------------------------------------------------------------------------------------------ program
 
     def check(self) -> tuple[TypeInfo, list[Diagnostic]]:
+        for name, param in self.version.parameters.items():
+            clash = (
+                "定义" if name in self.version.definitions else "事实" if name in self.schema.root.fields else None,
+                "definition" if name in self.version.definitions else "fact",
+            )
+            if clash[0] is not None:
+                self.diags.append(
+                    error(
+                        "duplicate-definition",
+                        param.span,
+                        f"参数 {name} 与同名的{clash[0]}冲突",
+                        f"the parameter {name} has the name of a {clash[1]}",
+                        hint=Msg("给参数换一个名称", "give the parameter another name"),
+                    )
+                )
         for name in self.version.definitions:
             self._global(name, None)
         if self.version.scope is not None and self.version.scope_locate is not None:
@@ -358,10 +375,26 @@ class Checker:
                 # `let r = diploma.record` stands for that fact: `r.name` reads diplomas[i].record.name
                 scope[stmt.name] = _Var(ty, self._path_of(stmt.expr, scope), pos=stmt.name_pos)
                 local_reads[stmt.name] = self._reads[before:]
+            elif isinstance(stmt, s.Arises):
+                self._arises(stmt, prog, scope, narrowed[0])
             elif isinstance(stmt, s.Verdict):
                 self._verdict(stmt, scope)
                 self._deadline_facts(rule, stmt, scope, local_reads)
         self._message_checks(rule, scope)
+        if prog.arises is None and verdicts and verdicts[0].kind != "invariant":
+            self.diags.append(
+                warning(
+                    "missing-obligation-day",
+                    rule.span,
+                    f"规则 {rule.id} 没有写明义务产生之日（arises …），将按判断日 on 施行的版本判断",
+                    f"the rule {rule.id} does not say when its obligation arises (arises …); it is judged by "
+                    "the version in force on `on`",
+                    hint=Msg(
+                        "在 require/forbid 之前加一行，例如 arises registration.registered_on",
+                        "add a line before require/forbid, for example arises registration.registered_on",
+                    ),
+                )
+            )
         used = set(self._used_locals)
         deadlines = [st.name for st in prog.statements if isinstance(st, s.Deadline)]
         if len(deadlines) == 1:
@@ -382,6 +415,32 @@ class Checker:
                 )
         rule.reads = tuple(sorted(set(self._reads)))
         self._loop = None
+
+    def _arises(self, stmt: s.Arises, prog: s.Program, scope: dict[str, _Var], present: frozenset[str]) -> None:
+        """`arises <date>`: once per rule, before its verdict; a date (none: the obligation has not
+        arisen). Evaluated before the clauses, so a read through a record that is none gives none."""
+        if prog.arises is not stmt:
+            self._err(
+                "rule-shape",
+                stmt.pos,
+                "每条规则只能有一条 arises",
+                "a rule has at most one `arises`",
+                Msg("删去多余的一条", "delete the extra one"),
+            )
+            return
+        self._in_arises, self._lenient = True, True
+        try:
+            ty = self._expr(stmt.expr, scope, present)
+        finally:
+            self._in_arises, self._lenient = False, False
+        if ty != ERROR and t.strip(ty) != t.DATE:
+            self._err(
+                "type-mismatch",
+                stmt.expr.pos,
+                f"arises 的值应为日期，实为 {ty}",
+                f"`arises` needs a date, not {ty}",
+                Msg("例如：arises year.term_start", "for example: arises year.term_start"),
+            )
 
     def _deadline_facts(
         self, rule: Rule, verdict: s.Verdict, scope: dict[str, _Var], local_reads: dict[str, list[tuple[str, ...]]]
@@ -837,6 +896,18 @@ class Checker:
                     f"{name} is a function: call it with arguments",
                 )
             return ty
+        param = self.version.parameters.get(name)
+        if param is not None:
+            self.info.names[id(e)] = Resolution("parameter", name)
+            if self._in_arises:
+                return self._err(
+                    "type-mismatch",
+                    e.pos,
+                    f"arises 不能使用参数 {name}：参数取义务产生之日的值",
+                    f"`arises` cannot use the parameter {name}: a parameter takes its value of the day the "
+                    "obligation arises",
+                )
+            return parameter_type(param.values[0][1]) if param.values else ERROR
         if self._loop is not None and name in self._loop[1].fields:
             # inside `for year in academic_years`, `term_start` means `year.term_start`
             loop_var, rt = self._loop
@@ -849,7 +920,13 @@ class Checker:
             self._reads.append((name,))
             return field.type
         loop_fields = list(self._loop[1].fields) if self._loop is not None else []
-        candidates = [*scope, *loop_fields, *self.version.definitions, *self.schema.root.fields]
+        candidates = [
+            *scope,
+            *loop_fields,
+            *self.version.definitions,
+            *self.version.parameters,
+            *self.schema.root.fields,
+        ]
         return self._err(
             "unknown-name",
             e.pos,
@@ -1008,6 +1085,22 @@ class Checker:
                 f"{e.kind} needs integers or dates, not {inner_t}",
             )
         return t.nullable(inner_t)  # none when the collection is empty
+
+
+def parameter_type(value: s.Expr) -> t.Type:
+    """The type of a parameter's literal value."""
+    match value:
+        case s.Duration():
+            return t.DURATION
+        case s.IntLit():
+            return t.INT
+        case s.DateLit():
+            return t.DATE
+        case s.StrLit():
+            return t.TEXT
+        case s.BoolLit():
+            return t.BOOL
+    return ERROR
 
 
 def check_version(schema: Schema, version: PolicyVersion) -> tuple[TypeInfo, list[Diagnostic]]:

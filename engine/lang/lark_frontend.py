@@ -104,6 +104,9 @@ class _ToAst(Transformer[Token, Any]):
         name, _eq, expr = items
         return s.Deadline(str(name), expr, pos=_p(meta), name_pos=_tp(name))
 
+    def arises_stmt(self, meta: Any, items: list[Any]) -> s.Arises:
+        return s.Arises(items[0], pos=_p(meta))
+
     def verdict(self, meta: Any, items: list[Any]) -> s.Verdict:
         kind = cast(Any, str(items[0]))
         return s.Verdict(kind, items[1], tuple(items[2:]), pos=_p(meta))
@@ -247,6 +250,7 @@ _KEYWORDS = (
     "for",
     "let",
     "deadline",
+    "arises",
     "exists",
     "missing",
     "overlaps",

@@ -156,7 +156,7 @@ class AstCache:
         return tree
 
 
-_CACHE_FORMAT = "xueji-ast-1"
+_CACHE_FORMAT = "xueji-ast-2"  # 2: engine.lang.syntax (package folders)
 _cache: AstCache | None = None
 
 

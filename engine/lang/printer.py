@@ -158,6 +158,8 @@ def _statement(st: s.Statement) -> list[str]:
             return [f"{head} = {body[0]}", *("    " + line for line in body[1:])]
         case s.Deadline(name=name, expr=value):
             return [f"deadline {name} = {expr(value)}"]
+        case s.Arises(expr=value):
+            return [f"arises {expr(value)}"]
         case s.Verdict(kind=kind, cond=cond, clauses=clauses):
             body = _lines(cond, "    ")
             out = [f"{kind} {body[0]}", *("    " + line for line in body[1:])]

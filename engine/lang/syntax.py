@@ -235,6 +235,15 @@ class Deadline:
 
 
 @attrs.frozen
+class Arises:
+    """``arises <date>``: the day the rule's obligation arises. The version of the measures in force on
+    that day judges the finding, and dated parameters take their value of that day."""
+
+    expr: Expr
+    pos: Pos = _pos()
+
+
+@attrs.frozen
 class Clause:
     kind: Literal["when", "unless"]
     expr: Expr
@@ -249,7 +258,7 @@ class Verdict:
     pos: Pos = _pos()
 
 
-Statement: TypeAlias = For | Let | Deadline | Verdict
+Statement: TypeAlias = For | Let | Deadline | Arises | Verdict
 
 
 @attrs.frozen
@@ -264,6 +273,11 @@ class Program:
     @property
     def loop(self) -> For | None:
         return next((s for s in self.statements if isinstance(s, For)), None)
+
+    @property
+    def arises(self) -> Arises | None:
+        """The rule's `arises` statement: the day its obligation arises (None: not declared)."""
+        return next((s for s in self.statements if isinstance(s, Arises)), None)
 
     @property
     def definitions(self) -> tuple[Let | Deadline, ...]:

@@ -18,6 +18,7 @@ so a rule is ``unknown`` only when the missing fact could change its outcome.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -39,25 +40,32 @@ from engine.run.runtime import (
     format_value,
     kleene_and,
     kleene_or,
+    literal_value,
     overlaps,
     resolve_reads,
     shown,
+    start_of_year,
 )
-from engine.sources.policy import PolicyVersion, Rule, Template
+from engine.sources.policy import Parameter, PolicyVersion, Rule, Template
 
 Fn = Callable[["Env"], Any]
 PathFn = Callable[["Env"], str]
+#: the obligation days a version judges: [from, until), None unbounded (``PolicySet.window``)
+Window = tuple[dt.date | None, dt.date | None]
 
 
 class Env:
     """The evaluation context: the record, the date judged on, bindings and memo tables."""
 
-    __slots__ = ("cal", "gmemo", "lmemo", "on", "paths", "root", "vars")
+    __slots__ = ("cal", "day", "gmemo", "lmemo", "on", "paths", "root", "vars")
 
     def __init__(self, root: dict[str, Any], on: dt.date, cal: WorkCalendar) -> None:
         self.root = root
         self.on = on
         self.cal = cal
+        #: the day the obligation being judged arose (parameters take their value of that day); None
+        #: outside a rule, or where it is not known: then `on`
+        self.day: dt.date | None = None
         self.vars: dict[str, Any] = {}
         self.paths: dict[str, str] = {}
         self.gmemo: dict[Any, Any] = {}  # global lets by name, function results by (name, *arguments)
@@ -66,6 +74,7 @@ class Env:
     def child(self) -> Env:
         e = Env(self.root, self.on, self.cal)
         e.gmemo = self.gmemo
+        e.day = self.day
         return e
 
 
@@ -81,6 +90,18 @@ def _const(value: Any) -> Fn:
     return lambda env: value
 
 
+def parameter_fn(param: Parameter) -> Fn:
+    """A dated parameter: its value of the day the obligation arose (of `on` where no day is known)."""
+    since = [d for d, _ in param.values]
+    values = [literal_value(v) for _, v in param.values]
+
+    def parameter(env: Env) -> Any:
+        i = bisect.bisect_right(since, env.day or env.on) - 1
+        return values[max(i, 0)]
+
+    return parameter
+
+
 # --------------------------------------------------------------------------------------------- compiler
 
 
@@ -91,6 +112,7 @@ class CompiledRule:
     clauses: list[tuple[bool, Fn]]  # (is_when, fn)
     cond: Fn
     due: Fn | None
+    arises: Fn | None  # the day the obligation arises (None: not declared)
     forbid: bool
     loop_var: str | None
     messages: dict[str, list[str | Fn]]
@@ -129,10 +151,11 @@ class Compiler:
 
         def memo(env: Env, _name: str = name, _body: Fn = body) -> Any:
             m = env.gmemo
-            if _name in m:
-                return m[_name]
+            key = (_name, env.day)  # a definition may read a parameter, whose value depends on the day
+            if key in m:
+                return m[key]
             v = _body(env)
-            m[_name] = v
+            m[key] = v
             return v
 
         slot.append(memo)
@@ -292,6 +315,8 @@ class Compiler:
             return field
         if res.kind == "global":
             return self._global(name)
+        if res.kind == "parameter":
+            return parameter_fn(self.version.parameters[name])
         if res.kind == "element":
             var = res.value or ""
 
@@ -414,7 +439,7 @@ class Compiler:
                 # Functions are pure: remember each result for the evaluation, keyed by the arguments
                 # (a record argument by identity: it is the same element of the same record).
                 values = [f(env) for f in args]
-                key = (name, *[id(v) if isinstance(v, dict | list) else v for v in values])
+                key = (name, env.day, *[id(v) if isinstance(v, dict | list) else v for v in values])
                 memo = env.gmemo
                 if key in memo:
                     return memo[key]
@@ -442,6 +467,9 @@ class Compiler:
         if e.fn == "end_of_year":
             (f,) = args
             return lambda env: dt.date(f(env).year, 12, 31)
+        if e.fn == "start_of_year":
+            (f,) = args
+            return lambda env: start_of_year(f(env))
         if e.fn == "yearmonth_of":
             (f,) = args
             return lambda env: f"{f(env):%Y-%m}"
@@ -546,8 +574,9 @@ class Compiler:
                 return [("student", None)]
 
         messages = {lang: self._template(tpl, lang) for lang, tpl in rule.messages.items()}
+        arises = self.expr(prog.arises.expr) if prog.arises is not None else None
         return CompiledRule(
-            rule, subjects, clauses, cond, due, verdict.kind == "forbid", loop.var if loop else None, messages
+            rule, subjects, clauses, cond, due, arises, verdict.kind == "forbid", loop.var if loop else None, messages
         )
 
     def _due(self, prog: s.Program) -> Fn | None:
@@ -607,12 +636,21 @@ def run(
     *,
     rules: list[CompiledRule] | None = None,
     since: dt.date | None = None,
+    window: Window = (None, None),
+    fallback: bool = True,
 ) -> list[Finding]:
     """Judge ``facts`` with the compiled rules (default: the version's rules; its invariants can be
-    passed instead): one finding per rule and subject. An obligation due before ``since`` (default:
-    the date the measures first took effect, Art. 22) is not applicable."""
+    passed instead): one finding per rule and subject whose obligation this version judges.
+
+    An obligation is this version's when the day it arises (the rule's ``arises``) falls in ``window``
+    ([from, until), see :meth:`PolicySet.window`); when a rule declares no day, or the day is none or
+    not known, it is the version in force on ``on`` (``fallback``). An obligation due before ``since``
+    (default: the date the measures first took effect, Art. 22), or without a due date and arisen before
+    it, is not applicable; so is one whose day is none (it has not arisen)."""
     findings: list[Finding] = []
     effective = cv.version.measures_effective if since is None else since
+    vid = cv.version.id
+    lo, hi = window
     env = Env(facts, on, cal)
     append = findings.append
     variables, paths = env.vars, env.paths
@@ -620,21 +658,41 @@ def run(
     satisfied, violated = Outcome.SATISFIED, Outcome.VIOLATED
     for cr in cv.rules if rules is None else rules:
         rule_id, article, var = cr.rule.id, cr.rule.article, cr.loop_var
-        clauses, due_fn, cond, forbid = cr.clauses, cr.due, cr.cond, cr.forbid
+        clauses, due_fn, cond, forbid, arises = cr.clauses, cr.due, cr.cond, cr.forbid, cr.arises
+        env.day = None
         try:
             subjects = cr.subjects(env)
         except Absent as ex:  # the collection itself is absent: one unknown finding naming it
-            subject, missing = ex.paths[0], tuple(dict.fromkeys(ex.paths))
-            explain = _explainer(cr, env, subject, None, None)
-            append(Finding(rule_id, article, subject, unknown, None, missing, explain=explain))
+            if not fallback:
+                continue
+            subject, absent = ex.paths[0], tuple(dict.fromkeys(ex.paths))
+            explain = _explainer(cr, env, subject, None, None, None)
+            append(Finding(rule_id, article, subject, unknown, None, absent, explain=explain, version=vid))
             continue
         for subject, element in subjects:
             env.lmemo = {}
+            env.day = None
             if var is not None:
                 variables[var] = element
                 paths[var] = subject
+            day: dt.date | None = None
+            day_missing: tuple[str, ...] = ()
+            if arises is not None:
+                try:
+                    day = arises(env)
+                except Absent as ex:
+                    day_missing = tuple(dict.fromkeys(ex.paths))
+                except TypeError:  # read through a record that is none: the obligation has not arisen
+                    day = None
+                env.lmemo = {}
+            if day is None:
+                if not fallback:
+                    continue  # not known when it arose: the version in force on `on` judges it
+            elif (lo is not None and day < lo) or (hi is not None and day >= hi):
+                continue  # another version judges it
+            env.day = day
             due: dt.date | None = None
-            missing = ()
+            missing: tuple[str, ...] = ()
             reason: Msg | None = None
             try:
                 for is_when, clause in clauses:
@@ -642,13 +700,19 @@ def run(
                         outcome = na
                         break
                 else:
-                    if due_fn is not None:
-                        due = due_fn(env)
-                    if due is not None and due < effective:
-                        outcome = na  # the measures are not retroactive (Art. 22)
+                    if arises is not None and day is None:
+                        # the day is not known (unknown), or it is none: the obligation has not arisen
+                        outcome, missing = (unknown, day_missing) if day_missing else (na, ())
                     else:
-                        v = cond(env)
-                        outcome = pending if v is PENDING else satisfied if bool(v) is not forbid else violated
+                        if due_fn is not None:
+                            due = due_fn(env)
+                        if due is not None and due < effective:
+                            outcome = na  # the measures are not retroactive (Art. 22)
+                        elif due is None and day is not None and day < effective:
+                            outcome = na  # an obligation without a deadline that arose before them
+                        else:
+                            v = cond(env)
+                            outcome = pending if v is PENDING else satisfied if bool(v) is not forbid else violated
             except Absent as ex:
                 outcome, missing = unknown, tuple(dict.fromkeys(ex.paths))
             except CalendarError as ex:
@@ -667,20 +731,23 @@ def run(
                     due,
                     missing,
                     reason,
-                    explain=_explainer(cr, env, subject, element, due),
+                    explain=_explainer(cr, env, subject, element, due, day),
+                    version=vid,
+                    arose=day,
                 )
             )
     return findings
 
 
 def _explainer(
-    cr: CompiledRule, env: Env, subject: str, element: Any, due: dt.date | None
+    cr: CompiledRule, env: Env, subject: str, element: Any, due: dt.date | None, day: dt.date | None
 ) -> Callable[[], tuple[Msg, dict[str, Any]]]:
     """Render the message and the facts read on first use (most findings are never shown)."""
     root, on, cal, var = env.root, env.on, env.cal, cr.loop_var
 
     def explain() -> tuple[Msg, dict[str, Any]]:
         e = Env(root, on, cal)
+        e.day = day
         if var is not None and element is not None:
             e.vars[var] = element
             e.paths[var] = subject

@@ -54,7 +54,19 @@ class Finding:
     A plain slotted class rather than attrs: ``evaluate`` makes thirty of them per student.
     """
 
-    __slots__ = ("_explain", "_explained", "article", "due", "missing", "outcome", "reason", "rule", "subject")
+    __slots__ = (
+        "_explain",
+        "_explained",
+        "arose",
+        "article",
+        "due",
+        "missing",
+        "outcome",
+        "reason",
+        "rule",
+        "subject",
+        "version",
+    )
 
     def __init__(
         self,
@@ -67,6 +79,8 @@ class Finding:
         reason: Msg | None = None,
         *,
         explain: Explain = _no_explain,
+        version: str | None = None,
+        arose: dt.date | None = None,
     ) -> None:
         self.rule = rule
         self.article = article
@@ -75,11 +89,26 @@ class Finding:
         self.due = due
         self.missing = missing
         self.reason = reason
+        #: the version of the measures that judged it: the one in force on the day the obligation arose
+        self.version = version
+        #: the day the obligation arose (the rule's `arises`); None when the rule does not say or the
+        #: record does not tell
+        self.arose = arose
         self._explain = explain
         self._explained: tuple[Msg, dict[str, Any]] | None = None
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.rule, self.article, self.subject, self.outcome, self.due, self.missing, self.reason)
+        return (
+            self.rule,
+            self.article,
+            self.subject,
+            self.outcome,
+            self.due,
+            self.missing,
+            self.reason,
+            self.version,
+            self.arose,
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Finding) and self._key() == other._key()
@@ -90,7 +119,7 @@ class Finding:
     def __repr__(self) -> str:
         return (
             f"Finding(rule={self.rule!r}, article={self.article}, subject={self.subject!r}, "
-            f"outcome={self.outcome.value}, due={self.due}, missing={self.missing!r})"
+            f"outcome={self.outcome.value}, due={self.due}, missing={self.missing!r}, version={self.version!r})"
         )
 
     def _explanation(self) -> tuple[Msg, dict[str, Any]]:
@@ -115,6 +144,8 @@ class Finding:
             "subject": self.subject,
             "outcome": self.outcome.value,
             "due": None if self.due is None else self.due.isoformat(),
+            "version": self.version,
+            "arose": None if self.arose is None else self.arose.isoformat(),
             "message": {"zh": msg.zh, "en": msg.en},
             "missing": list(self.missing),
             "facts": {k: to_json(v) for k, v in self.facts.items()},
@@ -128,7 +159,9 @@ class Finding:
 class Decision:
     student_id: str | None
     on: dt.date
-    version: str | None  # None: no version of the measures was in force on `on`
+    #: the version in force on `on` (None: none was); each finding names the version that judged it,
+    #: the one in force on the day its obligation arose, so a decision may mix versions
+    version: str | None
     findings: tuple[Finding, ...] = ()
     warnings: tuple[RecordWarning, ...] = ()
     note: Msg | None = None
@@ -144,6 +177,11 @@ class Decision:
     def by_rule(self, rule: str) -> list[Finding]:
         return [f for f in self.findings if f.rule == rule]
 
+    @property
+    def versions(self) -> tuple[str, ...]:
+        """The versions that judged its findings, oldest first (one, unless the decision mixes them)."""
+        return tuple(dict.fromkeys(sorted(f.version for f in self.findings if f.version is not None)))
+
     def outcomes(self) -> dict[tuple[str, str], Outcome]:
         return {(f.rule, f.subject): f.outcome for f in self.findings}
 
@@ -152,6 +190,7 @@ class Decision:
             "id": self.student_id,
             "on": self.on.isoformat(),
             "version": self.version,
+            "versions": list(self.versions),
             "in_force": self.in_force,
             "findings": [f.to_dict() for f in self.findings],
             "warnings": [w.to_dict() for w in self.warnings],

@@ -1,9 +1,10 @@
-"""The public entry point: ``evaluate(student)`` judges one record under the policy version in force.
+"""The public entry point: ``evaluate(student)`` judges one record under the measures in time.
 
 Takes a raw record (parsed JSON/YAML), the date it is judged on and a loaded policy set; checks the
 record against the facts schema (raising :class:`~engine.diagnostics.FactsError` listing every
-problem), picks the version in force on ``on`` and runs its compiled rules. Never reads the clock
-except to default ``on`` to today at this public boundary.
+problem) and runs every version's compiled rules, each judging the obligations that arose while it
+was in force (``arises`` in a rule; the version in force on ``on`` where a rule does not say). Never
+reads the clock except to default ``on`` to today at this public boundary.
 """
 
 from __future__ import annotations
@@ -55,7 +56,29 @@ def evaluate(
     if isinstance(prepared, Decision):
         return prepared
     facts, warnings, version = prepared
-    return Decision(facts.get("id"), on, version.id, tuple(run(version.compiled, facts, on, ps.calendar)), warnings)
+    if len(ps.versions) == 1:
+        return Decision(facts.get("id"), on, version.id, tuple(run(version.compiled, facts, on, ps.calendar)), warnings)
+    findings: list[Finding] = []
+    for v in ps.versions:  # each judges the obligations that arose while it was in force
+        if v.compiled is not None:
+            findings += run(v.compiled, facts, on, ps.calendar, window=ps.window(v), fallback=v is version)
+    return Decision(facts.get("id"), on, version.id, in_rule_order(findings, ps, version), warnings)
+
+
+def in_rule_order(findings: list[Finding], ps: PolicySet, current: PolicyVersion) -> tuple[Finding, ...]:
+    """Findings judged by several versions, in one order: the rules as the version in force on `on` lists
+    them (then those only older versions have), each rule's subjects in the record's order."""
+    rank: dict[str, int] = {}
+    for v in (current, *ps.versions):
+        for r in v.rules:
+            rank.setdefault(r.id, len(rank))
+
+    def key(f: Finding) -> tuple[int, int, int]:
+        i = f.subject.rfind("[")
+        index = int(f.subject[i + 1 : -1]) if i >= 0 and f.subject.endswith("]") else -1
+        return f.article, rank.get(f.rule, len(rank)), index
+
+    return tuple(sorted(findings, key=key))
 
 
 def as_date(on: object) -> dt.date:
@@ -77,14 +100,11 @@ def as_date(on: object) -> dt.date:
 def deadlines(decision: Decision, policy: PolicySet) -> list[Finding]:
     """The student's overdue (violated), upcoming (pending) and undecidable (unknown: a fact is missing)
     deadlines, by due date: the findings of deadline rules (an act `by` a due date) that need a look."""
-    version = next((v for v in policy.versions if v.id == decision.version), None)
-    if version is None:
-        return []
-    deadline_rules = {r.id for r in version.rules if r.is_deadline}
+    deadline_rules = {(v.id, r.id) for v in policy.versions for r in v.rules if r.is_deadline}
     rows = [
         f
         for f in decision.findings
-        if f.rule in deadline_rules
+        if (f.version, f.rule) in deadline_rules
         and f.due is not None
         and f.outcome in (Outcome.VIOLATED, Outcome.PENDING, Outcome.UNKNOWN)
     ]

@@ -34,9 +34,11 @@ from engine.run.runtime import (
     format_value,
     kleene_and,
     kleene_or,
+    literal_value,
     overlaps,
     resolve_reads,
     shown,
+    start_of_year,
 )
 from engine.sources.policy import PolicySet, PolicyVersion, Rule, Template
 
@@ -64,13 +66,16 @@ class Ctx:
     paths: dict[str, str] = attrs.Factory(dict)  # the fact path each bound variable stands for
     defs: dict[str, s.Expr] = attrs.Factory(dict)  # the rule's own `let`/`deadline`, evaluated lazily
     lmemo: dict[str, Any] = attrs.Factory(dict)  # their values, once per subject
+    day: dt.date | None = None  # the day the judged obligation arose: parameters take its value
 
     def bind(self, name: str, value: Any, path: str) -> Ctx:
         return attrs.evolve(self, vars={**self.vars, name: value}, paths={**self.paths, name: path})
 
     def fresh(self, vars: dict[str, Any] | None = None, paths: dict[str, str] | None = None) -> Ctx:
         """A scope that sees only the record and the global definitions (a definition's body)."""
-        return Ctx(self.root, self.on, self.cal, self.version, self.info, self.gmemo, vars or {}, paths or {})
+        return Ctx(
+            self.root, self.on, self.cal, self.version, self.info, self.gmemo, vars or {}, paths or {}, day=self.day
+        )
 
 
 # ------------------------------------------------------------------------------------------- expressions
@@ -195,9 +200,12 @@ def _name(e: s.Name, ctx: Ctx) -> Any:
                 raise Absent((name,))
             return ctx.root[name]
         case "global":
-            if name not in ctx.gmemo:
-                ctx.gmemo[name] = eval_expr(ctx.version.definitions[name].stmt.expr, ctx.fresh())
-            return ctx.gmemo[name]
+            key = f"{name}@{ctx.day}"  # a definition may read a parameter: its value depends on the day
+            if key not in ctx.gmemo:
+                ctx.gmemo[key] = eval_expr(ctx.version.definitions[name].stmt.expr, ctx.fresh())
+            return ctx.gmemo[key]
+        case "parameter":
+            return literal_value(ctx.version.parameters[name].value_on(ctx.day or ctx.on))
         case "element":  # inside `for year in academic_years`, `term_start` is `year.term_start`
             var = res.value or ""
             element = ctx.vars[var]
@@ -255,6 +263,8 @@ def _call(e: s.Call, ctx: Ctx) -> Any:
             return d.year
         case "end_of_year", [d]:
             return dt.date(d.year, 12, 31)
+        case "start_of_year", [year]:
+            return start_of_year(year)
         case "yearmonth_of", [d]:
             return f"{d:%Y-%m}"
     raise AssertionError(f"unknown function {e.fn}")
@@ -320,17 +330,24 @@ def _due(rule: Rule, ctx: Ctx) -> dt.date | None:
     return None
 
 
-def judge(rule: Rule, ctx: Ctx, effective: dt.date) -> Judgement:
-    """The outcome of ``rule`` for the subject bound in ``ctx``: clauses, due date, then the condition."""
+def judge(rule: Rule, ctx: Ctx, effective: dt.date, day: Day) -> Judgement:
+    """The outcome of ``rule`` for the subject bound in ``ctx``: clauses, the day the obligation arose,
+    the due date, then the condition."""
     due: dt.date | None = None
     verdict = rule.verdict
     try:
         for clause in verdict.clauses:
             if bool(eval_expr(clause.expr, ctx)) != (clause.kind == "when"):
                 return Outcome.NOT_APPLICABLE, None, (), None
+        if rule.program.arises is not None and not isinstance(day, dt.date):
+            if day:  # the paths that would tell the day
+                return Outcome.UNKNOWN, None, day, None
+            return Outcome.NOT_APPLICABLE, None, (), None  # none: the obligation has not arisen
         due = _due(rule, ctx)
         if due is not None and due < effective:  # Art. 22: the measures are not retroactive
             return Outcome.NOT_APPLICABLE, due, (), None
+        if due is None and isinstance(day, dt.date) and day < effective:  # arose before, no deadline
+            return Outcome.NOT_APPLICABLE, None, (), None
         holds = eval_expr(verdict.cond, ctx)
     except Absent as ex:
         return Outcome.UNKNOWN, due, tuple(dict.fromkeys(ex.paths)), None
@@ -341,6 +358,24 @@ def judge(rule: Rule, ctx: Ctx, effective: dt.date) -> Judgement:
     if verdict.kind == "forbid":
         holds = not holds
     return (Outcome.SATISFIED if holds else Outcome.VIOLATED), due, (), None
+
+
+#: the day an obligation arose: a date, none (``()``: it has not arisen, or the rule does not say), or
+#: the paths of the facts that would tell it (absent)
+Day = dt.date | tuple[str, ...]
+
+
+def arose(rule: Rule, ctx: Ctx) -> Day:
+    """Evaluate the rule's ``arises``: a read through a record that is none gives none."""
+    if rule.program.arises is None:
+        return ()
+    try:
+        value = eval_expr(rule.program.arises.expr, ctx)
+    except Absent as ex:
+        return tuple(dict.fromkeys(ex.paths))
+    except _ThroughNone:
+        return ()
+    return value if isinstance(value, dt.date) else ()
 
 
 def render(template: Template, ctx: Ctx, lang: str) -> str:
@@ -361,7 +396,9 @@ def render(template: Template, ctx: Ctx, lang: str) -> str:
     return "".join(out)
 
 
-def _finding(rule: Rule, ctx: Ctx, subject: str, element: Any, judgement: Judgement) -> Finding:
+def _finding(
+    rule: Rule, ctx: Ctx, subject: str, element: Any, judgement: Judgement, day: dt.date | None = None
+) -> Finding:
     outcome, due, missing, reason = judgement
 
     def explain() -> tuple[Msg, dict[str, Any]]:
@@ -370,7 +407,18 @@ def _finding(rule: Rule, ctx: Ctx, subject: str, element: Any, judgement: Judgem
         zh, en = (render(rule.messages[lang], mctx, lang) if lang in rule.messages else "" for lang in LANGS)
         return Msg(zh, en), resolve_reads(rule.reads, ctx.root, subject, element)
 
-    return Finding(rule.id, rule.article, subject, outcome, due, missing, reason, explain=explain)
+    return Finding(
+        rule.id,
+        rule.article,
+        subject,
+        outcome,
+        due,
+        missing,
+        reason,
+        explain=explain,
+        version=ctx.version.id,
+        arose=day,
+    )
 
 
 def _rule_ctx(rule: Rule, ctx: Ctx) -> Ctx:
@@ -393,18 +441,36 @@ def subjects(rule: Rule, ctx: Ctx) -> Iterator[tuple[str, Any, Ctx]]:
         yield subject, element, attrs.evolve(base.bind(loop.var, element, subject), lmemo={})
 
 
-def rule_findings(rule: Rule, ctx: Ctx, effective: dt.date) -> Iterator[Finding]:
-    """One finding per subject: each element of the rule's `for` collection, else the student."""
+def rule_findings(
+    rule: Rule,
+    ctx: Ctx,
+    effective: dt.date,
+    window: tuple[dt.date | None, dt.date | None] = (None, None),
+    fallback: bool = True,
+) -> Iterator[Finding]:
+    """One finding per subject (each element of the rule's `for` collection, else the student) whose
+    obligation arose in ``window``; one whose day is not known belongs to the ``fallback`` version."""
     try:
         judged = list(subjects(rule, ctx))
     except Absent as ex:  # the collection itself is absent: one unknown finding about it
         assert rule.loop is not None
+        if not fallback:
+            return
         base = _rule_ctx(rule, ctx)
         missing = tuple(dict.fromkeys(ex.paths))
         yield _finding(rule, base, path_of(rule.loop.collection, base), None, (Outcome.UNKNOWN, None, missing, None))
         return
+    lo, hi = window
     for subject, element, one in judged:
-        yield _finding(rule, one, subject, element, judge(rule, one, effective))
+        day = arose(rule, one)
+        if isinstance(day, dt.date):
+            if (lo is not None and day < lo) or (hi is not None and day >= hi):
+                continue
+        elif not fallback:
+            continue
+        date = day if isinstance(day, dt.date) else None
+        one = attrs.evolve(one, day=date, lmemo={})
+        yield _finding(rule, one, subject, element, judge(rule, one, effective, day), date)
 
 
 # -------------------------------------------------------------------------------------------- entry point
@@ -425,9 +491,26 @@ def interpret(policy: PolicySet, student: object, *, on: dt.date) -> Decision:
     prepared = prepare(policy, student, on, _walked_scope)
     if isinstance(prepared, Decision):
         return prepared
-    facts, warnings, version = prepared
-    assert version.info is not None
-    ctx = Ctx(facts, on, policy.calendar, version, version.info, {})
-    rules = [r for r in version.rules if r.kind != "invariant"]  # invariants are checked, not judged
-    findings = tuple(f for r in rules for f in rule_findings(r, ctx, version.measures_effective))
-    return Decision(facts.get("id"), on, version.id, findings, warnings)
+    facts, warnings, current = prepared
+    findings: list[Finding] = []
+    for version in policy.versions:  # each judges the obligations that arose while it was in force
+        if version.info is None:
+            continue
+        ctx = Ctx(facts, on, policy.calendar, version, version.info, {})
+        window = policy.window(version) if len(policy.versions) > 1 else (None, None)
+        for rule in version.rules:
+            if rule.kind != "invariant":  # invariants are checked, not judged
+                findings += rule_findings(rule, ctx, version.measures_effective, window, version is current)
+    return Decision(facts.get("id"), on, current.id, _in_order(findings, policy, current), warnings)
+
+
+def _in_order(findings: list[Finding], policy: PolicySet, current: PolicyVersion) -> tuple[Finding, ...]:
+    """By article, then rule (as the version in force on `on` lists them), then subject index."""
+    rules = [r.id for v in (current, *policy.versions) for r in v.rules]
+    rank = {rid: rules.index(rid) for rid in rules}
+
+    def key(f: Finding) -> tuple[int, int, int]:
+        index = int(f.subject.split("[")[-1].rstrip("]")) if f.subject.endswith("]") else -1
+        return f.article, rank[f.rule], index
+
+    return tuple(sorted(findings, key=key))

@@ -43,7 +43,15 @@ def prepare(
             missing = tuple(dict.fromkeys(ex.paths))
             note = scope_note(version.scope_article, unknown=True)
             unknown = tuple(
-                Finding(r.id, r.article, "student", Outcome.UNKNOWN, missing=missing, explain=lambda: (note, {}))
+                Finding(
+                    r.id,
+                    r.article,
+                    "student",
+                    Outcome.UNKNOWN,
+                    missing=missing,
+                    explain=lambda: (note, {}),
+                    version=version.id,
+                )
                 for r in version.rules
                 if r.kind != "invariant"
             )

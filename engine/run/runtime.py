@@ -13,6 +13,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from engine.diagnostics import CalendarError, Msg
+from engine.lang import syntax as s
 from engine.lang.calendar import Rounding, WorkCalendar, add_days, add_months, add_years
 from engine.lang.types import EnumT, Nullable, Type
 
@@ -82,6 +84,23 @@ def duration_adder(n: int, unit: str, rounding: str | None) -> DateAdder:
 def add_duration(d: dt.date, dur: tuple[int, str, str | None], cal: WorkCalendar, sign: int = 1) -> dt.date:
     amount, unit, rounding = dur
     return duration_adder(sign * amount, unit, rounding)(d, cal)
+
+
+def literal_value(e: s.Expr) -> Any:
+    """The runtime value of a literal (a dated parameter's value): durations as ``(n, unit, rounding)``."""
+    match e:
+        case s.Duration(amount=n, unit=unit, rounding=rounding):
+            return (n, unit, rounding)
+        case s.IntLit(value=v) | s.StrLit(value=v) | s.DateLit(value=v) | s.BoolLit(value=v):
+            return v
+    raise AssertionError(f"not a literal: {e!r}")
+
+
+def start_of_year(year: int) -> dt.date:
+    """1 January of ``year`` (``start_of_year(admission.year)``)."""
+    if not dt.MINYEAR <= year <= dt.MAXYEAR:
+        raise CalendarError(Msg(f"年份 {year} 超出日期范围", f"the year {year} is out of the range of dates"))
+    return dt.date(year, 1, 1)
 
 
 def overlaps(p: tuple[dt.date, dt.date | None], q: tuple[dt.date, dt.date | None]) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -24,13 +23,26 @@ from engine.lang.calendar import CalendarDataError, WorkCalendar
 from engine.lang.limits import MAX_FILE_BYTES
 from engine.lang.parser import ParseError, cached_parsing, parse_expr, parse_program
 from engine.resources import bundled_policy_dir
-from engine.sources.policy import Article, Definition, Locate, PolicySet, PolicyVersion, Rule, Template
+from engine.sources.policy import (
+    Article,
+    Change,
+    Definition,
+    Locate,
+    Parameter,
+    PolicySet,
+    PolicyVersion,
+    Rule,
+    Template,
+)
 from engine.sources.schema import Schema, load_schema
 from engine.sources.yamlsource import YMap, YNode, YScalar, YSeq, load_yaml, to_python
 
 MANIFEST = "xueji.yaml"
-MANIFEST_KEYS = frozenset({"name", "document", "schema", "calendar", "versions"})
-VERSION_KEYS = frozenset({"id", "title", "effective", "signed", "files"})
+MANIFEST_KEYS = frozenset({"name", "document", "schema", "calendar", "versions", "parameters", "extends"})
+VERSION_KEYS = frozenset({"id", "title", "effective", "signed", "files", "repeals"})
+PARAMETER_KEYS = frozenset({"doc", "values"})
+#: the literals a parameter's value may be, and the type each gives
+_PARAMETER_LITERALS = (s.Duration, s.IntLit, s.StrLit, s.DateLit, s.BoolLit)
 FILE_KEYS = frozenset({"chapter", "definitions", "articles", "rules"})
 ARTICLE_KEYS = frozenset({"article", "title", "text", "reading", "informative", "scope", "rules"})
 RULE_KEYS = frozenset({"id", "rule", "message", "note", "article"})
@@ -41,6 +53,7 @@ class _Loader:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.diags: list[Diagnostic] = []
+        self.extending: frozenset[Path] = frozenset()  # the sets being extended (a cycle is an error)
 
     # ---------------------------------------------------------------------------------------- helpers
 
@@ -229,32 +242,213 @@ class _Loader:
                 self.bad("policy-shape", tree, "策略清单应为映射", "the policy manifest must be a mapping")
             raise PolicyError(self.diags)
         self.known_keys(tree, MANIFEST_KEYS, "策略清单", "the manifest")
+        base = self.load_base(tree)
         name = self.text(tree, "name")
-        schema = self.load_schema(tree)
-        calendar = self.load_calendar(tree)
-        versions: list[PolicyVersion] = []
-        vnode = tree.get("versions")
-        if not isinstance(vnode, YSeq) or not vnode.items:
-            self.bad("policy-shape", vnode or tree, "清单缺少 versions: 列表", "the manifest has no versions: list")
+        if base is not None and tree.get("schema") is None:
+            schema: Schema | None = base.schema
         else:
+            schema = self.load_schema(tree)
+        calendar = base.calendar if base is not None and tree.get("calendar") is None else self.load_calendar(tree)
+        parameters = {n: attrs.evolve(p, values=list(p.values)) for n, p in (base.parameters if base else {}).items()}
+        added_values = self.load_parameters(tree, parameters)
+        versions: list[PolicyVersion] = list(base.versions) if base is not None else []
+        vnode = tree.get("versions")
+        headers: list[tuple[YMap, str, dt.date, str]] = []
+        if base is None and (not isinstance(vnode, YSeq) or not vnode.items):
+            self.bad("policy-shape", vnode or tree, "清单缺少 versions: 列表", "the manifest has no versions: list")
+        elif isinstance(vnode, YSeq):
             for item in vnode.items:
-                v = self.load_version(item)
-                if v is not None:
-                    versions.append(v)
-        if schema is None or not versions:
-            raise PolicyError(self.diags)
-        versions.sort(key=lambda v: v.effective)
-        for v in versions:
-            v.measures_effective = versions[0].effective
-        for a, b in itertools.pairwise(versions):
-            if a.effective == b.effective:
+                header = self.version_header(item)
+                if header is not None:
+                    headers.append(header)
+        elif vnode is not None:
+            self.bad("policy-shape", vnode, "versions: 应为列表", "versions: must be a list")
+        # each version carries over the one before it (by effective date) and lists only its changes
+        for header in sorted(headers, key=lambda h: h[2]):
+            if versions and header[2] <= versions[-1].effective:
                 self.bad(
                     "policy-shape",
-                    None,
-                    f"版本 {a.id} 与 {b.id} 生效日期相同",
-                    f"versions {a.id} and {b.id} take effect on the same date",
+                    header[0].get("effective"),
+                    f"版本 {header[1]} 的生效日期应晚于之前的版本 {versions[-1].id}（{versions[-1].effective}）",
+                    f"version {header[1]} must take effect after the version before it, "
+                    f"{versions[-1].id} ({versions[-1].effective})",
                 )
-        return PolicySet(name, self.root, schema, calendar, versions), self.diags
+                continue
+            versions.append(self.load_version(header, versions[-1] if versions else None, added_values))
+        if schema is None or not versions:
+            raise PolicyError(self.diags)
+        for v in versions:
+            v.measures_effective = versions[0].effective
+            v.parameters = parameters
+        return PolicySet(name, self.root, schema, calendar, versions, parameters=parameters), self.diags
+
+    def load_base(self, manifest: YMap) -> PolicySet | None:
+        """`extends: PATH` (or `extends: bundled`): this set is that set plus the versions listed here."""
+        node = manifest.get("extends")
+        if node is None:
+            return None
+        if not isinstance(node, YScalar) or not isinstance(node.value, str) or not node.value.strip():
+            self.bad(
+                "policy-shape",
+                node,
+                "extends: 应为一个策略目录的路径，或 bundled",
+                "extends: must be the path of a policy directory, or bundled",
+            )
+            return None
+        where = node.value.strip()
+        root = bundled_policy_dir() if where == "bundled" else (self.root / where)
+        if not (root / MANIFEST).is_file():
+            self.bad(
+                "io-error",
+                node,
+                f"extends: {where} 处没有策略清单 {MANIFEST}",
+                f"extends: there is no policy manifest {MANIFEST} at {where}",
+                Msg(
+                    "写出基础策略目录相对本清单的路径，或 bundled",
+                    "give the base directory relative to this manifest, or bundled",
+                ),
+            )
+            return None
+        if root.resolve() in self.extending:
+            self.bad("policy-shape", node, "extends: 形成循环", "extends: goes round in a circle")
+            return None
+        base_loader = _Loader(root)
+        base_loader.extending = self.extending | {self.root.resolve()}
+        try:
+            base, diags = base_loader.load()
+        except PolicyError as ex:
+            self.diags.extend(ex.diagnostics)
+            return None
+        self.diags.extend(diags)
+        return base
+
+    def load_parameters(
+        self, manifest: YMap, parameters: dict[str, Parameter]
+    ) -> dict[dt.date, list[tuple[str, Span]]]:
+        """`parameters:` — name: {doc:, values: {DATE: literal, …}}. Values add to a base set's; gives the
+        names that gained a value, by date (a version that takes effect that day changes them)."""
+        added: dict[dt.date, list[tuple[str, Span]]] = {}
+        node = manifest.get("parameters")
+        if node is None:
+            return added
+        if not isinstance(node, YMap):
+            self.bad("policy-shape", node, "parameters: 应为映射（名称: …）", "parameters: must be a mapping (name: …)")
+            return added
+        for key, body in node.entries:
+            name = str(key.value)
+            if not name.isidentifier():
+                self.bad(
+                    "policy-shape",
+                    key,
+                    f"参数名 {name} 不是合法的名称",
+                    f"the parameter name {name} is not a valid name",
+                )
+                continue
+            if not isinstance(body, YMap):
+                self.bad(
+                    "policy-shape",
+                    body,
+                    f"参数 {name} 应为映射，含 values:",
+                    f"the parameter {name} must be a mapping with values:",
+                    Msg("例如 values: {2021-11-01: 20 days}", "for example values: {2021-11-01: 20 days}"),
+                )
+                continue
+            self.known_keys(body, PARAMETER_KEYS, "参数", "a parameter")
+            values_node = body.get("values")
+            if not isinstance(values_node, YMap) or not values_node.entries:
+                self.bad(
+                    "policy-shape",
+                    values_node or body,
+                    f"参数 {name} 缺少 values:（日期: 取值）",
+                    f"the parameter {name} has no values: (date: value)",
+                    Msg("例如 values: {2021-11-01: 20 days}", "for example values: {2021-11-01: 20 days}"),
+                )
+                continue
+            param = parameters.get(name)
+            if param is None:
+                param = Parameter(name, [], key.span, self.text(body, "doc", required=False))
+                parameters[name] = param
+            for dkey, vnode in values_node.entries:
+                since = _as_date(dkey.value)
+                if since is None:
+                    self.bad(
+                        "policy-shape",
+                        dkey,
+                        f"参数 {name} 的取值须以日期为键（YYYY-MM-DD）",
+                        f"each value of the parameter {name} is keyed by a date (YYYY-MM-DD)",
+                    )
+                    continue
+                value = self.parameter_value(name, vnode)
+                if value is None:
+                    continue
+                if since in param.value_spans:
+                    self.bad(
+                        "duplicate-key",
+                        dkey,
+                        f"参数 {name} 在 {since} 已有取值（{param.value_spans[since]}）",
+                        f"the parameter {name} already has a value from {since} ({param.value_spans[since]})",
+                    )
+                    continue
+                if param.values and type(param.values[0][1]) is not type(value):
+                    first = param.values[0][1]
+                    self.bad(
+                        "type-mismatch",
+                        vnode,
+                        f"参数 {name} 的各个取值类型须相同：此处为{_literal_kind(value)[0]}，"
+                        f"{param.values[0][0]} 起为{_literal_kind(first)[0]}",
+                        f"every value of the parameter {name} must have one type: this is a "
+                        f"{_literal_kind(value)[1]}, the value from {param.values[0][0]} a {_literal_kind(first)[1]}",
+                    )
+                    continue
+                param.values.append((since, value))
+                param.values.sort(key=lambda dv: dv[0])
+                param.value_spans[since] = vnode.span
+                added.setdefault(since, []).append((name, vnode.span))
+        return added
+
+    def parameter_value(self, name: str, node: YNode) -> s.Expr | None:
+        """One dated value: a literal of the language (`20 days`, `15 working days`, `3`, a date, text)."""
+        if not isinstance(node, YScalar):
+            self.bad(
+                "policy-shape",
+                node,
+                f"参数 {name} 的取值应为一个字面量",
+                f"a value of the parameter {name} must be a literal",
+            )
+            return None
+        raw = node.value
+        if isinstance(raw, bool):
+            return s.BoolLit(raw)
+        if isinstance(raw, int):
+            return s.IntLit(raw)
+        if isinstance(raw, dt.date):
+            return s.DateLit(raw)
+        if not isinstance(raw, str):
+            self.bad(
+                "policy-shape",
+                node,
+                f"参数 {name} 的取值应为一个字面量",
+                f"a value of the parameter {name} must be a literal",
+            )
+            return None
+        try:
+            expr = parse_expr(raw)
+        except ParseError as ex:
+            self.diags.append(
+                Diagnostic("syntax-error", Severity.ERROR, ex.message, node.span_at(ex.offset, ex.length), ex.hint)
+            )
+            return None
+        if not isinstance(expr, _PARAMETER_LITERALS):
+            self.bad(
+                "parameter-not-literal",
+                node,
+                f"参数 {name} 的取值须为字面量（如 20 days、15 working days、3），不能是表达式",
+                f"a value of the parameter {name} must be a literal (such as 20 days, 15 working days, 3), "
+                "not an expression",
+                Msg("把计算写进使用该参数的规则或定义中", "do the arithmetic in the rule or definition that uses it"),
+            )
+            return None
+        return expr
 
     def load_schema(self, manifest: YMap) -> Schema | None:
         rel = self.text(manifest, "schema", required=False) or "schema.yaml"
@@ -298,20 +492,15 @@ class _Loader:
                 node = nxt
         return node.span
 
-    def load_version(self, item: YNode) -> PolicyVersion | None:
+    def version_header(self, item: YNode) -> tuple[YMap, str, dt.date, str] | None:
         if not isinstance(item, YMap):
             self.bad("policy-shape", item, "每个版本应为映射", "each version must be a mapping")
             return None
         self.known_keys(item, VERSION_KEYS, "版本", "a version")
         vid = self.text(item, "id")
         eff_node = item.get("effective")
-        effective = eff_node.value if isinstance(eff_node, YScalar) else None
-        if isinstance(effective, str):
-            try:
-                effective = dt.date.fromisoformat(effective)
-            except ValueError:
-                effective = None
-        if not isinstance(effective, dt.date):
+        effective = _as_date(eff_node.value) if isinstance(eff_node, YScalar) else None
+        if effective is None:
             self.bad(
                 "policy-shape",
                 eff_node or item,
@@ -319,12 +508,23 @@ class _Loader:
                 "a version must declare its effective date: effective: YYYY-MM-DD",
             )
             return None
-        version = PolicyVersion(vid, effective, self.text(item, "title", required=False))
+        return item, vid, effective, self.text(item, "title", required=False)
+
+    def load_version(
+        self,
+        header: tuple[YMap, str, dt.date, str],
+        previous: PolicyVersion | None,
+        added_values: dict[dt.date, list[tuple[str, Span]]],
+    ) -> PolicyVersion:
+        """The first version is whole; every later one starts as the one before it and applies its own
+        files (articles replaced or added, definitions replaced or added) and `repeals:`."""
+        item, vid, effective, title = header
+        own = PolicyVersion(vid, effective, title)
         files_node = item.get("files")
         patterns = (
             [str(i.value) for i in files_node.items if isinstance(i, YScalar)] if isinstance(files_node, YSeq) else []
         )
-        if not patterns:
+        if not patterns and previous is None:
             self.bad(
                 "policy-shape",
                 files_node or item,
@@ -336,10 +536,10 @@ class _Loader:
             if not matched:
                 self.bad("io-error", files_node, f"没有文件匹配 {pattern}", f"no file matches {pattern}")
             for path in matched:
-                version.files.append(path)
-                self.load_articles(path, version)
-        for article in version.articles.values():
-            if not article.rules and not article.informative and article.number != version.scope_article:
+                own.files.append(path)
+                self.load_articles(path, own)
+        for article in own.articles.values():
+            if not article.rules and not article.informative and article.number != own.scope_article:
                 self.diags.append(
                     warning(
                         "article-without-rule",
@@ -352,6 +552,99 @@ class _Loader:
                         ),
                     )
                 )
+        if previous is None:
+            if item.get("repeals") is not None:
+                self.bad(
+                    "policy-shape",
+                    item.get("repeals"),
+                    "第一个版本没有可废止的条款",
+                    "the first version has nothing to repeal",
+                )
+            return own
+        return self.revise(previous, own, item, added_values.get(effective, []))
+
+    def revise(
+        self, previous: PolicyVersion, own: PolicyVersion, item: YMap, parameters: list[tuple[str, Span]]
+    ) -> PolicyVersion:
+        """``previous`` with ``own``'s articles and definitions in, and the repealed articles out."""
+        version = PolicyVersion(own.id, own.effective, own.title, files=own.files, previous=previous.id)
+        version.articles = {
+            n: attrs.evolve(a, rules=[attrs.evolve(r) for r in a.rules]) for n, a in previous.articles.items()
+        }
+        version.definitions = dict(previous.definitions)
+        version.scope, version.scope_article, version.scope_locate = (
+            (own.scope, own.scope_article, own.scope_locate)
+            if own.scope is not None
+            else (previous.scope, previous.scope_article, previous.scope_locate)
+        )
+        changes = version.changes
+        for number, article in sorted(own.articles.items()):
+            before = version.articles.get(number)
+            if before is not None and _same_article(before, article):
+                self.diags.append(
+                    warning(
+                        "revision-unchanged-article",
+                        article.span,
+                        f"版本 {own.id} 重写了第{number}条，但与版本 {previous.id} 的完全相同",
+                        f"version {own.id} restates article {number} exactly as version {previous.id} has it",
+                        hint=Msg("修订只需列出改动的条款：删去它", "a revision lists only what it changes: delete it"),
+                    )
+                )
+            elif before is not None:
+                changes.append(Change("replaces", str(number), article.span))
+            else:
+                changes.append(Change("adds", str(number), article.span))
+            version.articles[number] = article
+        for name, d in own.definitions.items():
+            before_def = version.definitions.get(name)
+            span = d.locate(d.stmt.name_pos)
+            if before_def is None:
+                changes.append(Change("defines", name, span))
+            elif before_def.stmt != d.stmt:
+                changes.append(Change("redefines", name, span))
+            version.definitions[name] = d
+        repeals = item.get("repeals")
+        numbers = repeals.items if isinstance(repeals, YSeq) else ([repeals] if repeals is not None else [])
+        for node in numbers:
+            raw = node.value if isinstance(node, YScalar) else None
+            if not isinstance(raw, int) or isinstance(raw, bool):
+                self.bad(
+                    "policy-shape", node, "repeals: 应列出条号（整数）", "repeals: lists article numbers (integers)"
+                )
+                continue
+            number = raw
+            if number not in version.articles or number in own.articles:
+                self.bad(
+                    "repeal-unknown-article",
+                    node,
+                    f"版本 {own.id} 废止第{number}条，但版本 {previous.id} 没有这一条",
+                    f"version {own.id} repeals article {number}, which version {previous.id} does not have",
+                    Msg(
+                        f"可废止的条款：{', '.join(str(n) for n in sorted(previous.articles))}",
+                        f"articles it could repeal: {', '.join(str(n) for n in sorted(previous.articles))}",
+                    ),
+                )
+                continue
+            del version.articles[number]
+            changes.append(Change("repeals", str(number), node.span))
+            if version.scope_article == number:
+                version.scope, version.scope_article, version.scope_locate = None, None, None
+        for name, span in parameters:
+            changes.append(Change("parameter", name, span))
+        if not changes:
+            self.diags.append(
+                warning(
+                    "revision-changes-nothing",
+                    item.span,
+                    f"版本 {own.id} 与之前的版本 {previous.id} 相比没有任何改动",
+                    f"version {own.id} changes nothing in the version before it, {previous.id}",
+                    hint=Msg(
+                        "在 files: 中列出它替换或新增的条款，或用 repeals: 废止条款；只改数值时给参数加一个日期",
+                        "list the articles it replaces or adds under files:, or repeal some with repeals:; "
+                        "a change of a number alone is a dated value of a parameter",
+                    ),
+                )
+            )
         return version
 
     # ---------------------------------------------------------------------------------------- articles
@@ -566,6 +859,41 @@ class _Loader:
             file=fname,
             source=str(body.value),
         )
+
+
+def _as_date(value: object) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _literal_kind(e: s.Expr) -> tuple[str, str]:
+    return {
+        s.Duration: ("时长", "duration"),
+        s.IntLit: ("整数", "number"),
+        s.StrLit: ("文本", "text"),
+        s.DateLit: ("日期", "date"),
+        s.BoolLit: ("真假值", "true/false"),
+    }.get(type(e), ("值", "value"))
+
+
+def _same_article(a: Article, b: Article) -> bool:
+    """The same text, reading, scope and rules (by id and text): restating it changes nothing."""
+    return (
+        a.text == b.text
+        and a.title == b.title
+        and a.reading == b.reading
+        and a.informative == b.informative
+        and [(r.id, r.source, {k: m.source for k, m in r.messages.items()}) for r in a.rules]
+        == [(r.id, r.source, {k: m.source for k, m in r.messages.items()}) for r in b.rules]
+    )
 
 
 def _shift(e: Any, by: int) -> Any:

@@ -96,6 +96,38 @@ class Definition:
 
 
 @attrs.define(eq=False)
+class Parameter:
+    """A named value with a value per date (``parameters:`` in the manifest): the value in force on the
+    day an obligation arises is used. A revision that only changes a number adds one dated value."""
+
+    name: str
+    values: list[tuple[dt.date, s.Expr]]  # sorted by date; each a literal (duration, number, date, text…)
+    span: Span
+    doc: str = ""
+    #: where each dated value is written, for diagnostics
+    value_spans: dict[dt.date, Span] = attrs.Factory(dict)
+
+    def value_on(self, day: dt.date) -> s.Expr:
+        """The literal in force on ``day``: the latest dated on or before it, else the first."""
+        current = self.values[0][1]
+        for since, value in self.values:
+            if since <= day:
+                current = value
+            else:
+                break
+        return current
+
+
+@attrs.define(eq=False)
+class Change:
+    """What a version changes in the one before it (``xueji lint`` shows these)."""
+
+    kind: Literal["replaces", "adds", "repeals", "defines", "redefines", "parameter"]
+    what: str  # "12" for an article, a definition's or a parameter's name
+    span: Span
+
+
+@attrs.define(eq=False)
 class PolicyVersion:
     id: str
     effective: dt.date
@@ -110,6 +142,12 @@ class PolicyVersion:
     scope: s.Expr | None = None
     scope_article: int | None = None
     scope_locate: Locate | None = None
+    #: the policy set's dated parameters (shared by every version)
+    parameters: dict[str, Parameter] = attrs.Factory(dict)
+    #: what this version changes in the one before it (empty for the first)
+    changes: list[Change] = attrs.Factory(list)
+    #: the version before it, whose articles it carries over (None for the first)
+    previous: str | None = None
     # filled in by the checker (what every name refers to, every node's type) and the compiler
     info: Any = None
     compiled: Any = None
@@ -127,6 +165,7 @@ class PolicySet:
     calendar: WorkCalendar
     versions: list[PolicyVersion]  # sorted by effective date
     warnings: list[Diagnostic] = attrs.Factory(list)
+    parameters: dict[str, Parameter] = attrs.Factory(dict)
 
     def version_on(self, on: dt.date) -> PolicyVersion | None:
         """The version in force on ``on``: the latest whose effective date is not after it."""
@@ -135,3 +174,19 @@ class PolicySet:
             if v.effective <= on:
                 current = v
         return current
+
+    def version_judging(self, day: dt.date) -> PolicyVersion | None:
+        """The version that judges an obligation arising on ``day``: the one in force that day; an
+        obligation that arose before the first version is the first version's (which judges it only when
+        it falls due on or after the measures took effect, Art. 22)."""
+        return self.version_on(day) or (self.versions[0] if self.versions else None)
+
+    def window(self, version: PolicyVersion) -> tuple[dt.date | None, dt.date | None]:
+        """The obligation days ``version`` judges: [from, until); None is unbounded."""
+        i = self.versions.index(version)
+        start = None if i == 0 else version.effective
+        end = self.versions[i + 1].effective if i + 1 < len(self.versions) else None
+        return start, end
+
+    def version(self, vid: str) -> PolicyVersion | None:
+        return next((v for v in self.versions if v.id == vid), None)
