@@ -34,6 +34,8 @@ def load_policy(path: str | Path | None = None) -> PolicySet:
         diags.extend(found)
         if not unread and not any(d.severity is Severity.ERROR for d in found):
             v.compiled = compile_version(v, info)
+    # a rule or definition a later version carries over is checked again: report what it finds once
+    diags = list({(d.code, d.span, d.message): d for d in diags}.values())
     if any(d.severity is Severity.ERROR for d in diags):
         raise PolicyError(diags)
     ps.warnings = [d for d in diags if d.severity is not Severity.ERROR]

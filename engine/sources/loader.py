@@ -280,7 +280,8 @@ class _Loader:
         for v in versions:
             v.measures_effective = versions[0].effective
             v.parameters = parameters
-        return PolicySet(name, self.root, schema, calendar, versions, parameters=parameters), self.diags
+        bases = [*base.bases, base.root] if base is not None else []
+        return PolicySet(name, self.root, schema, calendar, versions, parameters=parameters, bases=bases), self.diags
 
     def load_base(self, manifest: YMap) -> PolicySet | None:
         """`extends: PATH` (or `extends: bundled`): this set is that set plus the versions listed here."""

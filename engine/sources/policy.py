@@ -166,6 +166,8 @@ class PolicySet:
     versions: list[PolicyVersion]  # sorted by effective date
     warnings: list[Diagnostic] = attrs.Factory(list)
     parameters: dict[str, Parameter] = attrs.Factory(dict)
+    #: the directories of the sets it extends (``extends:``), the first first
+    bases: list[Path] = attrs.Factory(list)
 
     def version_on(self, on: dt.date) -> PolicyVersion | None:
         """The version in force on ``on``: the latest whose effective date is not after it."""

@@ -148,8 +148,11 @@ class Case:
 
 
 def default_case_paths(policy: PolicySet) -> list[Path]:
-    """Where a policy set keeps its cases: ``<policy root>/tests``."""
-    return [policy.root / "tests"]
+    """Where a policy set keeps its cases: ``<policy root>/tests``, after those of the sets it extends
+    (a revision must keep every earlier case passing)."""
+    return [root / "tests" for root in (*policy.bases, policy.root) if (root / "tests").is_dir()] or [
+        policy.root / "tests"
+    ]
 
 
 def untested_rules(policy: PolicySet, cases: Sequence[Case]) -> list[Rule]:
@@ -158,10 +161,10 @@ def untested_rules(policy: PolicySet, cases: Sequence[Case]) -> list[Rule]:
     named = {e.rule for c in cases for e in c.expect if e.rule is not None}
     articles = {e.article for c in cases for e in c.expect if e.article is not None}
     judged_all = any(c.expect_none_judged for c in cases)
+    rules = {(r.id, r.span): r for v in policy.versions for r in v.rules}  # carried-over rules once
     return [
         r
-        for v in policy.versions
-        for r in v.rules
+        for r in rules.values()
         if r.kind != "invariant" and r.id not in named and r.article not in articles and not judged_all
     ]
 
