@@ -65,7 +65,7 @@ MISTAKES = {
     "deadline_anchored_before_term_start": (
         "due_not_before_anchor",
         CH3,
-        "let annual_registration_due(y: academic_year) = y.term_start + 2 weeks",
+        "let annual_registration_due(y: academic_year) = y.term_start + annual_registration_window",
         "let annual_registration_due(y: academic_year) = y.term_start - 2 weeks",
     ),
     "duplicate_rule_with_opposite_verdict": (

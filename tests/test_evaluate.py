@@ -445,21 +445,27 @@ def test_two_versions_load(two_versions: engine.PolicySet) -> None:
 
 
 @pytest.mark.parametrize(
-    ("on", "version", "outcome"),
+    ("on", "second_issued", "version", "outcome"),
     [
-        ("2024-12-31", "2021", Outcome.VIOLATED),
-        ("2025-01-01", "2025", Outcome.SATISFIED),
-        ("2026-06-01", "2025", Outcome.SATISFIED),
+        # the second credential (2024-03-18) arose under 2021, whenever the record is judged
+        ("2024-12-31", "2024-03-18", "2021", Outcome.VIOLATED),
+        ("2025-01-01", "2024-03-18", "2021", Outcome.VIOLATED),
+        ("2026-06-01", "2024-03-18", "2021", Outcome.VIOLATED),
+        # a second credential issued under the 2025 revision (which allows two) is judged by it
+        ("2026-06-01", "2025-03-18", "2025", Outcome.SATISFIED),
     ],
 )
-def test_the_version_in_force_on_the_date_applies(
-    two_versions: engine.PolicySet, on: str, version: str, outcome: Outcome
+def test_the_version_in_force_when_the_obligation_arose_applies(
+    two_versions: engine.PolicySet, on: str, second_issued: str, version: str, outcome: Outcome
 ) -> None:
+    """interpretation.md, "Which version judges an obligation": not the version in force on `on`."""
     record, _ = fixture("credential-problems.yaml")  # two diplomas
+    record["diplomas"][1]["issued_on"] = second_issued
     decision = engine.evaluate(record, on=on, policy=two_versions)
-    assert decision.version == version
-    assert decision.to_dict()["version"] == version
-    assert finding(decision, "art14.one_credential").outcome is outcome
+    assert decision.version == two_versions.version_on(dt.date.fromisoformat(on)).id  # type: ignore[union-attr]
+    one = finding(decision, "art14.one_credential")
+    assert (one.version, one.outcome) == (version, outcome)
+    assert decision.to_dict()["findings"][decision.findings.index(one)]["version"] == version
 
 
 def test_policy_argument_accepts_a_path(two_versions: engine.PolicySet) -> None:

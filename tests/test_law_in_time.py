@@ -279,3 +279,20 @@ def test_arises_is_checked(tmp_path: Path, rule_text: str, code: str) -> None:
     )
     (path / "schema.yaml").write_text((ROOT / "policies" / "schema.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     assert code in {d.code for d in _diagnostics(path)}
+
+
+@pytest.mark.parametrize("evaluator", ["compiled", "walked"])
+def test_the_worked_revisions_cases_pass(evaluator: str) -> None:
+    """The example's own cases (before and after 2025-09-01), through both evaluators."""
+    from engine.tools import policytest
+
+    def walk(record: Any, *, on: Any, policy: engine.PolicySet) -> engine.Decision:
+        return interpret(policy, record, on=dt.date.fromisoformat(str(on)) if isinstance(on, str) else on)
+
+    cases = policytest.load_cases([REVISION / "tests"])
+    assert len(cases) >= 9
+    report = policytest.run_cases(
+        cases, revised(), fixtures_dir=FIXTURES, evaluator=engine.evaluate if evaluator == "compiled" else walk
+    )
+    failed = [(r.case.name, r.status) for r in report.results if r.status is not policytest.Status.PASSED]
+    assert report.ok and not failed, failed

@@ -114,7 +114,7 @@ cases:
     fixture: graduate-complete
     on: 2023-12-01
     expect:
-      - {rule: art3.registration_on_reviewed_data, outcome: satisfied}
+      - {rule: art3.registration_on_reviewed_data, outcome: not_applicable}
       - {rule: art11.annual_registration, subject: "academic_years[3]", outcome: violated, due: 2022-09-13}
 """
 
@@ -168,33 +168,33 @@ def test_bad_cases_are_errors_with_their_location(tmp_path: Path) -> None:
 cases:
   - name: unknown fixture
     fixture: graduate-complet
-    on: 2023-12-01
+    on: 2025-10-15
     expect: [{rule: art3.registration_on_reviewed_data, outcome: satisfied}]
   - name: record the schema rejects
-    fixture: graduate-complete
+    fixture: first-year-2025
     patch:
       academic_years[1].registered_on: not a date
-    on: 2023-12-01
+    on: 2025-10-15
     expect: [{rule: art3.registration_on_reviewed_data, outcome: satisfied}]
   - name: misspelt patch field
-    fixture: graduate-complete
+    fixture: first-year-2025
     patch:
       academic_years[1].registerd_on: "2020-09-30"
-    on: 2023-12-01
+    on: 2025-10-15
     expect: [{rule: art3.registration_on_reviewed_data, outcome: satisfied}]
   - name: patch out of range
-    fixture: graduate-complete
+    fixture: first-year-2025
     patch:
       academic_years[9].registered_on: "2020-09-30"
-    on: 2023-12-01
+    on: 2025-10-15
     expect: [{rule: art3.registration_on_reviewed_data, outcome: satisfied}]
   - name: no date, an unknown key and a bad outcome
-    fixture: graduate-complete
+    fixture: first-year-2025
     expcet: []
     expect: [{rule: art3.registration_on_reviewed_data, outcome: fine}]
   - name: unknown fixture
     record: {id: "1"}
-    on: 2023-12-01
+    on: 2025-10-15
     expect_none_judged: true
 """,
     )
@@ -273,11 +273,11 @@ def test_expect_none_judged_reports_what_was_judged(tmp_path: Path) -> None:
         tmp_path,
         """\
 - name: in force and in scope
-  fixture: graduate-complete
-  on: 2023-12-01
+  fixture: first-year-2025
+  on: 2025-10-15
   expect_none_judged: true
 - name: before the measures
-  fixture: graduate-complete
+  fixture: first-year-2025
   on: 2021-10-31
   expect:
     - {rule: art3.registration_on_reviewed_data, outcome: satisfied}
@@ -297,18 +297,18 @@ def test_skip_is_reported_with_its_reason_and_whether_it_passes(tmp_path: Path) 
         """\
 - name: skipped but passing
   skip: waiting for a decision
-  fixture: graduate-complete
-  on: 2023-12-01
+  fixture: first-year-2025
+  on: 2025-10-15
   expect: [{rule: art3.registration_on_reviewed_data, outcome: satisfied}]
 - name: skipped and failing
   skip: engine bug 42
-  fixture: graduate-complete
-  on: 2023-12-01
+  fixture: first-year-2025
+  on: 2025-10-15
   expect: [{rule: art3.registration_on_reviewed_data, outcome: violated}]
 - name: skip without a reason
   skip: true
-  fixture: graduate-complete
-  on: 2023-12-01
+  fixture: first-year-2025
+  on: 2025-10-15
   expect: [{rule: art3.registration_on_reviewed_data, outcome: satisfied}]
 """,
     )
@@ -333,17 +333,17 @@ def test_junit_xml_parses(tmp_path: Path) -> None:
         tmp_path,
         """\
 - name: passes <&> "quoted"
-  fixture: graduate-complete
-  on: 2023-12-01
+  fixture: first-year-2025
+  on: 2025-10-15
   expect: [{rule: art3.registration_on_reviewed_data, outcome: satisfied}]
 - name: skipped
   skip: reason & more
-  fixture: graduate-complete
-  on: 2023-12-01
+  fixture: first-year-2025
+  on: 2025-10-15
   expect: [{rule: art3.registration_on_reviewed_data, outcome: satisfied}]
 - name: error
   fixture: nowhere
-  on: 2023-12-01
+  on: 2025-10-15
   expect: [{rule: art3.registration_on_reviewed_data, outcome: satisfied}]
 """,
         "b.yaml",

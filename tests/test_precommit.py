@@ -123,7 +123,7 @@ def test_xueji_test_hook(project: Path, home: Path) -> None:
     # a rule that still loads but judges wrongly: the cases that pin its due date fail at file:line
     replace_once(
         project / CH3,
-        "let annual_registration_due(y: academic_year) = y.term_start + 2 weeks",
+        "let annual_registration_due(y: academic_year) = y.term_start + annual_registration_window",
         "let annual_registration_due(y: academic_year) = y.term_start + 3 weeks",
     )
     wrong = try_repo(project, home, "xueji-test")
@@ -150,8 +150,8 @@ def test_xueji_fmt_hook(project: Path, home: Path) -> None:
 
     replace_once(
         project / CH3,
-        "    let annual_registration_due(y: academic_year) = y.term_start + 2 weeks\n",
-        "    let annual_registration_due( y : academic_year )=y.term_start+2 weeks\n",
+        "    let annual_registration_due(y: academic_year) = y.term_start + annual_registration_window\n",
+        "    let annual_registration_due( y : academic_year )=y.term_start+annual_registration_window\n",
     )
     bad = try_repo(project, home, "xueji-fmt")
     assert bad.returncode != 0

@@ -429,10 +429,13 @@ class Checker:
             )
             return
         self._in_arises, self._lenient = True, True
+        before = len(self._reads)
         try:
             ty = self._expr(stmt.expr, scope, present)
         finally:
             self._in_arises, self._lenient = False, False
+            # what the day is read from is not evidence for the verdict (the finding carries the day)
+            del self._reads[before:]
         if ty != ERROR and t.strip(ty) != t.DATE:
             self._err(
                 "type-mismatch",

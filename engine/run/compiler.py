@@ -677,6 +677,7 @@ def run(
                 paths[var] = subject
             day: dt.date | None = None
             day_missing: tuple[str, ...] = ()
+            day_reason: Msg | None = None
             if arises is not None:
                 try:
                     day = arises(env)
@@ -684,6 +685,8 @@ def run(
                     day_missing = tuple(dict.fromkeys(ex.paths))
                 except TypeError:  # read through a record that is none: the obligation has not arisen
                     day = None
+                except CalendarError as ex:  # a day out of the range of dates
+                    day_reason = ex.message
                 env.lmemo = {}
             if day is None:
                 if not fallback:
@@ -702,7 +705,8 @@ def run(
                 else:
                     if arises is not None and day is None:
                         # the day is not known (unknown), or it is none: the obligation has not arisen
-                        outcome, missing = (unknown, day_missing) if day_missing else (na, ())
+                        outcome, missing = (unknown, day_missing) if day_missing or day_reason else (na, ())
+                        reason = day_reason
                     else:
                         if due_fn is not None:
                             due = due_fn(env)

@@ -20,7 +20,7 @@ from engine.lang.printer import expr as expr_text
 from engine.run.decision import Finding, Outcome
 from engine.run.interpreter import Ctx, eval_expr, subjects
 from engine.run.runtime import PENDING, Absent
-from engine.sources.policy import PolicySet, Rule
+from engine.sources.policy import PolicySet, PolicyVersion, Rule
 
 
 @attrs.frozen
@@ -49,14 +49,21 @@ def _chain(e: s.Expr, op: str) -> list[s.Expr]:
     return [e]
 
 
-def _subject_ctx(policy: PolicySet, rule: Rule, facts: dict[str, Any], on: dt.date, subject: str) -> Ctx | None:
-    version = policy.version_on(on)
-    if version is None or version.info is None:
+def _judging_version(policy: PolicySet, on: dt.date, finding: Finding) -> PolicyVersion | None:
+    """The version that judged ``finding`` (the one in force when its obligation arose)."""
+    return (policy.version(finding.version) if finding.version else None) or policy.version_on(on)
+
+
+def _subject_ctx(
+    policy: PolicySet, version: PolicyVersion, rule: Rule, facts: dict[str, Any], on: dt.date, finding: Finding
+) -> Ctx | None:
+    if version.info is None:
         return None
+    subject = finding.subject
     try:
         return next(
             (
-                c
+                attrs.evolve(c, day=finding.arose)
                 for name, _, c in subjects(rule, Ctx(facts, on, policy.calendar, version, version.info, {}))
                 if name == subject
             ),
@@ -69,11 +76,11 @@ def _subject_ctx(policy: PolicySet, rule: Rule, facts: dict[str, Any], on: dt.da
 def explain(policy: PolicySet, facts: dict[str, Any], on: dt.date, finding: Finding) -> list[Step]:
     """The steps that decided ``finding`` for the record whose normalised facts are ``facts`` (what
     ``policy.schema.validate`` gives); empty when the rule or subject cannot be found."""
-    version = policy.version_on(on)
+    version = _judging_version(policy, on, finding)
     rule = next((r for r in version.rules if r.id == finding.rule), None) if version else None
-    if rule is None:
+    if rule is None or version is None:
         return []
-    ctx = _subject_ctx(policy, rule, facts, on, finding.subject)
+    ctx = _subject_ctx(policy, version, rule, facts, on, finding)
     if ctx is None:
         return []
     steps: list[Step] = []
@@ -84,8 +91,14 @@ def explain(policy: PolicySet, facts: dict[str, Any], on: dt.date, finding: Find
         steps.append(Step(clause.kind, expr_text(clause.expr), shown, settles))
         if settles:
             return steps
-    if finding.outcome is Outcome.NOT_APPLICABLE:  # not applicable by the Art. 22 cut
-        steps.append(Step("due", str(finding.due), "before the measures took effect", True))
+    if finding.outcome is Outcome.NOT_APPLICABLE:  # the obligation has not arisen, or the Art. 22 cut
+        if rule.program.arises is not None and finding.arose is None:
+            arises = expr_text(rule.program.arises.expr)
+            steps.append(Step("arises", arises, "none: the obligation has not arisen", True))
+        elif finding.due is not None:
+            steps.append(Step("due", str(finding.due), "before the measures took effect", True))
+        else:
+            steps.append(Step("arises", str(finding.arose), "before the measures took effect (no deadline)", True))
         return steps
     cond = verdict.cond
     op = cond.op if isinstance(cond, s.Binary) and cond.op in ("and", "or") else None

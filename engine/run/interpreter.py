@@ -340,6 +340,8 @@ def judge(rule: Rule, ctx: Ctx, effective: dt.date, day: Day) -> Judgement:
             if bool(eval_expr(clause.expr, ctx)) != (clause.kind == "when"):
                 return Outcome.NOT_APPLICABLE, None, (), None
         if rule.program.arises is not None and not isinstance(day, dt.date):
+            if isinstance(day, Msg):  # the day is out of the range of dates
+                return Outcome.UNKNOWN, None, (), day
             if day:  # the paths that would tell the day
                 return Outcome.UNKNOWN, None, day, None
             return Outcome.NOT_APPLICABLE, None, (), None  # none: the obligation has not arisen
@@ -360,9 +362,9 @@ def judge(rule: Rule, ctx: Ctx, effective: dt.date, day: Day) -> Judgement:
     return (Outcome.SATISFIED if holds else Outcome.VIOLATED), due, (), None
 
 
-#: the day an obligation arose: a date, none (``()``: it has not arisen, or the rule does not say), or
-#: the paths of the facts that would tell it (absent)
-Day = dt.date | tuple[str, ...]
+#: the day an obligation arose: a date, none (``()``: it has not arisen, or the rule does not say), the
+#: paths of the facts that would tell it (absent), or why it cannot be a date
+Day = dt.date | tuple[str, ...] | Msg
 
 
 def arose(rule: Rule, ctx: Ctx) -> Day:
@@ -375,6 +377,8 @@ def arose(rule: Rule, ctx: Ctx) -> Day:
         return tuple(dict.fromkeys(ex.paths))
     except _ThroughNone:
         return ()
+    except CalendarError as ex:
+        return ex.message
     return value if isinstance(value, dt.date) else ()
 
 
