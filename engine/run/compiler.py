@@ -34,7 +34,9 @@ from engine.run.runtime import (
     PENDING,
     UNKNOWN_DUE,
     Absent,
+    NotBefore,
     add_duration,
+    due_before,
     duration_adder,
     format_value,
     kleene_and,
@@ -252,6 +254,13 @@ class Compiler:
                 def by(env: Env) -> Any:
                     due = fd(env)
                     act = fa(env)
+                    if due.__class__ is NotBefore:  # known only as `on or after due.bound`
+                        if act is None or act > env.on:
+                            if env.on <= due.bound:
+                                return PENDING
+                        elif act <= due.bound:
+                            return True
+                        raise due.unknown()  # the bound does not settle it: unknown, naming the year
                     if act is None or act > env.on:  # not done as of `on` (the record shows a later act)
                         return PENDING if env.on <= due else False
                     return bool(act <= due)
@@ -414,7 +423,7 @@ class Compiler:
                 # Functions are pure: remember each result for the evaluation, keyed by the arguments
                 # (a record argument by identity: it is the same element of the same record).
                 values = [f(env) for f in args]
-                key = (name, *[id(v) if isinstance(v, dict | list) else v for v in values])
+                key = (name, *[id(v) if isinstance(v, dict | list | NotBefore) else v for v in values])
                 memo = env.gmemo
                 if key in memo:
                     return memo[key]
@@ -633,7 +642,7 @@ def run(
             if var is not None:
                 variables[var] = element
                 paths[var] = subject
-            due: dt.date | None = None
+            due: dt.date | NotBefore | None = None
             missing = ()
             reason: Msg | None = None
             try:
@@ -644,7 +653,7 @@ def run(
                 else:
                     if due_fn is not None:
                         due = due_fn(env)
-                    if due is not None and due < effective:
+                    if due is not None and due_before(due, effective):
                         outcome = na  # the measures are not retroactive (Art. 22)
                     else:
                         v = cond(env)
@@ -674,7 +683,7 @@ def run(
 
 
 def _explainer(
-    cr: CompiledRule, env: Env, subject: str, element: Any, due: dt.date | None
+    cr: CompiledRule, env: Env, subject: str, element: Any, due: dt.date | NotBefore | None
 ) -> Callable[[], tuple[Msg, dict[str, Any]]]:
     """Render the message and the facts read on first use (most findings are never shown)."""
     root, on, cal, var = env.root, env.on, env.cal, cr.loop_var

@@ -76,7 +76,8 @@ def as_date(on: object) -> dt.date:
 
 def deadlines(decision: Decision, policy: PolicySet) -> list[Finding]:
     """The student's overdue (violated), upcoming (pending) and undecidable (unknown: a fact is missing)
-    deadlines, by due date: the findings of deadline rules (an act `by` a due date) that need a look."""
+    deadlines, by due date: the findings of deadline rules (an act `by` a due date) that need a look. A due
+    date the working-day calendar cannot give yet is listed by its bound (``due_not_before``)."""
     version = next((v for v in policy.versions if v.id == decision.version), None)
     if version is None:
         return []
@@ -85,7 +86,7 @@ def deadlines(decision: Decision, policy: PolicySet) -> list[Finding]:
         f
         for f in decision.findings
         if f.rule in deadline_rules
-        and f.due is not None
+        and (f.due or f.due_not_before) is not None
         and f.outcome in (Outcome.VIOLATED, Outcome.PENDING, Outcome.UNKNOWN)
     ]
-    return sorted(rows, key=lambda f: (f.due or decision.on, f.article, f.rule, f.subject))
+    return sorted(rows, key=lambda f: (f.due or f.due_not_before or decision.on, f.article, f.rule, f.subject))
