@@ -769,9 +769,17 @@ def test_fmt_usage_errors(cli: CLI, work: Path) -> None:
 
 # -------------------------------------------------------------------------------------------- deadlines
 
+# (fixture, on): pending annual deadlines; a missed one; one whose due date needs 2027, which the
+# working-day calendar does not cover (shown by its bound: "not before 2027-01-12")
+DEADLINE_FIXTURES = [
+    ("annual-pending", "2025-09-10"),
+    ("cancellation-late", "2024-11-15"),
+    ("cancellation-uncovered-year", "2027-01-08"),
+]
+
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-@pytest.mark.parametrize(("fixture", "on"), [("annual-pending", "2025-09-10"), ("cancellation-late", "2024-11-15")])
+@pytest.mark.parametrize(("fixture", "on"), DEADLINE_FIXTURES)
 def test_deadlines_table_golden(cli: CLI, golden, in_repo: Path, fixture: str, on: str, lang: str) -> None:
     r = cli("deadlines", f"fixtures/{fixture}.yaml", "--on", on, "--lang", lang)
     assert r.code == 0
@@ -794,6 +802,29 @@ def test_deadlines_agree_with_eval(cli: CLI, in_repo: Path, fixture: str, on: st
     assert [line.split()[0] for line in table[1:]] == [d[0] for d in due]
 
 
+def test_deadlines_not_before(cli: CLI, golden, in_repo: Path) -> None:
+    """A due date the working-day calendar cannot give yet is listed by its bound, not left out."""
+    record = "fixtures/cancellation-uncovered-year.yaml"
+    r = cli("deadlines", record, "--on", "2027-01-08", "--format", "json")
+    assert r.code == 0
+    (row,) = json.loads(r.out)
+    assert (row["due"], row["due_not_before"], row["outcome"]) == (None, "2027-01-12", "pending")
+    golden.check("cli/deadlines/cancellation-uncovered-year.json", r.out)
+    table = cli("deadlines", record, "--on", "2027-01-08", "--lang", "en").out.splitlines()
+    assert table[1].split()[:4] == ["not", "before", "2027-01-12", "≥4"]
+    assert cli("deadlines", record, "--on", "2027-01-08").out.splitlines()[1].startswith("不早于 2027-01-12  ≥4")
+    # past the bound the outcome is unknown (the calendar lacks 2027); still listed, days left unknown
+    later = cli("deadlines", record, "--on", "2027-01-13", "--lang", "en").out.splitlines()
+    assert later[1].split()[:5] == ["not", "before", "2027-01-12", "?", "unknown"]
+    ics = unfold_ics(cli("deadlines", record, "--on", "2027-01-08", "--format", "ics", "--lang", "en").out)
+    assert "DTSTART;VALUE=DATE:20270112" in ics
+    assert any(line.startswith("SUMMARY:") and "Art. 12 (not before 2027-01-12)" in line for line in ics)
+    text = cli("eval", record, "--on", "2027-01-08", "--lang", "en").out
+    assert "art12.cancellation_e_registration  student  due not before 2027-01-12" in text
+    explained = cli("eval", record, "--on", "2027-01-13", "--lang", "zh", "--explain").out
+    assert "期限 不早于 2027-01-12" in explained and "2027" in explained
+
+
 def test_deadlines_none(cli: CLI, in_repo: Path) -> None:
     r = cli("deadlines", "fixtures/graduate-complete.yaml", "--on", "2023-12-01", "--lang", "en")
     assert (r.code, r.out) == (0, "no overdue or upcoming deadlines\n")
@@ -805,7 +836,7 @@ def unfold_ics(text: str) -> list[str]:
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-@pytest.mark.parametrize(("fixture", "on"), [("annual-pending", "2025-09-10"), ("cancellation-late", "2024-11-15")])
+@pytest.mark.parametrize(("fixture", "on"), DEADLINE_FIXTURES)
 def test_deadlines_ics(cli: CLI, golden, in_repo: Path, fixture: str, on: str, lang: str) -> None:
     r = cli("deadlines", f"fixtures/{fixture}.yaml", "--on", on, "--format", "ics", "--lang", lang)
     assert r.code == 0
@@ -822,7 +853,8 @@ def test_deadlines_ics(cli: CLI, golden, in_repo: Path, fixture: str, on: str, l
     rows = json.loads(cli("deadlines", f"fixtures/{fixture}.yaml", "--on", on, "--format", "json").out)
     assert unfolded.count("BEGIN:VEVENT") == unfolded.count("END:VEVENT") == len(rows)
     for row in rows:
-        assert f"DTSTART;VALUE=DATE:{row['due'].replace('-', '')}" in unfolded
+        day = row["due"] or row["due_not_before"]  # a due date known only by its bound sits on the bound
+        assert f"DTSTART;VALUE=DATE:{day.replace('-', '')}" in unfolded
         summary = row["message"][lang].replace(",", "\\,").replace(";", "\\;")
         assert any(line.startswith("SUMMARY:") and line.endswith(summary) for line in unfolded), summary
     golden.check(f"cli/deadlines/{fixture}.{lang}.ics", text.replace("\r\n", "\n"))
@@ -1314,7 +1346,8 @@ def test_lint_reports_a_test_case_that_cannot_run(cli: CLI, work: Path) -> None:
     report = cli("test", "--policy", str(root), "--lang", "en").out
     assert "1 errors" in report or "1 error" in report  # one case, not the whole file
     counts = re.search(r"(\d+) cases: (\d+) passed, 0 failed, 1 errors", report)
-    assert counts is not None and int(counts[2]) == int(counts[1]) - 1, report  # every other case passes
+    assert counts is not None, report
+    assert int(counts[2]) == int(counts[1]) - 1  # every other case still runs (and passes)
 
 
 def test_a_yaml_error_in_one_file_does_not_hide_rule_errors_in_another(cli: CLI, work: Path) -> None:

@@ -7,6 +7,7 @@ long run. They assert only the *kind* of outcome (the engine's own errors), neve
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import shutil
 from pathlib import Path
 from typing import Any
@@ -158,12 +159,15 @@ def test_dates_at_the_edges_never_crash(term_start: str) -> None:
 
 
 def test_years_beyond_the_working_day_calendar_are_unknown_with_the_year() -> None:
+    """Past the bound (2031-03-03 + 15 days = 2031-03-18) the due date needs the 2031 calendar."""
     record = _fixture("cancellation-pending")
     record["cancellation"]["decided_on"] = "2031-03-03"
     record["cancellation"]["e_registered_on"] = None
-    (f,) = engine.evaluate(record, on="2031-03-10").by_rule("art12.cancellation_e_registration")
+    (f,) = engine.evaluate(record, on="2031-03-19").by_rule("art12.cancellation_e_registration")
     assert f.outcome is engine.Outcome.UNKNOWN
     assert f.reason is not None and "2031" in f.reason.en and "2031" in f.reason.zh
+    (f,) = engine.evaluate(record, on="2031-03-10").by_rule("art12.cancellation_e_registration")
+    assert (f.outcome, f.due, f.due_not_before) == (engine.Outcome.PENDING, None, dt.date(2031, 3, 18))
 
 
 def test_very_large_collections_are_refused_by_path() -> None:

@@ -140,6 +140,38 @@ def test_failing_case_reports_file_line_expected_and_actual(tmp_path: Path) -> N
     assert "1 cases: 0 passed, 1 failed" in text
 
 
+def test_a_wrong_due_not_before_fails(tmp_path: Path) -> None:
+    """`due_not_before:` checks the bound of a due date the working-day calendar cannot give yet."""
+    report = run_text(
+        tmp_path,
+        """\
+cases:
+  - name: bound off by one
+    fixture: cancellation-uncovered-year
+    on: 2027-01-08
+    expect:
+      - {rule: art12.cancellation_e_registration, outcome: pending, due_not_before: 2027-01-13}
+  - name: bound right, due null
+    fixture: cancellation-uncovered-year
+    on: 2027-01-08
+    expect:
+      - {rule: art12.cancellation_e_registration, outcome: pending, due: null, due_not_before: 2027-01-12}
+  - name: a plain due date has no bound
+    fixture: cancellation-pending
+    on: 2025-10-22
+    expect:
+      - {rule: art12.cancellation_e_registration, outcome: pending, due_not_before: 2025-10-28}
+""",
+    )
+    wrong, right, plain = report.results
+    assert (wrong.status, right.status, plain.status) == (Status.FAILED, Status.PASSED, Status.FAILED)
+    (m,) = wrong.mismatches
+    assert m.expected.en == "pending, due_not_before 2027-01-13"
+    assert m.actual.en == "pending, due_not_before 2027-01-12"
+    (m,) = plain.mismatches
+    assert m.actual.en == "pending, due 2025-10-28, due_not_before null"
+
+
 def test_bad_rule_id_is_an_error_not_a_crash(tmp_path: Path) -> None:
     report = run_text(
         tmp_path,

@@ -274,8 +274,10 @@ def test_time_only_resolves_pending(case: tuple[str, dict[str, Any], str], on1: 
     """With the facts fixed, judging later changes an outcome only from ``pending`` — to ``violated``,
     or to ``satisfied`` when the record shows the act on a date after the earlier ``on`` (an act is
     judged as of ``on``) — or from ``unknown``: before the act, an absent fact that could excuse it
-    (a deferral) decides; after it, not. Due dates never depend on the date judged, nor do the
-    missing facts of an outcome that did not change."""
+    (a deferral) decides; after it, not. A deadline whose due date the working-day calendar gives only
+    as a bound goes from ``pending`` to ``unknown`` (naming the year) once ``on`` passes the bound. Due
+    dates and bounds never depend on the date judged, nor do the missing facts of an outcome that did
+    not change."""
     name, record, _ = case
     note(name)
     early, late = min(on1, on2), max(on1, on2)
@@ -284,9 +286,11 @@ def test_time_only_resolves_pending(case: tuple[str, dict[str, Any], str], on1: 
     assert set(first) == set(second)
     for key, f in first.items():
         g = second[key]
-        assert f.due == g.due, key
+        assert (f.due, f.due_not_before) == (g.due, g.due_not_before), key
         if f.outcome is g.outcome:
             assert f.missing == g.missing, key
+        elif f.outcome is Outcome.PENDING and g.outcome is Outcome.UNKNOWN and f.due_not_before is not None:
+            assert late > f.due_not_before and g.reason is not None and not g.missing, key
         elif f.outcome is Outcome.PENDING:
             assert g.outcome in (Outcome.VIOLATED, Outcome.SATISFIED), key
         else:

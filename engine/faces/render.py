@@ -30,6 +30,16 @@ def outcome_word(o: Outcome, lang: Lang) -> str:
     return o.word(lang)
 
 
+def due_text(f: Finding, lang: Lang) -> str:
+    """A finding's due date as shown: the date, "不早于 …" / "not before …" when the working-day calendar
+    gives only its lower bound, or "" when it has none."""
+    if f.due is not None:
+        return f.due.isoformat()
+    if f.due_not_before is not None:
+        return f"{'不早于' if lang == 'zh' else 'not before'} {f.due_not_before.isoformat()}"
+    return ""
+
+
 def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
@@ -127,7 +137,8 @@ def decision_text(
         lines.append("")
         lines.append(f"第{art}条 {title}" if lang == "zh" else f"Art. {art} {title}")
         for f in findings:
-            due = f"  {'期限' if lang == 'zh' else 'due'} {f.due}" if f.due else ""
+            shown_due = due_text(f, lang)
+            due = f"  {'期限' if lang == 'zh' else 'due'} {shown_due}" if shown_due else ""
             word = outcome_word(f.outcome, lang)
             lines.append(f"  {word}{' ' * max(1, 15 - _width(word))}{f.rule}  {f.subject}{due}")
             if f.outcome is not Outcome.NOT_APPLICABLE:
@@ -281,7 +292,8 @@ def diagnostics_github(diags: Sequence[Diagnostic], lang: Lang) -> str:
 
 
 def deadlines_text(dec: Decision, rows: Sequence[Finding], lang: Lang) -> str:
-    """A table of ``rows`` (from :func:`engine.evaluate.deadlines`), days left counted from ``dec.on``."""
+    """A table of ``rows`` (from :func:`engine.evaluate.deadlines`), days left counted from ``dec.on``; a due
+    date known only by its bound shows as "not before …" with at least (≥) the days left to the bound."""
     if not rows:
         return "没有逾期或待办的期限" if lang == "zh" else "no overdue or upcoming deadlines"
     head = (
@@ -291,11 +303,15 @@ def deadlines_text(dec: Decision, rows: Sequence[Finding], lang: Lang) -> str:
     )
     table = [head]
     for f in rows:
-        assert f.due is not None
+        day = f.due or f.due_not_before
+        assert day is not None
+        left = (day - dec.on).days
+        # only a bound: at least that many days left, if any
+        left_text = str(left) if f.due is not None else f"≥{left}" if left >= 0 else "?"
         table.append(
             (
-                f.due.isoformat(),
-                str((f.due - dec.on).days),
+                due_text(f, lang),
+                left_text,
                 outcome_word(f.outcome, lang),
                 str(f.article),
                 f.rule,
@@ -344,13 +360,17 @@ def deadlines_ics(dec: Decision, rows: Sequence[Finding], lang: Lang, stamp: str
         "CALSCALE:GREGORIAN",
     ]
     for f in rows:
-        assert f.due is not None
+        day = f.due or f.due_not_before
+        assert day is not None
+        what = _article_ref(f.article, lang)
+        if f.due is None:  # only the bound is known: the event sits on it and says so
+            what += f"（{due_text(f, lang)}）" if lang == "zh" else f" ({due_text(f, lang)})"
         lines += [
             "BEGIN:VEVENT",
             f"UID:{dec.student_id}-{f.rule}-{f.subject}@xueji".replace(" ", ""),
             f"DTSTAMP:{stamp}",
-            f"DTSTART;VALUE=DATE:{f.due:%Y%m%d}",
-            f"SUMMARY:{_ics_text(who + ' ' + _article_ref(f.article, lang) + ' ' + f.message.get(lang))}",
+            f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
+            f"SUMMARY:{_ics_text(who + ' ' + what + ' ' + f.message.get(lang))}",
             f"DESCRIPTION:{_ics_text(f'{f.rule} · {f.subject} · {outcome_word(f.outcome, lang)}')}",
             "END:VEVENT",
         ]

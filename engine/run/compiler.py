@@ -35,7 +35,9 @@ from engine.run.runtime import (
     PENDING,
     UNKNOWN_DUE,
     Absent,
+    NotBefore,
     add_duration,
+    due_before,
     duration_adder,
     format_value,
     kleene_and,
@@ -275,6 +277,13 @@ class Compiler:
                 def by(env: Env) -> Any:
                     due = fd(env)
                     act = fa(env)
+                    if due.__class__ is NotBefore:  # known only as `on or after due.bound`
+                        if act is None or act > env.on:
+                            if env.on <= due.bound:
+                                return PENDING
+                        elif act <= due.bound:
+                            return True
+                        raise due.unknown()  # the bound does not settle it: unknown, naming the year
                     if act is None or act > env.on:  # not done as of `on` (the record shows a later act)
                         return PENDING if env.on <= due else False
                     return bool(act <= due)
@@ -439,7 +448,7 @@ class Compiler:
                 # Functions are pure: remember each result for the evaluation, keyed by the arguments
                 # (a record argument by identity: it is the same element of the same record).
                 values = [f(env) for f in args]
-                key = (name, env.day, *[id(v) if isinstance(v, dict | list) else v for v in values])
+                key = (name, env.day, *[id(v) if isinstance(v, dict | list | NotBefore) else v for v in values])
                 memo = env.gmemo
                 if key in memo:
                     return memo[key]
@@ -694,7 +703,7 @@ def run(
             elif (lo is not None and day < lo) or (hi is not None and day >= hi):
                 continue  # another version judges it
             env.day = day
-            due: dt.date | None = None
+            due: dt.date | NotBefore | None = None
             missing: tuple[str, ...] = ()
             reason: Msg | None = None
             try:
@@ -710,7 +719,7 @@ def run(
                     else:
                         if due_fn is not None:
                             due = due_fn(env)
-                        if due is not None and due < effective:
+                        if due is not None and due_before(due, effective):
                             outcome = na  # the measures are not retroactive (Art. 22)
                         elif due is None and day is not None and day < effective:
                             outcome = na  # an obligation without a deadline that arose before them
@@ -744,7 +753,7 @@ def run(
 
 
 def _explainer(
-    cr: CompiledRule, env: Env, subject: str, element: Any, due: dt.date | None, day: dt.date | None
+    cr: CompiledRule, env: Env, subject: str, element: Any, due: dt.date | NotBefore | None, day: dt.date | None
 ) -> Callable[[], tuple[Msg, dict[str, Any]]]:
     """Render the message and the facts read on first use (most findings are never shown)."""
     root, on, cal, var = env.root, env.on, env.cal, cr.loop_var

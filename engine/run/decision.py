@@ -3,7 +3,8 @@
 The shape is the public contract of ``shared/spec/student-facts.md``: the decision carries the
 student's ``id``, ``on``, the policy version in force and the findings; each finding has ``rule``,
 ``article``, ``subject``, ``outcome``, ``due``, ``message`` (Chinese and English) and ``missing``, plus
-the ``facts`` it read and, for ``unknown`` outcomes that are not about absent facts, a ``reason``.
+the ``facts`` it read and, for ``unknown`` outcomes that are not about absent facts, a ``reason``; a due
+date the working-day calendar cannot give yet is ``due: null`` with ``due_not_before``, its lower bound.
 Messages and facts are rendered on first use: evaluating does not pay for text nobody reads.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 import attrs
 
 from engine.diagnostics import Msg, RecordWarning
+from engine.run.runtime import NotBefore
 
 
 class Outcome(StrEnum):
@@ -52,6 +54,9 @@ class Finding:
     """One rule's judgement of one subject. Compared by its judgement (message and facts excluded).
 
     A plain slotted class rather than attrs: ``evaluate`` makes thirty of them per student.
+
+    ``due`` may be given as a :class:`~engine.run.runtime.NotBefore` (a due date the working-day
+    calendar cannot give yet): ``due`` is then None and ``due_not_before`` holds its lower bound.
     """
 
     __slots__ = (
@@ -60,6 +65,7 @@ class Finding:
         "arose",
         "article",
         "due",
+        "due_not_before",
         "missing",
         "outcome",
         "reason",
@@ -74,7 +80,7 @@ class Finding:
         article: int,
         subject: str,
         outcome: Outcome,
-        due: dt.date | None = None,
+        due: dt.date | NotBefore | None = None,
         missing: tuple[str, ...] = (),
         reason: Msg | None = None,
         *,
@@ -86,7 +92,12 @@ class Finding:
         self.article = article
         self.subject = subject
         self.outcome = outcome
-        self.due = due
+        self.due: dt.date | None = None
+        self.due_not_before: dt.date | None = None  # the due date's lower bound, when only that is known
+        if isinstance(due, NotBefore):
+            self.due_not_before = due.bound
+        else:
+            self.due = due
         self.missing = missing
         self.reason = reason
         #: the version of the measures that judged it: the one in force on the day the obligation arose
@@ -104,6 +115,7 @@ class Finding:
             self.subject,
             self.outcome,
             self.due,
+            self.due_not_before,
             self.missing,
             self.reason,
             self.version,
@@ -119,7 +131,9 @@ class Finding:
     def __repr__(self) -> str:
         return (
             f"Finding(rule={self.rule!r}, article={self.article}, subject={self.subject!r}, "
-            f"outcome={self.outcome.value}, due={self.due}, missing={self.missing!r}, version={self.version!r})"
+            f"outcome={self.outcome.value}, due={self.due}, "
+            + (f"due_not_before={self.due_not_before}, " if self.due_not_before is not None else "")
+            + f"missing={self.missing!r}, version={self.version!r})"
         )
 
     def _explanation(self) -> tuple[Msg, dict[str, Any]]:
@@ -144,12 +158,14 @@ class Finding:
             "subject": self.subject,
             "outcome": self.outcome.value,
             "due": None if self.due is None else self.due.isoformat(),
-            "version": self.version,
-            "arose": None if self.arose is None else self.arose.isoformat(),
-            "message": {"zh": msg.zh, "en": msg.en},
-            "missing": list(self.missing),
-            "facts": {k: to_json(v) for k, v in self.facts.items()},
         }
+        if self.due_not_before is not None:  # only then, so that other findings' JSON stays as it was
+            out["due_not_before"] = self.due_not_before.isoformat()
+        out["version"] = self.version
+        out["arose"] = None if self.arose is None else self.arose.isoformat()
+        out["message"] = {"zh": msg.zh, "en": msg.en}
+        out["missing"] = list(self.missing)
+        out["facts"] = {k: to_json(v) for k, v in self.facts.items()}
         if self.reason is not None:
             out["reason"] = {"zh": self.reason.zh, "en": self.reason.en}
         return out

@@ -99,13 +99,14 @@ def as_date(on: object) -> dt.date:
 
 def deadlines(decision: Decision, policy: PolicySet) -> list[Finding]:
     """The student's overdue (violated), upcoming (pending) and undecidable (unknown: a fact is missing)
-    deadlines, by due date: the findings of deadline rules (an act `by` a due date) that need a look."""
+    deadlines, by due date: the findings of deadline rules (an act `by` a due date) that need a look. A due
+    date the working-day calendar cannot give yet is listed by its bound (``due_not_before``)."""
     deadline_rules = {(v.id, r.id) for v in policy.versions for r in v.rules if r.is_deadline}
     rows = [
         f
         for f in decision.findings
         if (f.version, f.rule) in deadline_rules
-        and f.due is not None
+        and (f.due or f.due_not_before) is not None
         and f.outcome in (Outcome.VIOLATED, Outcome.PENDING, Outcome.UNKNOWN)
     ]
-    return sorted(rows, key=lambda f: (f.due or decision.on, f.article, f.rule, f.subject))
+    return sorted(rows, key=lambda f: (f.due or f.due_not_before or decision.on, f.article, f.rule, f.subject))

@@ -30,6 +30,7 @@ from engine.run.runtime import (
     PENDING,
     UNKNOWN_DUE,
     Absent,
+    NotBefore,
     add_duration,
     format_value,
     kleene_and,
@@ -122,6 +123,8 @@ def eval_expr(e: s.Expr, ctx: Ctx) -> Any:
         case s.By(act=a, due=d):
             due = eval_expr(d, ctx)  # the due date is read first, like the compiler: it names that fact first
             act = eval_expr(a, ctx)
+            if isinstance(due, NotBefore):
+                return _by_bound(act, due, ctx.on)
             if act is None or act > ctx.on:  # not done as of `on` (a record may already show a later act)
                 return PENDING if ctx.on <= due else False
             return bool(act <= due)
@@ -134,6 +137,17 @@ def eval_expr(e: s.Expr, ctx: Ctx) -> Any:
         case s.Aggregate():
             return _aggregate(e, ctx)
     raise AssertionError(f"unhandled node {e!r}")
+
+
+def _by_bound(act: dt.date | None, due: NotBefore, on: dt.date) -> Any:
+    """``act by due`` when the due date is known only to be on or after ``due.bound``: on time when done
+    by the bound, pending while not done and ``on`` ≤ the bound; anything else the bound cannot settle."""
+    if act is not None and act <= on:  # done as of `on`
+        if act <= due.bound:
+            return True
+    elif on <= due.bound:
+        return PENDING
+    raise due.unknown()
 
 
 def _kleene(is_or: bool, left: Thunk, right: Thunk) -> Any:
@@ -311,21 +325,21 @@ def _aggregate(e: s.Aggregate, ctx: Ctx) -> Any:
 
 # ------------------------------------------------------------------------------------------------ rules
 
-Judgement = tuple[Outcome, dt.date | None, tuple[str, ...], Msg | None]
+Judgement = tuple[Outcome, dt.date | NotBefore | None, tuple[str, ...], Msg | None]
 
 
 def _has_due(rule: Rule) -> bool:
     return rule.program.due_by is not None or rule.program.due_deadline is not None
 
 
-def _due(rule: Rule, ctx: Ctx) -> dt.date | None:
+def _due(rule: Rule, ctx: Ctx) -> dt.date | NotBefore | None:
     """The rule's due date (see ``Program.due_by`` / ``due_deadline``)."""
     by, deadline = rule.program.due_by, rule.program.due_deadline
     if by is not None:
-        due: dt.date | None = eval_expr(by.due, ctx)
+        due: dt.date | NotBefore | None = eval_expr(by.due, ctx)
         return due
     if deadline is not None:
-        value: dt.date | None = _local_def(deadline.name, ctx)
+        value: dt.date | NotBefore | None = _local_def(deadline.name, ctx)
         return value
     return None
 
@@ -333,7 +347,7 @@ def _due(rule: Rule, ctx: Ctx) -> dt.date | None:
 def judge(rule: Rule, ctx: Ctx, effective: dt.date, day: Day) -> Judgement:
     """The outcome of ``rule`` for the subject bound in ``ctx``: clauses, the day the obligation arose,
     the due date, then the condition."""
-    due: dt.date | None = None
+    due: dt.date | NotBefore | None = None
     verdict = rule.verdict
     try:
         for clause in verdict.clauses:
@@ -346,7 +360,10 @@ def judge(rule: Rule, ctx: Ctx, effective: dt.date, day: Day) -> Judgement:
                 return Outcome.UNKNOWN, None, day, None
             return Outcome.NOT_APPLICABLE, None, (), None  # none: the obligation has not arisen
         due = _due(rule, ctx)
-        if due is not None and due < effective:  # Art. 22: the measures are not retroactive
+        if isinstance(due, NotBefore):  # due on or after its bound: judged if the bound is, else unknown
+            if due.bound < effective:
+                raise due.unknown()
+        elif due is not None and due < effective:  # Art. 22: the measures are not retroactive
             return Outcome.NOT_APPLICABLE, due, (), None
         if due is None and isinstance(day, dt.date) and day < effective:  # arose before, no deadline
             return Outcome.NOT_APPLICABLE, None, (), None

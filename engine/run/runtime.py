@@ -2,8 +2,9 @@
 :mod:`engine.run.compiler` and the reference interpreter of :mod:`engine.run.interpreter`).
 
 :class:`Absent` (a fact the record lacks, with its path), :data:`PENDING` (the third truth value of
-``act by due``), :data:`UNKNOWN_DUE`, the Kleene tables for ``and``/``or``, date ± duration, period
-overlap, how values are shown in messages, and the facts a finding read. Imports only leaves.
+``act by due``), :data:`UNKNOWN_DUE`, :class:`NotBefore` (a due date known only by its lower bound),
+the Kleene tables for ``and``/``or``, date ± duration, period overlap, how values are shown in messages,
+and the facts a finding read. Imports only leaves.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from engine.diagnostics import CalendarError, Msg
 from engine.lang import syntax as s
@@ -48,6 +49,56 @@ class _UnknownDue:
 UNKNOWN_DUE: Any = _UnknownDue()
 
 
+class NotBefore:
+    """A due date known only by its lower bound: ``start + N working days`` where the count needs a year
+    the working-day calendar does not cover. N working days are at least N calendar days, so the due
+    date is on or after ``bound`` (start + N days).
+
+    Only ``act by due`` reads it (on time when the act is on or before the bound; pending while no act
+    and ``on`` ≤ bound). Anything else — a comparison, ``=``, arithmetic, ``year_of``,
+    ``next_working_day``, a set look-up — raises the calendar's :class:`CalendarError` (the finding is
+    ``unknown``, naming the year), as computing the date itself did: it can never pass for a date.
+    A message shows it as "不早于 …" / "not before …".
+    """
+
+    __slots__ = ("_reason", "_uncovered", "bound")  # no slot may share a name with a date attribute
+
+    def __init__(self, bound: dt.date, reason: Msg, uncovered: int | None) -> None:
+        self.bound = bound
+        self._reason = reason  # the calendar's message, for when the bound does not settle the outcome
+        self._uncovered = uncovered  # the year the calendar lacks
+
+    def unknown(self) -> CalendarError:
+        """The calendar's error: what any use the bound does not settle raises."""
+        return CalendarError(self._reason, self._uncovered)
+
+    def _refuse(self, *_: object) -> NoReturn:
+        raise self.unknown()
+
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __hash__ = __add__ = __radd__ = __sub__ = __rsub__ = _refuse
+
+    def __getattr__(self, name: str) -> NoReturn:
+        """``.year``, ``.toordinal()``… of the unknown date (a dunder lookup stays an AttributeError)."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise self.unknown()
+
+    def __format__(self, spec: str) -> str:
+        if spec:  # `yearmonth_of`: a formatted date
+            raise self.unknown()
+        return str(self)
+
+    def __str__(self) -> str:
+        return f"not before {self.bound.isoformat()}"
+
+    def __repr__(self) -> str:
+        return f"NotBefore({self.bound.isoformat()}, uncovered={self._uncovered})"
+
+    def shown(self, lang: str) -> str:
+        return f"不早于 {self.bound.isoformat()}" if lang == "zh" else str(self)
+
+
 def kleene_and(a: Any, b: Any) -> Any:
     if a is False or b is False:
         return False
@@ -64,24 +115,42 @@ def kleene_or(a: Any, b: Any) -> Any:
     return False
 
 
-DateAdder = Callable[[dt.date, WorkCalendar], dt.date]
+DateAdder = Callable[[dt.date, WorkCalendar], "dt.date | NotBefore"]
 
 
 def duration_adder(n: int, unit: str, rounding: str | None) -> DateAdder:
     """``date + n units`` as a function of the date (and the working-day calendar). Months and years
-    clamp to the month's last day unless the rule said ``rounded up``."""
+    clamp to the month's last day unless the rule said ``rounded up``; ``n > 0`` working days that need
+    a year the calendar does not cover give a :class:`NotBefore`."""
     if unit == "days":
         return lambda d, cal: add_days(d, n)
     if unit == "weeks":
         return lambda d, cal: add_days(d, 7 * n)
     if unit == "working_days":
+        if n > 0:
+            return lambda d, cal: _add_working_days(d, n, cal)
         return lambda d, cal: cal.add_working_days(d, n)
     r = Rounding.UP if rounding == "up" else Rounding.CLAMP
     by_calendar = add_months if unit == "months" else add_years
     return lambda d, cal: by_calendar(d, n, r)
 
 
-def add_duration(d: dt.date, dur: tuple[int, str, str | None], cal: WorkCalendar, sign: int = 1) -> dt.date:
+def _add_working_days(d: dt.date, n: int, cal: WorkCalendar) -> dt.date | NotBefore:
+    """``d + n`` working days (``n > 0``); a :class:`NotBefore` ``d + n`` days when the count needs a year
+    the calendar does not cover."""
+    try:
+        return cal.add_working_days(d, n)
+    except CalendarError as ex:
+        if ex.year is None or isinstance(d, NotBefore):
+            raise  # out of the representable dates, or a start that is itself not known
+        try:
+            bound = add_days(d, n)
+        except CalendarError:
+            raise ex from None
+        return NotBefore(bound, ex.message, ex.year)
+
+
+def add_duration(d: dt.date, dur: tuple[int, str, str | None], cal: WorkCalendar, sign: int = 1) -> dt.date | NotBefore:
     amount, unit, rounding = dur
     return duration_adder(sign * amount, unit, rounding)(d, cal)
 
@@ -101,6 +170,17 @@ def start_of_year(year: int) -> dt.date:
     if not dt.MINYEAR <= year <= dt.MAXYEAR:
         raise CalendarError(Msg(f"年份 {year} 超出日期范围", f"the year {year} is out of the range of dates"))
     return dt.date(year, 1, 1)
+
+
+def due_before(due: dt.date | NotBefore, since: dt.date) -> bool:
+    """Whether an obligation due on ``due`` fell due before ``since`` (Art. 22: it is then not applicable).
+    A due date known only by its bound is not, when the bound is on or after ``since``; a bound before
+    ``since`` does not settle it (raises the calendar's error)."""
+    if isinstance(due, NotBefore):
+        if due.bound >= since:
+            return False
+        raise due.unknown()
+    return due < since
 
 
 def overlaps(p: tuple[dt.date, dt.date | None], q: tuple[dt.date, dt.date | None]) -> bool:
@@ -126,6 +206,8 @@ def format_value(v: Any, lang: str) -> str:
         return "否" if lang == "zh" else "no"
     if isinstance(v, dt.date):
         return v.isoformat()
+    if isinstance(v, NotBefore):
+        return v.shown(lang)
     if isinstance(v, list | tuple):
         return ", ".join(format_value(x, lang) for x in v)
     return str(v)

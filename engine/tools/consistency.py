@@ -182,29 +182,32 @@ def due_not_before_anchor(policy: PolicySet, record: dict[str, Any], on: dt.date
     facts, _ = policy.schema.validate(record)
     for f in d.findings:
         rule = rules.get(f.rule)
-        if f.due is None or rule is None or not rule.due_reads:
+        due = f.due or f.due_not_before  # a due date known only by its bound: the bound (≤ the due date)
+        if due is None or rule is None or not rule.due_reads:
             continue
         element = _element(facts, f.subject)
         anchors = resolve_reads(rule.due_reads, facts, f.subject, element)
         for path, value in anchors.items():
-            if isinstance(value, dt.date) and f.due < value:
+            if isinstance(value, dt.date) and due < value:
                 raise LawBroken(
                     Msg(
-                        f"{f.rule} {f.subject} 的期限 {f.due} 早于其起算日 {path} = {value}",
-                        f"{f.rule} {f.subject}: due {f.due} falls before its anchor {path} = {value}",
+                        f"{f.rule} {f.subject} 的期限 {due} 早于其起算日 {path} = {value}",
+                        f"{f.rule} {f.subject}: due {due} falls before its anchor {path} = {value}",
                     ),
                     [f.rule],
                 )
 
 
 def pending_only_until_due(policy: PolicySet, record: dict[str, Any], on: dt.date) -> None:
-    """A finding is ``pending`` only while ``on`` ≤ its due date."""
+    """A finding is ``pending`` only while ``on`` ≤ its due date (or the bound it is known by, which is
+    not after it)."""
     for f in _decide(policy, record, on).findings:
-        if f.outcome is Outcome.PENDING and (f.due is None or on > f.due):
+        due = f.due or f.due_not_before
+        if f.outcome is Outcome.PENDING and (due is None or on > due):
             raise LawBroken(
                 Msg(
-                    f"{f.rule} {f.subject} 在期限 {f.due} 之后仍为 pending",
-                    f"{f.rule} {f.subject} is pending after its due date {f.due}",
+                    f"{f.rule} {f.subject} 在期限 {due} 之后仍为 pending",
+                    f"{f.rule} {f.subject} is pending after its due date {due}",
                 ),
                 [f.rule],
             )

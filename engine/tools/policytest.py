@@ -69,7 +69,7 @@ _CASE_KEYS: Final = (
     "expect_none_judged",
     "skip",
 )
-_EXPECT_KEYS: Final = ("rule", "article", "subject", "outcome", "due", "missing")
+_EXPECT_KEYS: Final = ("rule", "article", "subject", "outcome", "due", "due_not_before", "missing")
 _PATH_RE: Final = re.compile(r"[A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*")
 _OUTCOMES: Final = ", ".join(o.value for o in Outcome)
 
@@ -83,7 +83,8 @@ class Expectation:
 
     ``subject`` narrows it to one finding (``academic_years[1]``, ``diplomas[0]``, ``student``).
     ``due`` is checked when ``check_due`` (the key was written; ``due: null`` expects no due date),
-    ``missing`` (a set of paths) when not ``None``.
+    ``due_not_before`` (the bound of a due date the working-day calendar cannot give yet) likewise when
+    ``check_due_not_before``, ``missing`` (a set of paths) when not ``None``.
     """
 
     span: Span
@@ -94,6 +95,8 @@ class Expectation:
     due: dt.date | None = None
     check_due: bool = False
     missing: tuple[str, ...] | None = None
+    due_not_before: dt.date | None = None
+    check_due_not_before: bool = False
 
     @property
     def target(self) -> str:
@@ -111,6 +114,8 @@ class Expectation:
         parts = [self.outcome.value]
         if self.check_due:
             parts.append(f"due {_iso(self.due)}")
+        if self.check_due_not_before:
+            parts.append(f"due_not_before {_iso(self.due_not_before)}")
         if self.missing is not None:
             parts.append(f"missing [{', '.join(self.missing)}]")
         return ", ".join(parts)
@@ -537,16 +542,21 @@ def _parse_expectation(node: YNode, problems: list[Msg]) -> Expectation | None:
         got_en = f": {out_n.raw}" if isinstance(out_n, YScalar) else ""
         bad(where, f"outcome: 应为 {_OUTCOMES} 之一{got}", f"outcome: must be one of {_OUTCOMES}{got_en}")
         ok = False
-    due: dt.date | None = None
-    check_due = "due" in node
-    due_n = node.get("due")
-    if due_n is not None and not (isinstance(due_n, YScalar) and due_n.value is None):
-        got_due = _as_date(due_n)
-        if isinstance(got_due, dt.date):
-            due = got_due
-        else:
-            bad(due_n.span, f"due: 应为日期 YYYY-MM-DD（{got_due}）", f"due: must be a date YYYY-MM-DD ({got_due})")
-            ok = False
+    dues: dict[str, dt.date | None] = {}
+    for key in ("due", "due_not_before"):
+        dues[key] = None
+        due_n = node.get(key)
+        if due_n is not None and not (isinstance(due_n, YScalar) and due_n.value is None):
+            got_due = _as_date(due_n)
+            if isinstance(got_due, dt.date):
+                dues[key] = got_due
+            else:
+                bad(
+                    due_n.span,
+                    f"{key}: 应为日期 YYYY-MM-DD（{got_due}）",
+                    f"{key}: must be a date YYYY-MM-DD ({got_due})",
+                )
+                ok = False
     missing: tuple[str, ...] | None = None
     miss_n = node.get("missing")
     if miss_n is not None:
@@ -562,7 +572,18 @@ def _parse_expectation(node: YNode, problems: list[Msg]) -> Expectation | None:
         missing = tuple(paths)
     if not ok or outcome is None:
         return None
-    return Expectation(span, outcome, rule, article, subject, due, check_due, missing)
+    return Expectation(
+        span,
+        outcome,
+        rule,
+        article,
+        subject,
+        dues["due"],
+        "due" in node,
+        missing,
+        dues["due_not_before"],
+        "due_not_before" in node,
+    )
 
 
 # --------------------------------------------------------------------------------------------- running
@@ -960,6 +981,8 @@ def _got(exp: Expectation, f: Finding) -> str:
     parts = [f.outcome.value]
     if exp.check_due or f.due is not None:
         parts.append(f"due {_iso(f.due)}")
+    if exp.check_due_not_before or f.due_not_before is not None:
+        parts.append(f"due_not_before {_iso(f.due_not_before)}")
     if exp.missing is not None or f.missing:
         parts.append(f"missing [{', '.join(f.missing)}]")
     return ", ".join(parts)
@@ -993,6 +1016,8 @@ def _check(exp: Expectation, decision: Decision) -> tuple[list[Mismatch], list[F
     for f in found:
         bad = f.outcome is not exp.outcome
         if exp.check_due and f.due != exp.due:
+            bad = True
+        if exp.check_due_not_before and f.due_not_before != exp.due_not_before:
             bad = True
         if exp.missing is not None and set(f.missing) != set(exp.missing):
             bad = True
