@@ -32,12 +32,19 @@ FIXTURES = REPO / "fixtures"
 CH3 = "2021/ch3-annual-registration.yaml"
 WINDOW = "let college_report_due(y: academic_year) = y.term_start + 20 days"
 NARROWER = "let college_report_due(y: academic_year) = y.term_start + 9 days"
-ON = "2025-11-01"
-# (fixture, what the narrower window does to it on 2025-11-01)
+# Generated records seldom report exactly between day 10 and day 20 of term (their dates are not drawn
+# relative to the record's own term start), so --generate is tested with a revision they often meet:
+# Art. 3 narrowed to full-time students (a part-time student's finding becomes not applicable).
+CH2 = "2021/ch2-new-student-registration.yaml"
+ART3 = "          require admission.data_reviewed\n            when registered\n"
+FULL_TIME = "          require admission.data_reviewed\n            when registered and study_form = full_time\n"
+ON = "2025-09-09"
+DAY = dt.date.fromisoformat(ON)
+# what the narrower window does to each fixture on 2025-09-09
 STUDENTS = [
-    "annual-late-deferred",  # 2023, 2024, 2025 reported on days 17, 18, 18: satisfied → violated
+    "annual-late-deferred",  # 2023, 2024 reported on days 17, 18: satisfied → violated; 2025 pending, due moves
     "graduate-complete",  # 2022 reported on day 17: satisfied → violated (earlier years: not applicable)
-    "annual-pending",  # 2024 reported on day 16: satisfied → violated; 2025 not reported: the due date moves
+    "annual-pending",  # 2024 reported on day 16: satisfied → violated; 2025 pending, the due date moves
     "first-year-2025",  # only the enrolment year: nothing changes
 ]
 
@@ -86,6 +93,14 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def scoped(work: Path) -> Path:
+    """``scoped/``: the bundled policies with Art. 3 narrowed to full-time students."""
+    shutil.copytree(POLICIES, work / "scoped")
+    replace_once(work / "scoped" / CH2, ART3, FULL_TIME)
+    return work / "scoped"
+
+
 class Run:
     def __init__(self, code: int, out: str, err: str) -> None:
         self.code, self.out, self.err = code, out, err
@@ -116,6 +131,14 @@ def sets(tmp_path_factory: pytest.TempPathFactory) -> tuple[engine.PolicySet, en
     return engine.bundled_policy(), engine.load_policy(root / "new")
 
 
+@pytest.fixture(scope="module")
+def full_time_only(tmp_path_factory: pytest.TempPathFactory) -> engine.PolicySet:
+    root = tmp_path_factory.mktemp("scoped")
+    shutil.copytree(POLICIES, root / "scoped")
+    replace_once(root / "scoped" / CH2, ART3, FULL_TIME)
+    return engine.load_policy(root / "scoped")
+
+
 def items(*records: Any) -> list[diff.Item]:
     return [(n, r, None) for n, r in enumerate(records, start=1)]
 
@@ -133,6 +156,8 @@ def test_changes_are_outcomes_presence_and_moved_due_dates() -> None:
         Finding("a.same", 1, "student", Outcome.SATISFIED, due),
         Finding("a.worse", 1, "student", Outcome.SATISFIED, due),
         Finding("a.moved", 1, "y[0]", Outcome.PENDING, due),
+        Finding("a.unsure", 1, "y[1]", Outcome.UNKNOWN, due),
+        Finding("a.settled", 1, "y[1]", Outcome.SATISFIED, due),
         Finding("a.quiet", 1, "y[0]", Outcome.NOT_APPLICABLE, due),
         Finding("a.gone", 2, "student", Outcome.VIOLATED),
     )
@@ -140,13 +165,16 @@ def test_changes_are_outcomes_presence_and_moved_due_dates() -> None:
         Finding("a.same", 1, "student", Outcome.SATISFIED, due),
         Finding("a.worse", 1, "student", Outcome.VIOLATED, earlier),
         Finding("a.moved", 1, "y[0]", Outcome.PENDING, earlier),
-        Finding("a.quiet", 1, "y[0]", Outcome.NOT_APPLICABLE, earlier),  # binds nobody: not a change
+        Finding("a.unsure", 1, "y[1]", Outcome.UNKNOWN, earlier),  # judged against it once the fact is known
+        Finding("a.settled", 1, "y[1]", Outcome.SATISFIED, earlier),  # settled: its due date is history
+        Finding("a.quiet", 1, "y[0]", Outcome.NOT_APPLICABLE, earlier),  # binds nobody
         Finding("b.added", 3, "student", Outcome.VIOLATED),
     )
     found = {(c.rule, c.old, c.new, c.old_due, c.new_due) for c in diff.changes(old, new)}
     assert found == {
         ("a.worse", Outcome.SATISFIED, Outcome.VIOLATED, due, earlier),
         ("a.moved", Outcome.PENDING, Outcome.PENDING, due, earlier),
+        ("a.unsure", Outcome.UNKNOWN, Outcome.UNKNOWN, due, earlier),
         ("a.gone", Outcome.VIOLATED, None, None, None),
         ("b.added", None, Outcome.VIOLATED, None, None),
     }
@@ -200,15 +228,17 @@ def test_diff_records_counts_students_transitions_and_keeps_one_example(
 ) -> None:
     old, new = sets
     students = [record(n) for n in STUDENTS]
-    result = diff.diff_records(old, new, items(*students, students[0]), on=dt.date(2025, 11, 1))
+    result = diff.diff_records(old, new, items(*students, students[0]), on=DAY)
     assert (result.records, result.changed, result.errors) == (5, 4, 0)
     assert dict(result.by_article) == {12: 4}
     worse = {(t.subject, t.count, t.example.line) for t in result.transitions()}
-    assert worse == {("academic_years[1]", 3, 1), ("academic_years[2]", 2, 1), ("academic_years[3]", 3, 1)}
+    assert worse == {("academic_years[1]", 3, 1), ("academic_years[2]", 2, 1), ("academic_years[3]", 1, 2)}
     assert {(t.old, t.new) for t in result.transitions()} == {(Outcome.SATISFIED, Outcome.VIOLATED)}
-    (moved,) = result.due_moves()
-    assert (moved.subject, moved.old, moved.example.line) == ("academic_years[2]", Outcome.VIOLATED, 3)
-    assert (moved.example.old_due, moved.example.new_due) == (dt.date(2025, 9, 21), dt.date(2025, 9, 10))
+    moved = {(t.subject, t.count, t.example.line) for t in result.due_moves()}
+    assert moved == {("academic_years[2]", 1, 3), ("academic_years[3]", 2, 1)}
+    assert {(t.old, t.new) for t in result.due_moves()} == {(Outcome.PENDING, Outcome.PENDING)}
+    due = {(t.example.old_due, t.example.new_due) for t in result.due_moves()}
+    assert due == {(dt.date(2025, 9, 21), dt.date(2025, 9, 10))}
     first = result.transitions()[0]
     assert first.example.student_id == students[0]["id"]
     assert first.example.record is None  # a file's example is its line, not a copy of the record
@@ -216,7 +246,7 @@ def test_diff_records_counts_students_transitions_and_keeps_one_example(
 
 def test_the_same_policies_change_nothing(sets: tuple[engine.PolicySet, engine.PolicySet]) -> None:
     old, _ = sets
-    result = diff.diff_records(old, old, items(*(record(n) for n in STUDENTS)), on=dt.date(2025, 11, 1))
+    result = diff.diff_records(old, old, items(*(record(n) for n in STUDENTS)), on=DAY)
     assert (result.records, result.changed, result.found) == (4, 0, {})
     assert not result.has_changes
 
@@ -232,7 +262,7 @@ def test_bad_lines_are_counted_with_their_line_and_only_the_first_are_kept(
         (3, {"id": "x", "academic_years": 5}, None),
         (4, [1, 2], None),
     ]
-    result = diff.diff_records(old, new, iter(stream), on=dt.date(2025, 11, 1))
+    result = diff.diff_records(old, new, iter(stream), on=DAY)
     assert (result.records, result.changed, result.errors) == (1, 1, 3)
     assert [(e.line, e.side) for e in result.error_lines] == [(1, "input"), (3, "both")]
     assert result.error_lines[0].message == Msg("不是有效的 JSON", "not valid JSON")
@@ -246,16 +276,14 @@ def test_a_record_only_one_schema_accepts_names_that_side(
     shutil.copytree(POLICIES, tmp_path / "strict")
     replace_once(tmp_path / "strict" / "schema.yaml", "      international: bool", "      international: int")
     strict = engine.load_policy(tmp_path / "strict")
-    result = diff.diff_records(old, strict, items(record("annual-pending")), on=dt.date(2025, 11, 1))
+    result = diff.diff_records(old, strict, items(record("annual-pending")), on=DAY)
     assert [(e.line, e.side) for e in result.error_lines] == [(1, "new")]
-    assert diff.diff_records(strict, old, items(record("annual-pending")), on=dt.date(2025, 11, 1)).error_lines[
-        0
-    ].side == ("old")
+    assert diff.diff_records(strict, old, items(record("annual-pending")), on=DAY).error_lines[0].side == ("old")
 
 
 def test_to_dict_is_the_documented_shape(sets: tuple[engine.PolicySet, engine.PolicySet]) -> None:
     old, new = sets
-    data = diff.diff_records(old, new, items(record("annual-pending")), on=dt.date(2025, 11, 1)).to_dict()
+    data = diff.diff_records(old, new, items(record("annual-pending")), on=DAY).to_dict()
     assert list(data) == [
         "on",
         "old",
@@ -276,8 +304,8 @@ def test_to_dict_is_the_documented_shape(sets: tuple[engine.PolicySet, engine.Po
         "article": 12,
         "rule": "art12.college_report",
         "subject": "academic_years[2]",
-        "from": "violated",
-        "to": "violated",
+        "from": "pending",
+        "to": "pending",
         "count": 1,
         "example": {"line": 1, "id": "2023030225", "due": {"from": "2025-09-21", "to": "2025-09-10"}},
     }
@@ -287,10 +315,10 @@ def test_to_dict_is_the_documented_shape(sets: tuple[engine.PolicySet, engine.Po
 
 
 def test_diff_generated_counts_are_reproducible_and_examples_show_their_transition(
-    sets: tuple[engine.PolicySet, engine.PolicySet],
+    sets: tuple[engine.PolicySet, engine.PolicySet], full_time_only: engine.PolicySet
 ) -> None:
-    old, new = sets
-    on = dt.date(2025, 11, 1)
+    old, new = sets[0], full_time_only
+    on = DAY
     began = time.monotonic()
     result = diff.diff_generated(old, new, on=on, examples=8, seed=0, shrink_seconds=1.0)
     again = diff.diff_generated(old, new, on=on, examples=8, seed=0, shrink_seconds=0.001)
@@ -311,7 +339,7 @@ def test_diff_generated_counts_are_reproducible_and_examples_show_their_transiti
 
 def test_diff_generated_without_a_seed_says_which_it_drew(sets: tuple[engine.PolicySet, engine.PolicySet]) -> None:
     old, _ = sets
-    result = diff.diff_generated(old, old, on=dt.date(2025, 11, 1), examples=2, seed=None, shrink_seconds=0.1)
+    result = diff.diff_generated(old, old, on=DAY, examples=2, seed=None, shrink_seconds=0.1)
     assert isinstance(result.source["seed"], int)
     assert not result.has_changes
 
@@ -332,7 +360,7 @@ def test_markdown_golden(cli: Any, golden: Any, work: Path, lang: str) -> None:
     r = cli("diff", "old", "new", "--records", "students.jsonl", "--on", ON, "--format", "markdown", "--lang", lang)
     assert r.code == 1
     table = [line for line in r.out.splitlines() if line.startswith("|")]
-    assert len(table) == 2 + 4  # header, rule, three transitions and one due move
+    assert len(table) == 2 + 5  # header, rule, three transitions and two due moves
     assert all(line.count("|") == 7 for line in table)
     golden.check(f"cli/diff/records.{lang}.md", r.out)
 
@@ -456,8 +484,8 @@ def test_stdin(cli: Any, work: Path) -> None:
     assert json.loads(r.out)["source"] == {"kind": "records", "file": "<stdin>"}
 
 
-def test_generate(cli: Any, work: Path) -> None:
-    argv = ["diff", "old", "new", "--generate", "6", "--on", ON]
+def test_generate(cli: Any, scoped: Path) -> None:
+    argv = ["diff", "old", "scoped", "--generate", "6", "--on", ON]
     r = cli(*argv, "--shrink-seconds", "1", "--format", "json")
     data = json.loads(r.out)
     assert r.code == (1 if data["changed"] else 0)

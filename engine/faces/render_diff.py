@@ -228,7 +228,7 @@ def diff_markdown(r: DiffResult, labels: Labels, titles: dict[int, str], lang: L
             f"| {t.article} | `{t.rule}` | `{t.subject}` | {_md(change)} | {t.count} | {_md(_example(t, lang))} |"
         )
     by_article = ("；" if zh else "; ").join(
-        f"{_md(_article(a, titles, lang))}: {n}" for a, n in sorted(r.by_article.items())
+        f"{_md(_article(a, titles, lang))}{'：' if zh else ': '}{n}" for a, n in sorted(r.by_article.items())
     )
     lines += ["", ("按条款统计有变化的学生：" if zh else "Students changed by article: ") + by_article]
     shown = [t for t in rows if t.example.record is not None]
@@ -241,7 +241,8 @@ def diff_markdown(r: DiffResult, labels: Labels, titles: dict[int, str], lang: L
                 else ("未缩减" if zh else ("shrunk" if t.example.shrunk else "not shrunk"))
             )
             lines += [
-                f"**{_md(_article(t.article, {}, lang))} `{t.rule}` `{t.subject}`: {_md(_change(t, lang))}** ({what})",
+                f"**{_md(_article(t.article, {}, lang))} `{t.rule}` `{t.subject}`: {_md(_change(t, lang))}**"
+                + (f"（{what}）" if zh else f" ({what})"),
                 "",
                 "```json",
                 to_json(t.example.record),

@@ -8,8 +8,8 @@ both and gives a :class:`DiffResult`: how many students' decisions change, by ar
 *transition* of a finding (rule, subject) — ``satisfied → violated``, ``pending → not_applicable``,
 ``None → violated`` for a finding only NEW has — with how often it occurs and one example: the input
 line and student id, or for generated records an example shrunk by hypothesis. A finding whose outcome
-stays the same but whose due date moves is a change too (a *due move*: a transition whose two
-outcomes are equal), unless it is ``not_applicable`` on both sides.
+stays the same but whose due date moves is a change too while that date still binds the student
+(``pending`` or ``unknown`` on both sides): a *due move*, a transition whose two outcomes are equal.
 
 Memory stays bounded whatever the input size: records are judged one at a time and only the counts,
 one example per transition and the first :data:`MAX_ERRORS` bad lines are kept.
@@ -35,7 +35,7 @@ The JSON form (:meth:`DiffResult.to_dict`, printed by ``xueji diff --format json
                      "due": {"from": "2024-09-22", "to": "2024-09-11"},
                      "record": {...}, "shrunk": true}}  # generated records only
       ],
-      "due_moved": [           # the same outcome on both sides, another due date; same fields
+      "due_moved": [           # pending or unknown on both sides, another due date; same fields
         {"article": 12, ..., "from": "pending", "to": "pending", ...}
       ],
       "error_lines": [         # the first MAX_ERRORS
@@ -71,6 +71,7 @@ from engine.sources.policy import PolicySet
 from engine.sources.schema import Schema
 
 __all__ = [
+    "BINDING",
     "MAX_ERRORS",
     "SHRINK_STEPS",
     "DiffResult",
@@ -262,8 +263,8 @@ class Change:
 
 def changes(old: Decision, new: Decision) -> list[Change]:
     """The findings of two decisions of one record that differ: in outcome, in presence (a finding
-    only one side has), or in due date with the same outcome (unless the finding does not apply on
-    either side: a due date that binds nobody has not moved for anyone)."""
+    only one side has), or, with the same outcome, in a due date that still binds (:data:`BINDING`:
+    pending, or unknown until a missing fact is known)."""
     before: dict[tuple[str, str], Finding] = {(f.rule, f.subject): f for f in old.findings}
     after: dict[tuple[str, str], Finding] = {(f.rule, f.subject): f for f in new.findings}
     out: list[Change] = []
@@ -287,9 +288,14 @@ def changes(old: Decision, new: Decision) -> list[Change]:
     return out
 
 
+#: Outcomes whose due date still binds the student: a moved due date changes what they must do.
+BINDING = frozenset({Outcome.PENDING, Outcome.UNKNOWN})
+
+
 def _same(a: Finding, b: Finding) -> bool:
-    """The same judgement: the same outcome and due date (any due date when nothing applies)."""
-    return a.outcome == b.outcome and (a.due == b.due or a.outcome is Outcome.NOT_APPLICABLE)
+    """The same judgement: the same outcome, and the same due date while it still binds (a finding
+    satisfied, violated or not applicable on both sides is settled: its due date is history)."""
+    return a.outcome == b.outcome and (a.due == b.due or a.outcome not in BINDING)
 
 
 def _judge(policy: PolicySet, record: Any, on: dt.date) -> Decision | FactsError:
