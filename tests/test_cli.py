@@ -40,7 +40,7 @@ POLICIES = REPO / "policies"
 FIXTURES = REPO / "fixtures"
 SARIF_SCHEMA = Path(__file__).resolve().parent / "data" / "sarif-schema-2.1.0.json"
 
-VERBS = ("eval", "lint", "fmt", "deadlines", "test", "coverage", "check")
+VERBS = ("eval", "lint", "fmt", "deadlines", "test", "coverage", "check", "diff")
 
 # (fixture, the date it is judged on, the exit code of `xueji eval`)
 EVAL_FIXTURES = [
@@ -1111,6 +1111,8 @@ def matrix(work: Path) -> Path:
     (work / "bad.json").write_text("{,}", encoding="utf-8")
     (work / "cases.yaml").write_text(CASES, encoding="utf-8")
     (work / "passing.yaml").write_text(PASSING_CASES, encoding="utf-8")
+    late = yaml.safe_load((FIXTURES / "annual-late-deferred.yaml").read_text(encoding="utf-8"))
+    (work / "students.jsonl").write_text(json.dumps(late, ensure_ascii=False) + "\n", encoding="utf-8")
     return work
 
 
@@ -1157,6 +1159,11 @@ EXIT_MATRIX = [
     (0, ["check", "policies", "--examples", "3", "--law", "total"]),
     (1, ["check", "contradict", "--examples", "20", "--law", "invariants_hold"]),
     (2, ["check", "--examples", "0"]),
+    # diff: the college report window is 10 days in contradict/, 20 in policies/
+    (0, ["diff", "policies", "policies", "--records", "students.jsonl", "--on", "2025-11-01"]),
+    (1, ["diff", "policies", "contradict", "--records", "students.jsonl", "--on", "2025-11-01"]),
+    (2, ["diff", "policies", "broken", "--records", "students.jsonl", "--on", "2025-11-01"]),
+    (2, ["diff", "policies", "contradict"]),
     # no verb, --help, --version
     (2, []),
     (0, ["--help"]),

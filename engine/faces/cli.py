@@ -22,7 +22,7 @@ import attrs
 
 from engine import __version__
 from engine.diagnostics import Diagnostic, FactsError, Lang, Msg, PolicyError, Severity, XuejiError, error, warning
-from engine.faces import render_policytest
+from engine.faces import render_diff, render_policytest
 from engine.faces.render import (
     deadlines_ics,
     deadlines_text,
@@ -41,7 +41,7 @@ from engine.run.pipeline import load_policy
 from engine.sources.loader import MANIFEST
 from engine.sources.policy import PolicySet
 from engine.sources.yamlsource import load_data
-from engine.tools import batch, policytest
+from engine.tools import batch, diff, policytest
 from engine.tools.fmt import format_file
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -221,6 +221,36 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("record", metavar="RECORD")
     dl.add_argument("--on", metavar="DATE", help="as of this date (default: today)")
     dl.add_argument("--format", choices=["table", "ics", "json"], default="table")
+
+    df = verb(
+        "diff",
+        "the impact of a revision: decisions that change between two policy sets",
+        "Judge the same records under two policy sets, OLD and NEW (directories or their xueji.yaml), or "
+        "under one set as it stood on --from and on --to, and count the students whose decisions change: "
+        "by article, and by transition of each finding (satisfied → violated, (none) → violated for a "
+        "finding only one side has, a due date that moved...), with an example of each. Exit 1 when a "
+        "decision changes.",
+        "xueji diff policies/ new-policies/ --records students.jsonl --on 2025-11-01",
+        "xueji diff --policy policies/ --from 2025-08-31 --to 2025-09-01 --records students.csv",
+        "xueji diff policies/ new-policies/ --generate 200 --format markdown   # shrunk examples",
+    )
+    df.add_argument(
+        "old", nargs="?", metavar="OLD", help="the policy set before the revision (a directory or its xueji.yaml)"
+    )
+    df.add_argument("new", nargs="?", metavar="NEW", help="the policy set after the revision")
+    df.add_argument("--from", dest="from_date", metavar="DATE", help="OLD is --policy as it stood on this date")
+    df.add_argument("--to", dest="to_date", metavar="DATE", help="NEW is --policy as it stood on this date")
+    df.add_argument("--records", metavar="FILE", help="records to judge: .jsonl or .csv (- for JSON Lines on stdin)")
+    df.add_argument("--generate", type=int, metavar="N", help="judge N records generated from the facts schema")
+    df.add_argument("--on", metavar="DATE", help="judge as of this date (YYYY-MM-DD; default: today)")
+    df.add_argument("--seed", type=int, help="with --generate: generation seed (default 0); -1 for random")
+    df.add_argument(
+        "--shrink-seconds",
+        type=float,
+        metavar="S",
+        help="with --generate: time for shrinking the examples, all transitions together (default 20)",
+    )
+    df.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     return p
 
 
@@ -644,6 +674,86 @@ def cmd_check(args: argparse.Namespace, lang: Lang) -> int:
     return EXIT_FINDINGS if failed else EXIT_OK
 
 
+def _diff_set(path: str) -> PolicySet:
+    """A policy set named on the command line: a directory holding xueji.yaml, or that file."""
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{path}: no such directory / 目录不存在")
+    if p.is_file() and p.name != MANIFEST:
+        raise UsageError(f"{path}: not a policy directory or its {MANIFEST} / 不是策略目录或其 {MANIFEST}")
+    if p.is_dir() and not (p / MANIFEST).is_file():
+        raise UsageError(f"{path}: not a policy directory (no {MANIFEST}) / 不是策略目录（缺少 {MANIFEST}）")
+    return load_policy(p)
+
+
+def _parse_date(option: str, text: str) -> dt.date:
+    try:
+        return as_date(text)
+    except ValueError:
+        raise UsageError(f"{option}: {text!r} is not a date (YYYY-MM-DD) / 不是有效日期") from None
+
+
+def cmd_diff(args: argparse.Namespace, lang: Lang) -> int:
+    on = _parse_on(args.on) or dt.date.today()
+    if (args.records is None) == (args.generate is None):
+        raise UsageError("give --records FILE or --generate N (one of them)")
+    if args.records is not None and (args.seed is not None or args.shrink_seconds is not None):
+        raise UsageError("--seed and --shrink-seconds go with --generate, not --records")
+    if args.generate is not None and args.generate < 1:
+        raise UsageError("--generate must be at least 1")
+    if args.shrink_seconds is not None and args.shrink_seconds <= 0:
+        raise UsageError("--shrink-seconds must be positive")
+    dated = args.from_date is not None or args.to_date is not None
+    sets = [s for s in (args.old, args.new) if s is not None]
+    if sets and (dated or args.policy is not None):
+        raise UsageError("give OLD NEW, or --policy DIR --from DATE --to DATE; not both")
+    if dated:
+        if args.from_date is None or args.to_date is None:
+            raise UsageError("--from and --to go together")
+        since, until = _parse_date("--from", args.from_date), _parse_date("--to", args.to_date)
+        whole = _load_policy_arg(args.policy)
+        old, new = diff.as_of(whole, since), diff.as_of(whole, until)
+        names = render_diff.SetName(args.policy, since), render_diff.SetName(args.policy, until)
+    elif len(sets) == 2:
+        old, new = _diff_set(args.old), _diff_set(args.new)
+        names = render_diff.SetName(args.old), render_diff.SetName(args.new)
+    else:
+        raise UsageError("give two policy sets OLD NEW, or --from DATE --to DATE (with --policy DIR)")
+    if args.generate is not None:
+        try:
+            result = diff.diff_generated(
+                old,
+                new,
+                on=on,
+                examples=args.generate,
+                seed=None if args.seed == -1 else (args.seed or 0),
+                shrink_seconds=20.0 if args.shrink_seconds is None else args.shrink_seconds,
+            )
+        except ImportError as ex:  # hypothesis is a test extra
+            raise UsageError(f"xueji diff --generate needs hypothesis: pip install 'xueji[test]' ({ex})") from None
+    else:
+        stream = batch.open_input(args.records)
+        try:
+            is_csv = args.records.lower().endswith(".csv")
+            items = batch.read_csv(stream, new.schema) if is_csv else batch.read_jsonl(stream)
+            result = diff.diff_records(old, new, items, on=on)
+        finally:
+            stream.close()
+    records = None if args.records is None else ("<stdin>" if args.records == "-" else args.records)
+    labels = render_diff.Labels(*names, records)
+    if result.errors:
+        sys.stderr.write(render_diff.diff_errors_text(result, labels, lang) + "\n")
+    if args.format == "json":
+        _print(render_diff.diff_json(result, labels))
+    else:
+        titles = render_diff.article_titles(old, new)
+        render = render_diff.diff_markdown if args.format == "markdown" else render_diff.diff_text
+        _print(render(result, labels, titles, lang))
+    if result.errors and args.records is not None:
+        return EXIT_USAGE
+    return EXIT_FINDINGS if result.has_changes else EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Lang], int]] = {
     "test": cmd_test,
     "coverage": cmd_coverage,
@@ -652,6 +762,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Lang], int]] = {
     "lint": cmd_lint,
     "deadlines": cmd_deadlines,
     "fmt": cmd_fmt,
+    "diff": cmd_diff,
 }
 
 
