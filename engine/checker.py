@@ -69,6 +69,7 @@ BUILTINS: dict[str, Builtin] = {
     "year_of": Builtin((t.DATE,), t.INT, "the calendar year of a date"),
     "end_of_year": Builtin((t.DATE,), t.DATE, "31 December of the date's year"),
     "yearmonth_of": Builtin((t.DATE,), t.YEARMONTH, "the year-month of a date"),
+    "blank": Builtin((t.TEXT,), t.BOOL, "the text is empty or only white space (str.isspace: U+3000 too)"),
 }
 
 MESSAGE_NAMES: dict[str, t.Type] = {"due": t.Nullable(t.DATE), "subject": t.TEXT}

@@ -257,6 +257,8 @@ def _call(e: s.Call, ctx: Ctx) -> Any:
             return dt.date(d.year, 12, 31)
         case "yearmonth_of", [d]:
             return f"{d:%Y-%m}"
+        case "blank", [text]:
+            return not text.strip()
     raise AssertionError(f"unknown function {e.fn}")
 
 
