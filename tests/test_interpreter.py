@@ -189,6 +189,14 @@ articles:
           let r = diploma.record
           require r exists and lost_diplomas = 0
         message: {zh: "?", en: "?"}
+  - article: 93
+    title: any with an absent `where` fact and an absent body
+    text: probe
+    rules:
+      - id: probe.any_where_and_body
+        rule: |
+          require any(y in academic_years where y.tuition_paid: y.registered_on exists)
+        message: {zh: "?", en: "?"}
   - article: 92
     title: blank text
     text: probe
@@ -242,6 +250,21 @@ def test_probe_any_with_absent_where_fact(probe_policy: PolicySet) -> None:
 def test_probe_rule_local_name_in_global_definition(probe_policy: PolicySet) -> None:
     """Regression: a global definition never sees the `let`s of the rule that first used it."""
     assert probe(probe_policy, "probe.local_leak") == (Outcome.SATISFIED, Outcome.SATISFIED)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="compiler bug: when an element's `where` and body both read absent facts, the compiled "
+    "any/all (Compiler._aggregate, element()) names only the body's paths; the interpreter names both",
+)
+def test_probe_any_with_absent_where_and_body_names_both(probe_policy: PolicySet) -> None:
+    """academic_years[0] lacks tuition_paid (the `where`) and registered_on (the body): unknown,
+    naming both, in both evaluators (as `and` does)."""
+    on = dt.date(2025, 1, 1)
+    (compiled,) = evaluate(PROBE_RECORD, on=on, policy=probe_policy).by_rule("probe.any_where_and_body")
+    (interpreted,) = interpret(probe_policy, PROBE_RECORD, on=on).by_rule("probe.any_where_and_body")
+    assert "academic_years[0].tuition_paid" in interpreted.missing
+    assert (compiled.outcome, compiled.missing) == (interpreted.outcome, interpreted.missing)
 
 
 # ------------------------------------------------------------------ probes: the builtin blank(text)
