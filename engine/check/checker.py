@@ -71,6 +71,7 @@ BUILTINS: dict[str, Builtin] = {
     "end_of_year": Builtin((t.DATE,), t.DATE, "31 December of the date's year"),
     "start_of_year": Builtin((t.INT,), t.DATE, "1 January of a year: start_of_year(admission.year)"),
     "yearmonth_of": Builtin((t.DATE,), t.YEARMONTH, "the year-month of a date"),
+    "blank": Builtin((t.TEXT,), t.BOOL, "the text is empty or only white space (str.isspace: U+3000 too)"),
 }
 
 MESSAGE_NAMES: dict[str, t.Type] = {"due": t.Nullable(t.DATE), "subject": t.TEXT}

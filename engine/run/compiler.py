@@ -482,6 +482,9 @@ class Compiler:
         if e.fn == "yearmonth_of":
             (f,) = args
             return lambda env: f"{f(env):%Y-%m}"
+        if e.fn == "blank":
+            (f,) = args
+            return lambda env: not f(env).strip()
         raise AssertionError(f"unknown function {e.fn}")
 
     def _aggregate(self, e: s.Aggregate) -> Fn:

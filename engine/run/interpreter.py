@@ -281,6 +281,8 @@ def _call(e: s.Call, ctx: Ctx) -> Any:
             return start_of_year(year)
         case "yearmonth_of", [d]:
             return f"{d:%Y-%m}"
+        case "blank", [text]:
+            return not text.strip()
     raise AssertionError(f"unknown function {e.fn}")
 
 
