@@ -232,9 +232,9 @@ def test_a_pinned_failure_says_so_and_junit_names_the_version(two: engine.Policy
     (r,) = (report := run_cases(load_cases([write(tmp_path, text)]), two, fixtures_dir=FIXTURES)).results
     assert r.status is Status.FAILED
     shown = failure_text(r, "en")
-    assert "judged under version 2025 alone (version:)" in shown
+    assert "  pinned to version 2025 (version:)" in shown
     assert "actual:   satisfied, due 2025-09-28, version 2025 (arose 2025-09-01)" in shown
-    assert "仅按版本 2025 判断" in failure_text(r, "zh")
+    assert "  限定版本 2025（version:）" in failure_text(r, "zh")
     props = {p.get("name"): p.get("value") for p in ET.fromstring(junit_xml(report)).iter("property")}
     assert props == {"version": "2025", "versions": "2025"}
     (case,) = json.loads(report_json(report))["cases"]

@@ -15,7 +15,7 @@ from typing import Any
 from engine.diagnostics import Diagnostic, Lang
 from engine.lang.printer import expr as expr_text
 from engine.run.decision import Decision, Finding, Outcome
-from engine.run.explain import Step
+from engine.run.explain import Step, judged_by
 from engine.sources.policy import PolicySet
 
 _OUTCOME_ORDER = {
@@ -221,9 +221,8 @@ def decision_text(
             if f.reason is not None:
                 lines.append(("      原因: " if lang == "zh" else "      reason: ") + f.reason.get(lang))
             if explain is not None:
-                judged = policy.version(f.version) if f.version is not None else version
                 lines.append("      " + judged_text(f, dec.on, lang))
-                lines.extend(_explanation(f, judged, lang, explain(f)))
+                lines.extend(_explanation(f, judged_by(policy, f, dec.on), lang, explain(f)))
     if quiet and not show_all:
         arts = (
             "、".join(f"第{a}条" for a in sorted(quiet)) if lang == "zh" else ", ".join(f"{a}" for a in sorted(quiet))

@@ -41,7 +41,7 @@ def failure_text(r: CaseResult, lang: Lang = "en") -> str:
     lines = [head]
     if r.case.version is not None:
         pin = r.case.version
-        lines.append(f"  仅按版本 {pin} 判断（version:）" if zh else f"  judged under version {pin} alone (version:)")
+        lines.append(f"  限定版本 {pin}（version:）" if zh else f"  pinned to version {pin} (version:)")
     if r.status is Status.SKIPPED:
         lines.append(("  原因: " if zh else "  reason: ") + (r.case.skip or ""))
         if r.would_pass:

@@ -1212,11 +1212,12 @@ def coverage(policy: PolicySet, report: Report) -> Coverage:
             rules: list[RuleCoverage] = []
             for r in a.rules:
                 own = {o: tuple(hits[(v.id, r.id, o)]) for o in Outcome if (v.id, r.id, o) in hits}
+                alike = [w for w in others if _same_rule(r, v, w)]
                 carried: dict[Outcome, tuple[str, tuple[str, ...]]] = {}
                 for o in Outcome:
                     if o in own:
                         continue
-                    w = next((w for w in others if (w.id, r.id, o) in hits and _same_rule(r, v, w)), None)
+                    w = next((w for w in alike if (w.id, r.id, o) in hits), None)
                     if w is not None:
                         carried[o] = (w.id, tuple(hits[(w.id, r.id, o)]))
                 rules.append(RuleCoverage(r.id, r.article, r.kind, r.is_deadline, own, carried))
