@@ -296,3 +296,46 @@ def test_the_worked_revisions_cases_pass(evaluator: str) -> None:
     )
     failed = [(r.case.name, r.status) for r in report.results if r.status is not policytest.Status.PASSED]
     assert report.ok and not failed, failed
+
+
+# ------------------------------------------------------------------------------- the impact: xueji diff
+
+
+def _students() -> list[dict[str, Any]]:
+    """Every fixture, and a few students whose registration falls under the revised Art. 9."""
+    out = [fixture(p.stem) for p in sorted(FIXTURES.glob("*.yaml"))]
+    late = fixture("first-year-2025")
+    late["id"], late["registration"]["student_notified_on"] = "notified-late-2025", "2025-11-15"
+    early = fixture("first-year-2025")
+    early["id"], early["registration"]["registered_on"] = "registered-before-revision", "2025-08-29"
+    early["registration"]["student_notified_on"] = "2025-11-15"
+    return [*out, late, early]
+
+
+def test_diff_of_the_worked_revision_shows_exactly_the_obligations_it_changes() -> None:
+    """`xueji diff --from 2025-08-31 --to 2025-09-01` on the worked revision: the students it counts are
+    exactly those with a finding of a changed rule (Art. 9, the Art. 12 college report) whose obligation
+    arose on or after 2025-09-01 and whose outcome differs between the two sets, or whose due date moved
+    while it still binds (pending or unknown); nothing else."""
+    from engine.tools import diff
+
+    on = dt.date(2025, 12, 1)
+    old, new = diff.as_of(revised(), dt.date(2025, 8, 31)), diff.as_of(revised(), REVISED_ON)
+    students = _students()
+    result = diff.diff_records(old, new, [(i + 1, r, None) for i, r in enumerate(students)], on=on)
+    expected: set[str] = set()
+    for record in students:
+        a, b = by_key(engine.evaluate(record, on=on, policy=old)), by_key(engine.evaluate(record, on=on, policy=new))
+        for key in a.keys() | b.keys():
+            moved = key in a and key in b and a[key].due != b[key].due  # a due date that still binds
+            binds = moved and a[key].outcome == b[key].outcome in (engine.Outcome.PENDING, engine.Outcome.UNKNOWN)
+            if key not in a or key not in b or a[key].outcome != b[key].outcome or binds:
+                finding = b.get(key) or a[key]
+                assert finding.rule in ("art9.student_notified", "art12.college_report"), finding
+                assert finding.arose is not None and finding.arose >= REVISED_ON, finding
+                expected.add(str(record["id"]))
+    assert {"notified-late-2025", "2024040118", "2023060214", "2022050112"} <= expected
+    assert "registered-before-revision" not in expected  # judged by 2021 in both: violated either way
+    assert result.changed == len(expected)
+    assert {t.rule for t in result.transitions()} == {"art9.student_notified", "art12.college_report"}
+    assert {t.example.student_id for t in result.transitions()} <= expected

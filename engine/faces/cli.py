@@ -32,6 +32,8 @@ from engine.faces.render import (
     diagnostics_text,
     summary_counts,
     to_json,
+    versions_json,
+    versions_text,
 )
 from engine.resources import bundled_policy_dir
 from engine.run.decision import Decision, Finding
@@ -430,9 +432,10 @@ def _explainer(policy: PolicySet, record: Any, on: dt.date) -> Callable[[Finding
     return lambda finding: explain(policy, facts, on, finding)
 
 
-def lint_diagnostics(paths: Sequence[str]) -> list[Diagnostic]:
-    """Every diagnostic of the policy sets at ``paths`` (errors and warnings)."""
+def lint_policies(paths: Sequence[str]) -> tuple[list[Diagnostic], list[PolicySet]]:
+    """Every diagnostic of the policy sets at ``paths`` (errors and warnings), and the sets that loaded."""
     out: list[Diagnostic] = []
+    loaded: list[PolicySet] = []
     for path in paths or [None]:  # type: ignore[list-item]
         root, only = _policy_root(path)
         try:
@@ -441,9 +444,10 @@ def lint_diagnostics(paths: Sequence[str]) -> list[Diagnostic]:
             found = ex.diagnostics
         else:
             found = [*ps.warnings, *_untested(ps)]
+            loaded.append(ps)
         # a single file: that file's diagnostics (and any that belong to no file)
         out.extend(d for d in found if only is None or d.span is None or Path(d.span.file).resolve() == only)
-    return out
+    return out, loaded
 
 
 def _untested(ps: PolicySet) -> list[Diagnostic]:
@@ -501,16 +505,22 @@ def _policy_root(path: str | None) -> tuple[Path | None, Path | None]:
 
 def cmd_lint(args: argparse.Namespace, lang: Lang) -> int:
     # PATH... or, like every verb, --policy DIR (default: the bundled policy set)
-    diags = lint_diagnostics(args.paths or ([args.policy] if args.policy else []))
+    diags, loaded = lint_policies(args.paths or ([args.policy] if args.policy else []))
     if args.format == "json":
-        _print(to_json({"diagnostics": [d.to_dict() for d in diags]}))
+        versions = [v for ps in loaded for v in versions_json(ps)]
+        _print(to_json({"diagnostics": [d.to_dict() for d in diags], "versions": versions}))
     elif args.format == "sarif":
         _print(to_json(diagnostics_sarif(diags, lang, __version__)))
     elif args.format == "github":
         if diags:
             _print(diagnostics_github(diags, lang))
-    elif diags:
-        _print(diagnostics_text(diags, lang))
+    else:
+        # a set of several versions: what each changes, before the diagnostics
+        revised = [versions_text(ps, lang) for ps in loaded if len(ps.versions) > 1]
+        if revised:
+            _print("\n".join(revised) + ("\n\n" if diags else ""))
+        if diags:
+            _print(diagnostics_text(diags, lang))
     errors = sum(d.severity is Severity.ERROR for d in diags)
     warnings = len(diags) - errors
     if args.format == "text":

@@ -5,6 +5,7 @@ They only render; nothing here decides. The CLI calls them.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -12,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.diagnostics import Diagnostic, Lang
+from engine.lang.printer import expr as expr_text
 from engine.run.decision import Decision, Finding, Outcome
-from engine.run.explain import Step
+from engine.run.explain import Step, judged_by
 from engine.sources.policy import PolicySet
 
 _OUTCOME_ORDER = {
@@ -96,6 +98,81 @@ def diagnostics_text(diags: Sequence[Diagnostic], lang: Lang) -> str:
     return "\n\n".join(diagnostic_text(d, lang, sources) for d in diags)
 
 
+# ------------------------------------------------------------------------------------------ versions
+
+_CHANGE_WORDS = {"replaces": ("替换", "replaces"), "adds": ("新增", "adds"), "repeals": ("废止", "repeals")}
+_DEFINITION_KINDS = ("defines", "redefines")
+
+
+def versions_text(policy: PolicySet, lang: Lang) -> str:
+    """What each version of ``policy`` changes in the one before it, one line a version::
+
+    version 2025 (in force from 2025-09-01, revises 2021): replaces Art. 12; adds —; repeals —;
+    parameters: college_report_window = 27 days from 2025-09-01
+    """
+    zh = lang == "zh"
+    lines = []
+    for v in policy.versions:
+        if v.previous is None:
+            lines.append(
+                f"版本 {v.id}（自 {v.effective} 起施行）：首个版本，{len(v.articles)} 条"
+                if zh
+                else f"version {v.id} (in force from {v.effective}): the first version, {len(v.articles)} articles"
+            )
+            continue
+        parts = []
+        for kind, (word_zh, word_en) in _CHANGE_WORDS.items():
+            arts = [_article_ref(int(c.what), lang) for c in v.changes if c.kind == kind]
+            parts.append(f"{word_zh} {'、'.join(arts) or '—'}" if zh else f"{word_en} {', '.join(arts) or '—'}")
+        params = []
+        for c in v.changes:
+            if c.kind == "parameter" and c.what in policy.parameters:
+                value = expr_text(policy.parameters[c.what].value_on(v.effective))
+                params.append(
+                    f"{c.what} 自 {v.effective} 起为 {value}" if zh else f"{c.what} = {value} from {v.effective}"
+                )
+        parts.append(("参数：" if zh else "parameters: ") + (("、" if zh else ", ").join(params) or "—"))
+        new, redefined = ("（新）", "（重新定义）") if zh else (" (new)", " (redefined)")
+        defs = [c.what + (new if c.kind == "defines" else redefined) for c in v.changes if c.kind in _DEFINITION_KINDS]
+        if defs:
+            parts.append(("定义：" if zh else "definitions: ") + ("、" if zh else ", ").join(defs))
+        lines.append(
+            f"版本 {v.id}（自 {v.effective} 起施行，修订 {v.previous} 版）：" + "；".join(parts)
+            if zh
+            else f"version {v.id} (in force from {v.effective}, revises {v.previous}): " + "; ".join(parts)
+        )
+    return "\n".join(lines)
+
+
+def versions_json(policy: PolicySet) -> list[dict[str, Any]]:
+    """The versions of ``policy`` with what each changes in the one before it (``xueji lint --format json``)."""
+    return [
+        {
+            "id": v.id,
+            "title": v.title,
+            "effective": v.effective.isoformat(),
+            "revises": v.previous,
+            "articles": sorted(v.articles),
+            "changes": [
+                {
+                    "kind": c.kind,
+                    "what": int(c.what) if c.kind in _CHANGE_WORDS else c.what,
+                    **(
+                        {"value": expr_text(policy.parameters[c.what].value_on(v.effective))}
+                        if c.kind == "parameter" and c.what in policy.parameters
+                        else {}
+                    ),
+                    "file": c.span.file,
+                    "line": c.span.line,
+                    "col": c.span.col,
+                }
+                for c in v.changes
+            ],
+        }
+        for v in policy.versions
+    ]
+
+
 # --------------------------------------------------------------------------------------------- decisions
 
 
@@ -117,6 +194,13 @@ def decision_text(
         else f"{who} — on {dec.on} — version {dec.version or 'none'}"
     )
     lines = [head]
+    if len(dec.versions) > 1:  # a decision that mixes versions says so
+        lines.append(
+            f"  各项义务按其产生之日施行的版本判断：版本 {'、'.join(dec.versions)}"
+            if lang == "zh"
+            else f"  judged under versions {', '.join(dec.versions)}: each obligation by the version in force "
+            "on the day it arose"
+        )
     if dec.note is not None:
         lines.append("  " + dec.note.get(lang))
     for w in dec.warnings:
@@ -148,7 +232,8 @@ def decision_text(
             if f.reason is not None:
                 lines.append(("      原因: " if lang == "zh" else "      reason: ") + f.reason.get(lang))
             if explain is not None:
-                lines.extend(_explanation(f, version, lang, explain(f)))
+                lines.append("      " + judged_text(f, dec.on, lang))
+                lines.extend(_explanation(f, judged_by(policy, f, dec.on), lang, explain(f)))
     if quiet and not show_all:
         arts = (
             "、".join(f"第{a}条" for a in sorted(quiet)) if lang == "zh" else ", ".join(f"{a}" for a in sorted(quiet))
@@ -166,6 +251,22 @@ def decision_text(
         + ", ".join(f"{outcome_word(o, lang)} {n}" for o, n in counts.items() if n)
     )
     return "\n".join(lines)
+
+
+def judged_text(f: Finding, on: dt.date, lang: Lang) -> str:
+    """Which version judged ``f`` and why: "judged under version 2021 (obligation arose on 2024-09-02)"."""
+    if f.arose is not None:
+        return (
+            f"按版本 {f.version} 判断（义务产生于 {f.arose}）"
+            if lang == "zh"
+            else f"judged under version {f.version} (obligation arose on {f.arose})"
+        )
+    return (
+        f"按版本 {f.version} 判断（{on} 施行的版本；义务产生之日不详）"
+        if lang == "zh"
+        else f"judged under version {f.version} (the version in force on {on}; the day the obligation arose "
+        "is not known)"
+    )
 
 
 def _explanation(f: Finding, version: Any, lang: Lang, steps: list[Step]) -> list[str]:

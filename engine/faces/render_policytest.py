@@ -39,6 +39,9 @@ def failure_text(r: CaseResult, lang: Lang = "en") -> str:
     zh = lang == "zh"
     head = f"{r.case.where}: {_status_word(r.status, lang)}: {r.case.name}"
     lines = [head]
+    if r.case.version is not None:
+        pin = r.case.version
+        lines.append(f"  限定版本 {pin}（version:）" if zh else f"  pinned to version {pin} (version:)")
     if r.status is Status.SKIPPED:
         lines.append(("  原因: " if zh else "  reason: ") + (r.case.skip or ""))
         if r.would_pass:
@@ -93,6 +96,10 @@ def report_json(report: Report) -> str:
                 "skip": r.case.skip,
                 "would_pass": r.would_pass,
                 "seconds": round(r.seconds, 6),
+                # the version the case is pinned to (None: each obligation by the version in force when
+                # it arose), and the versions that judged its findings
+                "version": r.case.version,
+                "versions": list(r.decision.versions) if r.decision is not None else [],
                 "mismatches": [
                     {
                         "target": m.target,
@@ -140,6 +147,11 @@ def junit_xml(report: Report, lang: Lang = "en") -> str:
                 line=str(r.case.line),
                 time=f"{r.seconds:.6f}",
             )
+            properties = _junit_properties(r, several=len(report.versions) > 1)
+            if properties:
+                props = ET.SubElement(tc, "properties")
+                for name, value in properties:
+                    ET.SubElement(props, "property", name=name, value=_xml(value))
             if r.status is Status.FAILED:
                 counts["failures"] += 1
                 n = len({m.expectation for m in r.mismatches})
@@ -166,20 +178,50 @@ def junit_xml(report: Report, lang: Lang = "en") -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+def _junit_properties(r: CaseResult, *, several: bool) -> list[tuple[str, str]]:
+    """Which version judged the case: the one it is pinned to (``version``), and with a set of several
+    versions the versions that judged its findings (``versions``)."""
+    out = []
+    if r.case.version is not None:
+        out.append(("version", r.case.version))
+    if (several or r.case.version is not None) and r.decision is not None and r.decision.versions:
+        out.append(("versions", " ".join(r.decision.versions)))
+    return out
+
+
 _COV_OUTCOMES: Final = (Outcome.VIOLATED, Outcome.SATISFIED, Outcome.PENDING, Outcome.UNKNOWN, Outcome.NOT_APPLICABLE)
+
+
+def _carried_text(cov: Coverage, version: str, source: str, lang: Lang) -> str:
+    """Where a version's coverage of a rule comes from when its own cases give none: "carried over from
+    2021" (an earlier version with the same rule text), or "same text in 2025" (a later one)."""
+    order = [v.id for v in cov.versions]
+    earlier = order.index(source) < order.index(version)
+    if lang == "zh":
+        return f"沿用自 {source} 版" if earlier else f"与 {source} 版文本相同"
+    return f"carried over from {source}" if earlier else f"same text in {source}"
 
 
 def coverage_text(cov: Coverage, lang: Lang = "zh", *, details: bool = True) -> str:
     """A table per policy version — article, title, rules, and per rule how many passing cases assert
-    each outcome — then (``details``) the names of those cases, and a final line listing the problems."""
+    each outcome in findings that version judged (``n*``: none did, the count is of cases judged under
+    another version where the rule has the same text) — then (``details``) the names of those cases, and
+    a final line listing the problems."""
     zh = lang == "zh"
     lines: list[str] = []
     heads = ["条款" if zh else "art.", "标题" if zh else "title", "规则" if zh else "rule"]
     out_heads = [outcome_word(o, lang) if zh else o.value for o in _COV_OUTCOMES]
     for v in cov.versions:
-        lines.append(
-            f"版本 {v.id}（自 {v.effective} 起施行）" if zh else f"version {v.id} (in force from {v.effective})"
-        )
+        if v.previous is None:
+            head = f"版本 {v.id}（自 {v.effective} 起施行）" if zh else f"version {v.id} (in force from {v.effective})"
+        else:
+            head = (
+                f"版本 {v.id}（自 {v.effective} 起施行，修订 {v.previous} 版）"
+                if zh
+                else f"version {v.id} (in force from {v.effective}, revises {v.previous})"
+            )
+        lines.append(head)
+        carried_any = False
         rows: list[list[str]] = []
         for a in v.articles:
             art = f"第{a.number}条" if zh else str(a.number)
@@ -203,7 +245,11 @@ def coverage_text(cov: Coverage, lang: Lang = "zh", *, details: bool = True) -> 
                         ]
                     )
                     continue
-                counts = [str(len(r.names(o))) if r.names(o) else "-" for o in _COV_OUTCOMES]
+                counts = [
+                    (str(len(r.names(o))) + ("*" if r.carried_from(o) else "")) if r.names(o) else "-"
+                    for o in _COV_OUTCOMES
+                ]
+                carried_any = carried_any or any(r.carried_from(o) for o in _COV_OUTCOMES)
                 rows.append([art if i == 0 else "", a.title if i == 0 else "", label, *counts])
         header = [*heads, *out_heads]
         widths = [max(_width(row[i]) for row in [header, *rows]) for i in range(len(header))]
@@ -216,6 +262,13 @@ def coverage_text(cov: Coverage, lang: Lang = "zh", *, details: bool = True) -> 
             if zh
             else "⏱ = deadline rule; numbers count the passing cases asserting each outcome"
         )
+        if carried_any:
+            lines.append(
+                "* = 本版本没有判出该结论的用例；计数为规则文本相同的其他版本的用例（见下）"
+                if zh
+                else "* = no case judged under this version; the count is of cases judged under another version "
+                "where the rule has the same text (named below)"
+            )
         if details:
             lines.append("")
             for a in v.articles:
@@ -226,8 +279,11 @@ def coverage_text(cov: Coverage, lang: Lang = "zh", *, details: bool = True) -> 
                     for o in _COV_OUTCOMES:
                         names = r.names(o)
                         if names:
+                            source = r.carried_from(o)
+                            where = f", {_carried_text(cov, v.id, source, lang)}" if source else ""
                             lines.append(
-                                f"  {outcome_word(o, lang) if zh else o.value} ({len(names)}): " + "; ".join(names)
+                                f"  {outcome_word(o, lang) if zh else o.value} ({len(names)}{where}): "
+                                + "; ".join(names)
                             )
         lines.append("")
     problems = cov.problems()
@@ -251,6 +307,7 @@ def coverage_json(cov: Coverage) -> str:
             {
                 "id": v.id,
                 "effective": v.effective.isoformat(),
+                "revises": v.previous,
                 "articles": [
                     {
                         "article": a.number,
@@ -263,7 +320,14 @@ def coverage_json(cov: Coverage) -> str:
                                 "id": r.id,
                                 "kind": r.kind,
                                 "deadline": r.deadline,
-                                "cases": {o.value: list(r.names(o)) for o in _COV_OUTCOMES},
+                                # the cases of findings this version judged, and for an outcome none
+                                # shows, the version with the same rule text whose cases cover it
+                                "cases": {o.value: list(r.cases.get(o, ())) for o in _COV_OUTCOMES},
+                                "carried_over": {
+                                    o.value: {"version": source, "cases": list(names)}
+                                    for o, (source, names) in r.carried.items()
+                                    if o in _COV_OUTCOMES
+                                },
                             }
                             for r in a.rules
                         ],

@@ -49,36 +49,31 @@ def _chain(e: s.Expr, op: str) -> list[s.Expr]:
     return [e]
 
 
-def _judging_version(policy: PolicySet, on: dt.date, finding: Finding) -> PolicyVersion | None:
-    """The version that judged ``finding`` (the one in force when its obligation arose)."""
-    return (policy.version(finding.version) if finding.version else None) or policy.version_on(on)
-
-
 def _subject_ctx(
     policy: PolicySet, version: PolicyVersion, rule: Rule, facts: dict[str, Any], on: dt.date, finding: Finding
 ) -> Ctx | None:
     if version.info is None:
         return None
-    subject = finding.subject
+    # parameters take their value of the day the obligation arose, as when it was judged
+    base = Ctx(facts, on, policy.calendar, version, version.info, {}, day=finding.arose)
     try:
-        return next(
-            (
-                attrs.evolve(c, day=finding.arose)
-                for name, _, c in subjects(rule, Ctx(facts, on, policy.calendar, version, version.info, {}))
-                if name == subject
-            ),
-            None,
-        )
+        return next((c for name, _, c in subjects(rule, base) if name == finding.subject), None)
     except Absent:
         return None
 
 
+def judged_by(policy: PolicySet, finding: Finding, on: dt.date) -> PolicyVersion | None:
+    """The version that judged ``finding`` (the one it names; else the one in force on ``on``)."""
+    return (policy.version(finding.version) if finding.version is not None else None) or policy.version_on(on)
+
+
 def explain(policy: PolicySet, facts: dict[str, Any], on: dt.date, finding: Finding) -> list[Step]:
     """The steps that decided ``finding`` for the record whose normalised facts are ``facts`` (what
-    ``policy.schema.validate`` gives); empty when the rule or subject cannot be found."""
-    version = _judging_version(policy, on, finding)
+    ``policy.schema.validate`` gives), under the version that judged it; empty when the rule or
+    subject cannot be found."""
+    version = judged_by(policy, finding, on)
     rule = next((r for r in version.rules if r.id == finding.rule), None) if version else None
-    if rule is None or version is None:
+    if version is None or rule is None:
         return []
     ctx = _subject_ctx(policy, version, rule, facts, on, finding)
     if ctx is None:

@@ -4,17 +4,25 @@ Takes a policy directory; gives a checked and compiled :class:`~engine.sources.p
 ``warnings`` hold the checker's warnings, or raises one :class:`~engine.diagnostics.PolicyError` with
 every error found, each with its file:line:col. A file that could not be read does not hide the
 problems of the others: the rules that loaded are still checked (see ``_CONSEQUENCES_OF_UNREAD``).
+
+:func:`pinned` gives a loaded set cut down in time: to one version (what a policy test case with
+``version:`` is judged by), or as it stood on a date (what ``xueji diff`` compares).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
+import attrs
+
 from engine.check.checker import check_version
-from engine.diagnostics import PolicyError, Severity
+from engine.diagnostics import Diagnostic, PolicyError, Severity
 from engine.run.compiler import compile_version
 from engine.sources.loader import read_policy
-from engine.sources.policy import PolicySet
+from engine.sources.policy import Parameter, PolicySet, PolicyVersion
+from engine.sources.schema import Schema
 
 #: Diagnostics that start with these codes mean a file was not read (or only partly).
 _UNREAD_CODES = ("yaml-", "io-error", "file-too-large")
@@ -26,17 +34,73 @@ def load_policy(path: str | Path | None = None) -> PolicySet:
     """Load, check and compile a policy directory (default: the bundled policy set)."""
     ps, diags = read_policy(path)
     unread = any(d.severity is Severity.ERROR and d.code.startswith(_UNREAD_CODES) for d in diags)
-    for v in ps.versions:
-        info, found = check_version(ps.schema, v)
-        v.info = info
-        if unread:
-            found = [d for d in found if d.code not in _CONSEQUENCES_OF_UNREAD]
-        diags.extend(found)
-        if not unread and not any(d.severity is Severity.ERROR for d in found):
-            v.compiled = compile_version(v, info)
+    diags.extend(_check_and_compile(ps.schema, ps.versions, unread=unread))
     # a rule or definition a later version carries over is checked again: report what it finds once
     diags = list({(d.code, d.span, d.message): d for d in diags}.values())
     if any(d.severity is Severity.ERROR for d in diags):
         raise PolicyError(diags)
     ps.warnings = [d for d in diags if d.severity is not Severity.ERROR]
     return ps
+
+
+def _check_and_compile(schema: Schema, versions: Sequence[PolicyVersion], *, unread: bool = False) -> list[Diagnostic]:
+    """Check each version (its ``info``) and compile those without errors (its ``compiled``); the
+    checker's diagnostics."""
+    diags: list[Diagnostic] = []
+    for v in versions:
+        info, found = check_version(schema, v)
+        v.info = info
+        if unread:
+            found = [d for d in found if d.code not in _CONSEQUENCES_OF_UNREAD]
+        diags.extend(found)
+        if not unread and not any(d.severity is Severity.ERROR for d in found):
+            v.compiled = compile_version(v, info)
+    return diags
+
+
+def pinned(policy: PolicySet, version: str | None = None, *, until: dt.date | None = None) -> PolicySet:
+    """``policy`` cut down in time; give exactly one of ``version`` and ``until``.
+
+    * ``version``: the set pinned to that version alone, which then judges every obligation whatever
+      day it arose, with each parameter's values as they stood while it was the latest version (those
+      dated before the next version's effective date).
+    * ``until``: the set as it stood on that date: the versions effective on or before it, each judging
+      the obligations of its own time as in ``policy``, and the parameter values dated on or before it.
+
+    A parameter none of whose values is kept keeps its first (a value applies to the days before its
+    date too). The versions kept are copies (``policy`` is not touched), checked and compiled again:
+    the compiled rules capture the parameters. Raises ``KeyError`` for an unknown version id and
+    ``ValueError`` for a date before the first version took effect.
+    """
+    if (version is None) == (until is None):
+        raise TypeError("pinned() takes a version or until=, not both or neither")
+    through: dt.date | None  # the last day whose parameter values are kept (None: all)
+    if version is not None:
+        ids = [v.id for v in policy.versions]
+        if version not in ids:
+            raise KeyError(f"the policy set has no version {version!r} (it has {', '.join(ids)})")
+        i = ids.index(version)
+        kept = [policy.versions[i]]
+        through = policy.versions[i + 1].effective - dt.timedelta(days=1) if i + 1 < len(ids) else None
+    else:
+        assert until is not None
+        kept = [v for v in policy.versions if v.effective <= until]
+        if not kept:
+            first = policy.versions[0].effective if policy.versions else None
+            raise ValueError(f"no version of the policy set was in force on {until} (the first took effect on {first})")
+        through = until
+    parameters = {name: _values_through(p, through) for name, p in policy.parameters.items()}
+    versions = [attrs.evolve(v, parameters=parameters, info=None, compiled=None) for v in kept]
+    errors = [d for d in _check_and_compile(policy.schema, versions) if d.severity is Severity.ERROR]
+    if errors:  # the whole set loaded: a part of it can fail only through a bug
+        raise PolicyError(errors)
+    return attrs.evolve(policy, versions=versions, parameters=parameters)
+
+
+def _values_through(param: Parameter, through: dt.date | None) -> Parameter:
+    """``param`` with the values dated on or before ``through`` (its first if none is)."""
+    if through is None:
+        return param
+    values = [(day, value) for day, value in param.values if day <= through] or param.values[:1]
+    spans = {day: span for day, span in param.value_spans.items() if any(day == d for d, _ in values)}
+    return attrs.evolve(param, values=values, value_spans=spans)

@@ -67,6 +67,7 @@ import attrs
 from engine.diagnostics import FactsError, Msg
 from engine.run.decision import Decision, Finding, Outcome
 from engine.run.evaluate import evaluate
+from engine.run.pipeline import pinned
 from engine.sources.policy import PolicySet
 from engine.sources.schema import Schema
 
@@ -96,12 +97,13 @@ Key = tuple[int, str, str, Outcome | None, Outcome | None]
 
 
 def as_of(policy: PolicySet, day: dt.date) -> PolicySet:
-    """The policy set as it stood on ``day``: only the versions whose effective date is on or before it.
-
-    The new set shares the schema, the calendar and the version objects (each keeps its
-    ``measures_effective``, the date the measures first took effect), so judging a record under it is
-    judging it under the measures as they stood then."""
-    return attrs.evolve(policy, versions=[v for v in policy.versions if v.effective <= day])
+    """The policy set as it stood on ``day``: the versions whose effective date is on or before it, and
+    the parameter values dated on or before it (:func:`engine.run.pipeline.pinned`); each version keeps
+    its ``measures_effective``, so judging a record under it is judging it under the measures as they
+    stood then. Before the first version: a set with no version (nothing is judged)."""
+    if not any(v.effective <= day for v in policy.versions):
+        return attrs.evolve(policy, versions=[])
+    return pinned(policy, until=day)
 
 
 # --------------------------------------------------------------------------------------------- results

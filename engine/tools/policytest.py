@@ -6,12 +6,13 @@ patched), the date it is judged on, and the outcomes they expect, rule by rule o
 
 * :func:`load_cases` reads case files into :class:`Case` values, each located at its ``name:`` key
   (file:line). A case that cannot be read is kept, with its problems, and reported as an error.
-* :func:`run_cases` judges every case with :func:`~engine.evaluate.evaluate` and compares the
-  findings with the expectations: each case passes, fails (a list of "expected X, got Y"), is an
+* :func:`run_cases` judges every case with :func:`~engine.evaluate.evaluate` (a case with
+  ``version:`` under the set pinned to that version, :func:`~engine.run.pipeline.pinned`) and compares
+  the findings with the expectations: each case passes, fails (a list of "expected X, got Y"), is an
   error (unknown rule id or fixture, a record the facts schema rejects, an engine crash) or is
   skipped (``skip: "<reason>"``; it is still run, to say when the skip can go). Nothing escapes.
-* :func:`coverage` lists, per article and rule, which passing cases asserted each outcome, and
-  :meth:`Coverage.problems` what is untested.
+* :func:`coverage` lists, per version, article and rule, which passing cases asserted each outcome in
+  findings that version judged, and :meth:`Coverage.problems` what is untested.
 * Renderers: :func:`report_text`, :func:`report_json`, :func:`junit_xml`, :func:`coverage_text`,
   :func:`coverage_json` (Chinese or English text).
 """
@@ -31,12 +32,14 @@ from typing import Any, Final
 import attrs
 
 from engine.diagnostics import Diagnostic, FactsError, Lang, Msg, Severity, Span, XuejiError
+from engine.lang import syntax as s
 from engine.resources import data_path
 from engine.run.decision import Decision, Finding, Outcome
 from engine.run.evaluate import evaluate
+from engine.run.pipeline import pinned
 from engine.sources.factpath import parse as _parse_path
 from engine.sources.factpath import show as _show
-from engine.sources.policy import PolicySet, Rule
+from engine.sources.policy import PolicySet, PolicyVersion, Rule
 from engine.sources.yamlsource import YMap, YNode, YScalar, YSeq, load_data, load_yaml, to_python
 
 __all__ = [
@@ -65,6 +68,7 @@ _CASE_KEYS: Final = (
     "patch",
     "remove",
     "on",
+    "version",
     "expect",
     "expect_none_judged",
     "skip",
@@ -138,6 +142,10 @@ class Case:
     note: str = ""
     #: why the case cannot be run: it is reported as an error
     problems: tuple[Msg, ...] = ()
+    #: ``version:`` — the case is judged by this version alone (None: each obligation by the version in
+    #: force when it arose), and where the key is written
+    version: str | None = None
+    version_span: Span | None = None
 
     @property
     def file(self) -> str:
@@ -166,10 +174,11 @@ def untested_rules(policy: PolicySet, cases: Sequence[Case]) -> list[Rule]:
     named = {e.rule for c in cases for e in c.expect if e.rule is not None}
     articles = {e.article for c in cases for e in c.expect if e.article is not None}
     judged_all = any(c.expect_none_judged for c in cases)
-    rules = {(r.id, r.span): r for v in policy.versions for r in v.rules}  # carried-over rules once
+    # a rule a later version carries over is written once: named once
+    written = {(r.id, r.span): r for v in policy.versions for r in v.rules}
     return [
         r
-        for r in rules.values()
+        for r in written.values()
         if r.kind != "invariant" and r.id not in named and r.article not in articles and not judged_all
     ]
 
@@ -456,6 +465,20 @@ def _parse_case(node: YNode, file: str) -> Case:
         else:
             bad(skip_node.span, "skip: 应写明跳过的原因（文字）", "skip: must give the reason for skipping (text)")
 
+    version: str | None = None
+    version_span: Span | None = None
+    version_node = value("version")
+    if version_node is not None:
+        raw = version_node.value if isinstance(version_node, YScalar) else None
+        if isinstance(raw, str | int) and not isinstance(raw, bool) and str(raw).strip():
+            version, version_span = str(raw).strip(), version_node.span
+        else:
+            bad(
+                version_node.span,
+                'version: 应为策略版本的编号，例如 "2021"',
+                'version: must be the id of a version of the policy set, e.g. "2021"',
+            )
+
     note_node = value("note")
     note = str(note_node.value) if isinstance(note_node, YScalar) and note_node.value is not None else ""
     return Case(
@@ -471,6 +494,8 @@ def _parse_case(node: YNode, file: str) -> Case:
         skip,
         note,
         tuple(problems),
+        version,
+        version_span,
     )
 
 
@@ -636,6 +661,8 @@ class CaseResult:
 @attrs.frozen(eq=False)
 class Report:
     results: tuple[CaseResult, ...]
+    #: the ids of the policy set's versions (with several, the reports say which version judged what)
+    versions: tuple[str, ...] = ()
 
     def counts(self) -> dict[Status, int]:
         out = dict.fromkeys(Status, 0)
@@ -670,15 +697,27 @@ class _RuleInfo:
 
 
 class _Index:
-    """What the cases may name: the rule ids and article numbers of every version of the policy set."""
+    """What the cases may name: the rule ids and article numbers of every version of the policy set, and
+    its versions; and the set pinned to each version a case names (checked and compiled once)."""
 
     def __init__(self, policy: PolicySet) -> None:
+        self.policy = policy
         self.rules: dict[str, _RuleInfo] = {}
         self.articles: set[int] = set()
         for v in policy.versions:
             self.articles.update(v.articles)
             for r in v.rules:
                 self.rules.setdefault(r.id, _RuleInfo(r.id, r.article, r.kind, r.is_deadline))
+        self._pinned: dict[str, PolicySet] = {}
+
+    def policy_for(self, case: Case) -> PolicySet:
+        """The set that judges ``case``: the whole set, or the set pinned to the case's ``version:``."""
+        vid = case.version
+        if vid is None:
+            return self.policy
+        if vid not in self._pinned:
+            self._pinned[vid] = pinned(self.policy, vid)
+        return self._pinned[vid]
 
 
 Evaluator = Callable[..., Decision]
@@ -705,7 +744,8 @@ def run_cases(
         found = [policy.root.parent / "fixtures", Path.cwd() / "fixtures", data_path("fixtures")]
         dirs = list(dict.fromkeys(d.resolve() for d in found))
     cache: dict[Path, Any] = {}
-    return Report(tuple(_run_one(c, policy, index, dirs, cache, evaluator) for c in cases))
+    results = tuple(_run_one(c, policy, index, dirs, cache, evaluator) for c in cases)
+    return Report(results, tuple(v.id for v in policy.versions))
 
 
 def _run_one(
@@ -750,8 +790,9 @@ def _judge_case(
     _check_names(case, index)
     record = _record(case, dirs, cache)
     assert case.on is not None  # a case without `on` has problems
+    judge = index.policy_for(case)
     try:
-        decision = evaluator(record, on=case.on, policy=policy)
+        decision = evaluator(record, on=case.on, policy=judge)
     except FactsError as ex:
         raise _CaseError(
             Msg("学生记录不符合事实模式：", "the student record does not fit the facts schema:"),
@@ -777,10 +818,10 @@ def _judge_case(
     mismatches: list[Mismatch] = []
     hits: list[Hit] = []
     for exp in case.expect:
-        m, found = _check(exp, decision)
+        m, found = _check(exp, decision, versions=len(index.policy.versions) > 1)
         mismatches.extend(m)
-        if not m and decision.version is not None:
-            hits.extend((decision.version, f.rule, f.outcome) for f in found)
+        if not m:  # each finding covers its rule in the version that judged it
+            hits.extend((f.version, f.rule, f.outcome) for f in found if f.version is not None)
     if case.expect_none_judged:
         judged = [f for f in decision.findings if f.outcome is not Outcome.NOT_APPLICABLE]
         if judged:
@@ -800,6 +841,18 @@ def _judge_case(
 
 def _check_names(case: Case, index: _Index) -> None:
     errors: list[Msg] = []
+    pinned_to = None
+    if case.version is not None:
+        pinned_to = index.policy.version(case.version)
+        if pinned_to is None:
+            known = [v.id for v in index.policy.versions]
+            raise _CaseError(
+                Msg(
+                    f"{case.version_span}: 策略中没有版本 {case.version}（已有版本：{'、'.join(known)}）",
+                    f"{case.version_span}: the policy set has no version {case.version} "
+                    f"(its versions: {', '.join(known)})",
+                )
+            )
     for exp in case.expect:
         if exp.rule is not None:
             info = index.rules.get(exp.rule)
@@ -823,6 +876,17 @@ def _check_names(case: Case, index: _Index) -> None:
         elif exp.article is not None and exp.article not in index.articles:
             errors.append(
                 Msg(f"{exp.span}: 策略中没有第{exp.article}条", f"{exp.span}: the policy has no article {exp.article}")
+            )
+        if pinned_to is not None and (
+            (exp.rule is not None and exp.rule in index.rules and not any(r.id == exp.rule for r in pinned_to.rules))
+            or (exp.article is not None and exp.article in index.articles and exp.article not in pinned_to.articles)
+        ):
+            zh, en = (exp.rule, exp.rule) if exp.rule is not None else (f"第{exp.article}条", f"article {exp.article}")
+            errors.append(
+                Msg(
+                    f"{exp.span}: 用例限定的版本 {pinned_to.id} 中没有 {zh}",
+                    f"{exp.span}: version {pinned_to.id}, which the case is pinned to, has no {en}",
+                )
             )
     if errors:
         raise _CaseError(*errors)
@@ -977,7 +1041,7 @@ def _iso(d: dt.date | None) -> str:
     return "null" if d is None else d.isoformat()
 
 
-def _got(exp: Expectation, f: Finding) -> str:
+def _got(exp: Expectation, f: Finding, *, version: bool = False) -> str:
     parts = [f.outcome.value]
     if exp.check_due or f.due is not None:
         parts.append(f"due {_iso(f.due)}")
@@ -985,11 +1049,14 @@ def _got(exp: Expectation, f: Finding) -> str:
         parts.append(f"due_not_before {_iso(f.due_not_before)}")
     if exp.missing is not None or f.missing:
         parts.append(f"missing [{', '.join(f.missing)}]")
+    if version and f.version is not None:
+        parts.append(f"version {f.version}" + (f" (arose {f.arose})" if f.arose is not None else ""))
     return ", ".join(parts)
 
 
-def _check(exp: Expectation, decision: Decision) -> tuple[list[Mismatch], list[Finding]]:
-    """Mismatches of one expectation, and the findings it matched."""
+def _check(exp: Expectation, decision: Decision, *, versions: bool = False) -> tuple[list[Mismatch], list[Finding]]:
+    """Mismatches of one expectation, and the findings it matched; with ``versions`` (a set of several
+    versions) each actual finding names the version that judged it."""
     if exp.rule is not None:
         found = [f for f in decision.findings if f.rule == exp.rule]
     else:
@@ -1022,7 +1089,7 @@ def _check(exp: Expectation, decision: Decision) -> tuple[list[Mismatch], list[F
         if exp.missing is not None and set(f.missing) != set(exp.missing):
             bad = True
         if bad:
-            got = _got(exp, f)
+            got = _got(exp, f, version=versions)
             mismatches.append(Mismatch(exp, f"{f.rule} @ {f.subject}", wanted, Msg(got, got)))
     return mismatches, found
 
@@ -1036,15 +1103,25 @@ class RuleCoverage:
     article: int
     kind: str  # require / forbid / invariant
     deadline: bool
-    #: outcome → names of the passing cases that asserted it for this rule
+    #: outcome → names of the passing cases that asserted it for this rule, in findings this version judged
     cases: dict[Outcome, tuple[str, ...]]
+    #: outcome → (version, case names) for an outcome no finding of this version shows but a finding of
+    #: another version whose rule has the same text does (the rule carried over unchanged)
+    carried: dict[Outcome, tuple[str, tuple[str, ...]]] = attrs.Factory(dict)
 
     @property
     def invariant(self) -> bool:
         return self.kind == "invariant"
 
     def names(self, outcome: Outcome) -> tuple[str, ...]:
-        return self.cases.get(outcome, ())
+        """The passing cases that cover ``outcome``: judged by this version, else by one with the same text."""
+        carried = self.carried.get(outcome)
+        return self.cases.get(outcome) or (carried[1] if carried else ())
+
+    def carried_from(self, outcome: Outcome) -> str | None:
+        """The version whose cases cover ``outcome`` when this version's do not (None: its own, or none)."""
+        carried = self.carried.get(outcome)
+        return carried[0] if carried else None
 
 
 @attrs.frozen(eq=False)
@@ -1066,6 +1143,7 @@ class VersionCoverage:
     id: str
     effective: dt.date
     articles: tuple[ArticleCoverage, ...]
+    previous: str | None = None  # the version it revises
 
 
 @attrs.frozen
@@ -1085,23 +1163,26 @@ class Coverage:
     versions: tuple[VersionCoverage, ...]
 
     def problems(self, *, pending: bool = False) -> list[Problem]:
-        """What is untested: a normative article (not informative, not the scope article) with no
-        rule; a judged rule (not an invariant) that no passing case makes ``violated``, or
-        ``satisfied``; with ``pending=True`` also a deadline rule no case makes ``pending``."""
+        """What is untested, per version: a normative article (not informative, not the scope article)
+        with no rule; a judged rule (not an invariant) that no passing case makes ``violated``, or
+        ``satisfied``; with ``pending=True`` also a deadline rule no case makes ``pending`` (a rule
+        counts as covered by the cases of another version with the same rule text)."""
         out: list[Problem] = []
+        several = len(self.versions) > 1  # then each problem names its version
         for v in self.versions:
             for a in v.articles:
                 if a.normative and not a.rules:
                     out.append(
-                        Problem(
+                        _problem(
                             "article-without-rule",
-                            v.id,
+                            v,
                             a.number,
                             None,
                             Msg(
                                 f"第{a.number}条（{a.title}）既非说明性条款，也没有规则",
                                 f"article {a.number} ({a.title}) is normative but has no rule",
                             ),
+                            several,
                         )
                     )
                 for r in a.rules:
@@ -1112,65 +1193,97 @@ class Coverage:
                         (Outcome.SATISFIED, "rule-never-satisfied"),
                     ):
                         if not r.names(outcome):
-                            out.append(
-                                Problem(
-                                    code,
-                                    v.id,
-                                    a.number,
-                                    r.id,
-                                    Msg(
-                                        f"规则 {r.id} 没有判为“{outcome.word('zh')}”（{outcome.value}）的用例",
-                                        f"no case makes rule {r.id} {outcome.value}",
-                                    ),
-                                )
+                            message = Msg(
+                                f"规则 {r.id} 没有判为“{outcome.word('zh')}”（{outcome.value}）的用例",
+                                f"no case makes rule {r.id} {outcome.value}",
                             )
+                            out.append(_problem(code, v, a.number, r.id, message, several))
                     if pending and r.deadline and not r.names(Outcome.PENDING):
-                        out.append(
-                            Problem(
-                                "deadline-never-pending",
-                                v.id,
-                                a.number,
-                                r.id,
-                                Msg(
-                                    f"期限规则 {r.id} 没有判为“待办”（pending）的用例",
-                                    f"no case makes the deadline rule {r.id} pending",
-                                ),
-                            )
+                        message = Msg(
+                            f"期限规则 {r.id} 没有判为“待办”（pending）的用例",
+                            f"no case makes the deadline rule {r.id} pending",
                         )
+                        out.append(_problem("deadline-never-pending", v, a.number, r.id, message, several))
         return out
 
 
+def _problem(code: str, v: VersionCoverage, article: int, rule: str | None, message: Msg, several: bool) -> Problem:
+    if several:
+        message = Msg(f"{message.zh}（版本 {v.id}）", f"{message.en} (version {v.id})")
+    return Problem(code, v.id, article, rule, message)
+
+
 def coverage(policy: PolicySet, report: Report) -> Coverage:
-    """Per version, article and rule: the passing cases that asserted each outcome.
+    """Per version, article and rule: the passing cases that asserted each outcome of a finding that
+    version judged (``Finding.version``).
 
     A case covers an outcome of a rule when one of its expectations (of the rule, or of the rule's
     article) holds and matched a finding of that rule with that outcome. Failing, erroneous and
-    skipped cases cover nothing.
+    skipped cases cover nothing. An outcome no finding of a version shows is still covered when a
+    finding of another version shows it and the rule means the same there: the same rule text, and the
+    same definitions it uses (a rule carried over unchanged); the nearest such version is named.
     """
     hits: dict[tuple[str, str, Outcome], list[str]] = {}
-    for r in report.results:
-        if r.status is not Status.PASSED:
+    for result in report.results:
+        if result.status is not Status.PASSED:
             continue
-        for hit in r.hits:
+        for hit in result.hits:
             names = hits.setdefault(hit, [])
-            if r.case.name not in names:
-                names.append(r.case.name)
+            if result.case.name not in names:
+                names.append(result.case.name)
     versions: list[VersionCoverage] = []
-    for v in policy.versions:
+    for i, v in enumerate(policy.versions):
+        # the other versions, nearest first (an earlier one before a later one as near)
+        others = sorted((w for w in policy.versions if w is not v), key=lambda w: abs(policy.versions.index(w) - i))
         articles: list[ArticleCoverage] = []
         for a in sorted(v.articles.values(), key=lambda a: a.number):
-            rules = tuple(
-                RuleCoverage(
-                    r.id,
-                    r.article,
-                    r.kind,
-                    r.is_deadline,
-                    {o: tuple(hits[(v.id, r.id, o)]) for o in Outcome if (v.id, r.id, o) in hits},
-                )
-                for r in a.rules
-            )
+            rules: list[RuleCoverage] = []
+            for r in a.rules:
+                own = {o: tuple(hits[(v.id, r.id, o)]) for o in Outcome if (v.id, r.id, o) in hits}
+                alike = [w for w in others if _same_rule(r, v, w)]
+                carried: dict[Outcome, tuple[str, tuple[str, ...]]] = {}
+                for o in Outcome:
+                    if o in own:
+                        continue
+                    w = next((w for w in alike if (w.id, r.id, o) in hits), None)
+                    if w is not None:
+                        carried[o] = (w.id, tuple(hits[(w.id, r.id, o)]))
+                rules.append(RuleCoverage(r.id, r.article, r.kind, r.is_deadline, own, carried))
             articles.append(
-                ArticleCoverage(a.number, a.title, a.chapter, a.informative, a.number == v.scope_article, rules)
+                ArticleCoverage(a.number, a.title, a.chapter, a.informative, a.number == v.scope_article, tuple(rules))
             )
-        versions.append(VersionCoverage(v.id, v.effective, tuple(articles)))
+        versions.append(VersionCoverage(v.id, v.effective, tuple(articles), v.previous))
     return Coverage(tuple(versions))
+
+
+def _same_rule(rule: Rule, version: PolicyVersion, other: PolicyVersion) -> bool:
+    """``other`` has ``rule`` (by id) with the same text, using the same definitions."""
+    theirs = next((r for r in other.rules if r.id == rule.id), None)
+    return (
+        theirs is not None
+        and theirs.source == rule.source
+        and _definitions_used(rule, version) == _definitions_used(theirs, other)
+    )
+
+
+def _definitions_used(rule: Rule, version: PolicyVersion) -> dict[str, s.Let | s.Deadline]:
+    """The version's definitions that ``rule`` uses, directly or through other definitions."""
+    used: dict[str, s.Let | s.Deadline] = {}
+    todo = [e for st in rule.program.statements for e in _statement_exprs(st)]
+    while todo:
+        for node in s.walk(todo.pop()):
+            name = node.id if isinstance(node, s.Name) else node.fn if isinstance(node, s.Call) else None
+            d = version.definitions.get(name) if name is not None else None
+            if d is not None and name not in used:
+                used[d.name] = d.stmt
+                todo.append(d.stmt.expr)
+    return used
+
+
+def _statement_exprs(st: s.Statement) -> tuple[s.Expr, ...]:
+    match st:
+        case s.For(collection=e) | s.Let(expr=e) | s.Deadline(expr=e) | s.Arises(expr=e):
+            return (e,)
+        case s.Verdict(cond=cond, clauses=clauses):
+            return (cond, *(c.expr for c in clauses))
+    return ()
