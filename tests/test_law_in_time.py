@@ -132,7 +132,11 @@ def test_the_bundled_set_is_unchanged_by_the_example() -> None:
 
 
 def _set(tmp_path: Path, manifest: str, files: dict[str, str]) -> Path:
+    """A policy set in ``tmp_path``: the manifest, the files, and the bundled facts schema."""
     tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "schema.yaml").write_text(
+        (ROOT / "policies" / "schema.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     (tmp_path / "xueji.yaml").write_text(textwrap.dedent(manifest), encoding="utf-8")
     for name, text in files.items():
         path = tmp_path / name
@@ -167,7 +171,7 @@ def _diagnostics(path: Path) -> list[engine.Diagnostic]:
 
 
 def test_a_revision_that_changes_nothing_is_a_diagnostic(tmp_path: Path) -> None:
-    base = _set(
+    _set(
         tmp_path / "base",
         """\
         name: base
@@ -177,7 +181,6 @@ def test_a_revision_that_changes_nothing_is_a_diagnostic(tmp_path: Path) -> None
         """,
         {"v1/a.yaml": _ART12.format(window="1 month")},
     )
-    (base / "schema.yaml").write_text((ROOT / "policies" / "schema.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     revision = _set(
         tmp_path / "rev",
         """\
@@ -210,7 +213,6 @@ def test_a_duration_parameter_used_as_a_date_is_a_type_error_at_its_line_and_col
         """,
         {"v1/a.yaml": _ART12.format(window="1 month").replace("year.term_start + 1 month", "window")},
     )
-    (path / "schema.yaml").write_text((ROOT / "policies" / "schema.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     diags = _diagnostics(path)
     mismatch = [d for d in diags if d.code == "type-mismatch"]
     assert mismatch, diags
@@ -235,7 +237,6 @@ def test_a_parameter_takes_its_value_of_the_day_the_obligation_arose(tmp_path: P
         """,
         {"v1/a.yaml": _ART12.format(window="window")},
     )
-    (path / "schema.yaml").write_text((ROOT / "policies" / "schema.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     ps = engine.load_policy(path)
     record = fixture("annual-pending")
     decision = engine.evaluate(record, on="2025-12-01", policy=ps)
@@ -277,7 +278,6 @@ def test_arises_is_checked(tmp_path: Path, rule_text: str, code: str) -> None:
         'name: p\nschema: schema.yaml\nversions:\n  - {id: "1", effective: 2021-11-01, files: [v1/*.yaml]}\n',
         files,
     )
-    (path / "schema.yaml").write_text((ROOT / "policies" / "schema.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     assert code in {d.code for d in _diagnostics(path)}
 
 

@@ -409,22 +409,14 @@ class _Loader:
 
     def parameter_value(self, name: str, node: YNode) -> s.Expr | None:
         """One dated value: a literal of the language (`20 days`, `15 working days`, `3`, a date, text)."""
-        if not isinstance(node, YScalar):
-            self.bad(
-                "policy-shape",
-                node,
-                f"参数 {name} 的取值应为一个字面量",
-                f"a value of the parameter {name} must be a literal",
-            )
-            return None
-        raw = node.value
+        raw = node.value if isinstance(node, YScalar) else None
         if isinstance(raw, bool):
             return s.BoolLit(raw)
         if isinstance(raw, int):
             return s.IntLit(raw)
         if isinstance(raw, dt.date):
             return s.DateLit(raw)
-        if not isinstance(raw, str):
+        if not isinstance(node, YScalar) or not isinstance(raw, str):
             self.bad(
                 "policy-shape",
                 node,
