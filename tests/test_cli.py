@@ -34,6 +34,7 @@ import yaml
 
 from engine import __version__
 from engine.faces.cli import main
+from engine.tools.consistency import LAWS
 
 REPO = Path(__file__).resolve().parent.parent
 POLICIES = REPO / "policies"
@@ -1057,7 +1058,7 @@ def test_check_bundled(cli: CLI, work: Path) -> None:
     r = cli("check", "--examples", "5", "--lang", "en")
     assert r.code == 0, r.out
     lines = r.out.splitlines()
-    assert len(lines) == 9
+    assert len(lines) == len(LAWS)  # one line per law
     assert all(line.split()[-1] == "ok" for line in lines)
 
 
@@ -1290,6 +1291,21 @@ def test_explain_marks_the_pending_operand_and_an_unknown_clause(cli: CLI, in_re
     for f in unknown:
         (last,) = [s for s in f["explanation"] if s["decided"]]
         assert last["value"].startswith("unknown"), f
+
+
+def test_explain_shows_the_record_as_of_on(cli: CLI, in_repo: Path) -> None:
+    """--explain judges the record cut back to ``on``, like evaluate: a notification dated after ``on``
+    has not happened yet (Art. 9 violated, its `exists` operand decided), and the comparison it guards
+    is shown as not evaluated instead of failing; the decision warns what was cut."""
+    r = cli("eval", "fixtures/first-year-2025.yaml", "--on", "2025-09-20", "--format", "json", "--explain")
+    (data,) = json.loads(r.out)
+    (warning,) = [w for w in data["warnings"] if w["code"] == "dated-after-on"]
+    assert "registration.student_notified_on" in warning["en"]
+    (f,) = [f for f in data["findings"] if f["rule"] == "art9.student_notified"]
+    assert f["outcome"] == "violated"
+    steps = [(s["label"], s["value"], s["decided"]) for s in f["explanation"]]
+    assert ("require", "false", True) in steps
+    assert ("  and", "not evaluated (an earlier operand guards it)", False) in steps
 
 
 def test_lint_warns_about_a_rule_no_test_case_exercises(cli: CLI, work: Path) -> None:

@@ -101,6 +101,17 @@ def test_check_catches_injected_mistake(mistake: str, tmp_path: Path) -> None:
     engine.evaluate(failure.record, on=failure.on, policy=policy)
 
 
+def test_as_of_on_catches_an_engine_that_does_not_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine judging the whole record instead of the record as of ``on`` (the cut forgotten in
+    ``prepare``) breaks the law ``as_of_on``: a fact dated after ``on`` would count outside ``by``."""
+    from engine.sources.schema import Schema
+
+    monkeypatch.setattr(Schema, "as_of", lambda self, facts, on: (facts, []))
+    failure = dict(check_policy(engine.bundled_policy(), examples=300, laws=["as_of_on"]))["as_of_on"]
+    assert failure is not None and failure.rules
+    engine.evaluate(failure.record, on=failure.on)
+
+
 def test_cli_check_prints_counterexample_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     law, file, old, new = MISTAKES["duplicate_rule_with_opposite_verdict"]
     root = _copy_policy(tmp_path)

@@ -520,3 +520,79 @@ def test_chinese_messages_show_enum_members_by_their_chinese_names() -> None:
     (f,) = engine.evaluate(record, on="2024-11-15").by_rule("art8.registration_after_data_correction")
     assert "录取数据缺失" in f.message.zh
     assert "Admission data missing" in f.message.en
+
+
+# ------------------------------------------------------------------------------------ the record as of `on`
+
+
+def test_a_record_is_cut_back_to_on_with_one_warning() -> None:
+    """Facts dated after ``on`` have not happened yet (interpretation.md, "The record as of `on`"):
+    the graduation and the credential of 2023-06-30 do not exist on 2023-06-20, the status's end has
+    not come; one warning, ``dated-after-on``, names them in both languages."""
+    record, _ = fixture("graduate-complete.yaml")
+    before = copy.deepcopy(record)
+    decision = engine.evaluate(record, on="2023-06-20")
+    assert record == before
+    (warning,) = [w for w in decision.warnings if w.code == "dated-after-on"]
+    cut = "full_time_statuses[0].to, graduation, diplomas[0]"
+    assert warning.path == "full_time_statuses[0].to"
+    assert cut in warning.message.en and "2023-06-20" in warning.message.en
+    assert cut in warning.message.zh and "视为尚未发生" in warning.message.zh
+    assert not [
+        f for f in decision.findings if f.article in (13, 14, 15, 16, 17) and f.outcome is not Outcome.NOT_APPLICABLE
+    ]
+    assert [w.code for w in engine.evaluate(record, on="2023-07-07").warnings] == []  # e-registered that day
+
+
+def test_as_of_leaves_facts_alone_and_costs_nothing_when_nothing_is_later() -> None:
+    """``Schema.as_of`` never changes its input; with nothing dated after ``on`` it returns the facts
+    themselves (no copy), and it reports the paths it cut."""
+    schema = engine.bundled_policy().schema
+    record, _ = fixture("graduate-complete.yaml")
+    facts, _ = schema.validate(record)
+    same, paths = schema.as_of(facts, dt.date(2024, 1, 1))
+    assert same is facts and paths == []
+    kept = copy.deepcopy(facts)
+    cut, paths = schema.as_of(facts, dt.date(2022, 9, 10))
+    assert facts == kept
+    assert paths == [
+        "full_time_statuses[0].to",
+        "academic_years[3].college_reported_on",
+        "academic_years[3].e_registered_on",
+        "graduation",
+        "diplomas[0]",
+    ]
+    assert cut["graduation"] is None and cut["diplomas"] == [] and cut["full_time_statuses"][0]["to"] is None
+    assert cut["academic_years"][3]["registered_on"] == dt.date(2022, 9, 5)  # on or before `on`: kept
+    assert cut["academic_years"][3]["term_start"] == dt.date(2022, 8, 29)  # a calendar fact: never cut
+
+
+def test_a_left_out_element_renumbers_the_later_ones() -> None:
+    """A status change dated after ``on`` leaves the list; the findings number the others without it,
+    and the warning says so."""
+    record, _ = fixture("annual-pending.yaml")
+    record["status_changes"] = [
+        {"kind": "suspension", "on": "2025-10-08", "marked_on": None},
+        {"kind": "change_of_major", "on": "2025-06-20", "marked_on": None},
+    ]
+    decision = engine.evaluate(record, on="2025-09-10")
+    (f,) = [f for f in decision.findings if f.rule == "art10.status_change_marked"]
+    assert (f.subject, f.outcome, f.due) == ("status_changes[0]", Outcome.PENDING, dt.date(2025, 10, 1))
+    assert f.facts["status_changes[0].on"] == dt.date(2025, 6, 20)
+    (warning,) = decision.warnings
+    assert "status_changes[0]" in warning.message.en and "numbered without it" in warning.message.en
+
+
+def test_cut_gives_the_record_as_of_on() -> None:
+    """``engine.testing.cut`` is the raw record as it stood on ``on``: acts after it are null, records
+    that did not exist yet are left out, the rest (unknown fields included) is as it was."""
+    from engine.testing import cut
+
+    record, _ = fixture("cancellation-pending.yaml")
+    record["x_note"] = "kept"
+    back = cut(record, "2025-09-20")
+    assert back is not record and record["cancellation"] is not None
+    assert back["cancellation"] is None and back["full_time_statuses"][0]["to"] is None
+    assert back["academic_years"][2]["registered_on"] == "2025-09-08" and back["x_note"] == "kept"
+    assert cut(back, dt.date(2025, 9, 20)) == back
+    assert engine.evaluate(back, on="2025-09-20").warnings[0].code == "unknown-field"

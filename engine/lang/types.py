@@ -45,6 +45,10 @@ class Field:
     type: Type
     absent_means_none: bool = False
     doc: str = ""
+    #: how judging as of a day cuts this date (``dated:`` in the schema): ``"event"`` — a date after
+    #: that day reads as none (not done yet); ``"exists"`` — the record holding it does not exist yet;
+    #: None — never cut (a calendar fact)
+    dated: Literal["event", "exists"] | None = None
 
 
 @attrs.define(eq=False)

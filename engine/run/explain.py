@@ -31,6 +31,9 @@ class Step:
     decided: bool = False
 
 
+_GUARDED = object()  # an operand that the judgement never reaches: an earlier one guards it
+
+
 def _value(e: s.Expr, ctx: Ctx) -> tuple[Any, str]:
     try:
         v = eval_expr(e, ctx)
@@ -38,6 +41,8 @@ def _value(e: s.Expr, ctx: Ctx) -> tuple[Any, str]:
         return None, "unknown (missing: " + ", ".join(dict.fromkeys(ex.paths)) + ")"
     except CalendarError as ex:
         return None, f"unknown ({ex.message.en})"
+    except TypeError:  # `x >= y` with x none: shown one by one, the operand lacks its guard `x exists`
+        return _GUARDED, "not evaluated (an earlier operand guards it)"
     if v is PENDING:
         return v, "pending"
     return v, "true" if v is True else "false" if v is False else str(v)
@@ -69,8 +74,9 @@ def judged_by(policy: PolicySet, finding: Finding, on: dt.date) -> PolicyVersion
 
 def explain(policy: PolicySet, facts: dict[str, Any], on: dt.date, finding: Finding) -> list[Step]:
     """The steps that decided ``finding`` for the record whose normalised facts are ``facts`` (what
-    ``policy.schema.validate`` gives), under the version that judged it; empty when the rule or
-    subject cannot be found."""
+    ``policy.schema.validate`` gives; they are cut back to ``on`` here, as ``evaluate`` judged them),
+    under the version that judged it; empty when the rule or subject cannot be found."""
+    facts, _ = policy.schema.as_of(facts, on)
     version = judged_by(policy, finding, on)
     rule = next((r for r in version.rules if r.id == finding.rule), None) if version else None
     if version is None or rule is None:

@@ -1,7 +1,8 @@
 """Before any rule is judged: what ``evaluate`` and the reference interpreter both do first.
 
 Takes a loaded policy set, a raw record and the date judged on; checks the record against the facts
-schema, picks the version in force and asks whether the measures apply at all (Art. 2, through the
+schema, cuts it back to that date (the record as of ``on``: a fact dated after it has not happened
+yet), picks the version in force and asks whether the measures apply at all (Art. 2, through the
 ``scope`` function each evaluator brings). Gives the decision when no rule is to be judged, else the
 normalised facts, the record's warnings and the version. Imports no evaluator.
 """
@@ -26,11 +27,15 @@ Scope = Callable[[PolicyVersion, dict[str, Any], dt.date, WorkCalendar], bool]
 def prepare(
     ps: PolicySet, student: Any, on: dt.date, scope: Scope
 ) -> Decision | tuple[dict[str, Any], Warnings, PolicyVersion]:
-    """What both evaluators do before judging rules: check the record against the schema, pick the
+    """What both evaluators do before judging rules: check the record against the schema, cut it back
+    to ``on`` (a fact dated after ``on`` has not happened yet; one warning names them), pick the
     version in force on ``on`` and ask whether the measures apply (Art. 2, ``scope(version, facts, on)``,
     which raises ``Absent`` when the record does not say). Gives the decision when no rule is to be
     judged, else the normalised facts, the record's warnings and the version."""
     facts, warned = ps.schema.validate(student)
+    facts, later = ps.schema.as_of(facts, on)  # the record as of `on`: what is dated after it has not happened
+    if later:
+        warned.append(dated_after_on(later, on))
     warnings = tuple(warned)
     sid = facts.get("id")
     version = ps.version_on(on)
@@ -59,6 +64,17 @@ def prepare(
         if not applies:
             return Decision(sid, on, version.id, (), warnings, scope_note(version.scope_article, unknown=False))
     return facts, warnings, version
+
+
+def dated_after_on(paths: list[str], on: dt.date) -> RecordWarning:
+    """The one warning for a record that dates facts after ``on``: they are judged as not happened yet."""
+    shown = ", ".join(paths)
+    zh = f"记录中以下事实的日期晚于判断日 {on}，视为尚未发生：{shown}"
+    en = f"the record dates these facts after {on}; they have not happened yet as of that day: {shown}"
+    if any(p.endswith("]") for p in paths):  # an element left out of its list: the later ones move up
+        zh += "（列表中略去的项之后的各项，在判断中序号随之前移）"
+        en += " (in the findings, the list elements after a left-out one are numbered without it)"
+    return RecordWarning(paths[0], Msg(zh, en), "dated-after-on")
 
 
 def not_in_force_note(ps: PolicySet, on: dt.date) -> Msg:

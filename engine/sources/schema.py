@@ -9,17 +9,18 @@ path. Unknown fields and ``null`` where "none" makes no sense are warnings, neve
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import difflib
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
 from engine.diagnostics import Diagnostic, FactProblem, FactsError, Msg, PolicyError, RecordWarning, error
 from engine.lang.limits import MAX_COLLECTION
-from engine.lang.types import PRIMITIVES, EnumT, Field, ListT, Nullable, Prim, RecordT, Type
+from engine.lang.types import PRIMITIVES, EnumT, Field, ListT, Nullable, Prim, RecordT, Type, strip
 from engine.sources.yamlsource import YMap, YNode, YScalar, YSeq
 
 _TYPE_RE = re.compile(r"^\s*(?:list\[\s*(?P<elem>\w+)\s*\]|(?P<name>\w+))\s*(?P<q>\?)?\s*$")
@@ -30,6 +31,8 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")  # fromisoformat alone would take 
 Problems = list[FactProblem]
 Warnings = list[RecordWarning]
 Validator = Callable[[Any, str, Problems, Warnings], Any]
+Dated = Literal["event", "exists"]
+After = Callable[[Any, dt.date], bool]
 
 
 @attrs.define
@@ -39,12 +42,43 @@ class Schema:
     enums: dict[str, EnumT]
     max_collection: int = MAX_COLLECTION
     _validator: Validator | None = None
+    _cut: tuple[After | None, dict[RecordT, _Cut]] | None = None  # behind as_of, built on first use
 
     def type_named(self, name: str) -> Type | None:
         return PRIMITIVES.get(name) or self.records.get(name) or self.enums.get(name)
 
     def type_names(self) -> list[str]:
         return [*PRIMITIVES, *self.records, *self.enums]
+
+    # ------------------------------------------------------------------------------------ as of `on`
+
+    def as_of(self, facts: dict[str, Any], on: dt.date) -> tuple[dict[str, Any], list[str]]:
+        """The normalised ``facts`` (what :meth:`validate` gives) cut back to ``on``, and the paths that
+        dated something after it. Per the schema's ``dated:`` declarations, an ``event`` date after
+        ``on`` reads as none (not done yet) and an ``exists`` date after ``on`` removes the record
+        holding it (from its list, or the nullable field becomes none). ``facts`` is not changed; when
+        nothing is dated after ``on`` it is returned as is, after one pass over the dated fields."""
+        after, plans = self._time_cut()
+        if after is None or not after(facts, on):
+            return facts, []
+        paths: list[str] = []
+        return _cut_record(plans, self.root, facts, on, "", paths, _normalised_date), paths
+
+    def as_of_raw(self, record: Any, on: dt.date) -> tuple[Any, list[str]]:
+        """:meth:`as_of` for a raw record (parsed JSON/YAML, dates as ISO strings): a new record, cut
+        back to ``on``, that :meth:`validate` accepts whenever it accepts ``record``, and the paths cut.
+        Values the schema does not describe (unknown fields, malformed values) are copied unchanged."""
+        record = copy.deepcopy(record)
+        _, plans = self._time_cut()
+        if not isinstance(record, dict) or self.root not in plans:
+            return record, []
+        paths: list[str] = []
+        return _cut_record(plans, self.root, record, on, "", paths, _raw_date), paths
+
+    def _time_cut(self) -> tuple[After | None, dict[RecordT, _Cut]]:
+        if self._cut is None:
+            self._cut = (_after_fn(self.root), _cut_plans(self.root))
+        return self._cut
 
     # ------------------------------------------------------------------------------------- records
 
@@ -323,6 +357,172 @@ def _enum_validator(t: EnumT) -> Validator:
     return v_enum
 
 
+# ------------------------------------------------------------------------------------------- as of `on`
+
+_DROP = object()  # a record that does not exist yet as of `on`
+
+
+def _normalised_date(v: Any) -> dt.date | None:
+    return v if isinstance(v, dt.date) else None
+
+
+def _raw_date(v: Any) -> dt.date | None:
+    """A raw value's date when :meth:`Schema.validate` would read it as one, else None (left alone)."""
+    if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+        return v
+    if isinstance(v, str) and _DATE_RE.match(v):
+        try:
+            return dt.date.fromisoformat(v)
+        except ValueError:
+            return None
+    return None
+
+
+def _record_in(t: Type) -> tuple[RecordT | None, bool]:
+    """The record type a field holds (directly, nullable or as list elements), and whether in a list."""
+    t = strip(t)
+    if isinstance(t, ListT):
+        elem = strip(t.elem)
+        return (elem, True) if isinstance(elem, RecordT) else (None, True)
+    return (t, False) if isinstance(t, RecordT) else (None, False)
+
+
+def _dated_records(root: RecordT) -> set[RecordT]:
+    """The record types reachable from ``root`` that hold a dated field, or hold one that does."""
+    reach: dict[RecordT, list[RecordT]] = {}
+    todo = [root]
+    while todo:
+        rt = todo.pop()
+        if rt in reach:
+            continue
+        reach[rt] = [sub for f in rt.fields.values() if (sub := _record_in(f.type)[0]) is not None]
+        todo.extend(reach[rt])
+    dated = {rt for rt in reach if any(f.dated for f in rt.fields.values())}
+    grew = True
+    while grew:  # holders of holders, up to a fixed point (record types may be recursive)
+        more = {rt for rt, subs in reach.items() if rt not in dated and any(sub in dated for sub in subs)}
+        dated |= more
+        grew = bool(more)
+    return dated
+
+
+def _after_fn(root: RecordT) -> After | None:
+    """A path-free test of normalised facts: does anything dated in them fall after `on`? None when the
+    schema dates nothing. It reads each dated field once and copies nothing; a record type with no
+    dated record beneath it (most of them) is checked inline, without a call."""
+    dated = _dated_records(root)
+    fns: dict[RecordT, After] = {}
+    own = {rt: tuple(f.name for f in rt.fields.values() if f.dated) for rt in dated}
+    nested = {
+        rt: tuple(
+            (f.name, in_list, sub)
+            for f in rt.fields.values()
+            for sub, in_list in (_record_in(f.type),)
+            if sub is not None and sub in dated
+        )
+        for rt in dated
+    }
+
+    def build(rt: RecordT) -> After:
+        names = own[rt]
+        # (field, in a list?, the sub-record's own dated fields, its test when it holds dated records too)
+        subs = tuple((name, in_list, own[sub], sub if nested[sub] else None) for name, in_list, sub in nested[rt])
+
+        def after(d: Any, on: dt.date) -> bool:
+            get = d.get
+            for name in names:
+                v = get(name)
+                if v is not None and v > on:
+                    return True
+            for name, in_list, sub_names, deeper in subs:
+                v = get(name)
+                if v is None:
+                    continue
+                for e in v if in_list else (v,):
+                    if deeper is not None:
+                        if fns[deeper](e, on):
+                            return True
+                        continue
+                    eget = e.get
+                    for n in sub_names:
+                        x = eget(n)
+                        if x is not None and x > on:
+                            return True
+            return False
+
+        return after
+
+    for rt in dated:
+        fns[rt] = build(rt)
+    return fns.get(root)
+
+
+@attrs.frozen
+class _Cut:
+    """How time cuts one record type: its ``exists`` and ``event`` dates, and the fields holding
+    records with dated fields (name, in a list?, their type)."""
+
+    exists: tuple[str, ...]
+    events: tuple[str, ...]
+    subs: tuple[tuple[str, bool, RecordT], ...]
+
+
+def _cut_plans(root: RecordT) -> dict[RecordT, _Cut]:
+    dated = _dated_records(root)
+    return {
+        rt: _Cut(
+            tuple(f.name for f in rt.fields.values() if f.dated == "exists"),
+            tuple(f.name for f in rt.fields.values() if f.dated == "event"),
+            tuple(
+                (f.name, in_list, sub)
+                for f in rt.fields.values()
+                for sub, in_list in (_record_in(f.type),)
+                if sub is not None and sub in dated
+            ),
+        )
+        for rt in dated
+    }
+
+
+def _cut_record(
+    plans: dict[RecordT, _Cut],
+    rt: RecordT,
+    d: dict[str, Any],
+    on: dt.date,
+    path: str,
+    paths: list[str],
+    date_of: Callable[[Any], dt.date | None],
+) -> Any:
+    """A copy of the record ``d`` cut back to ``on`` (``_DROP`` when one of its ``exists`` dates falls
+    after it), adding to ``paths`` what was cut; parts with nothing dated are shared, not copied.
+    ``date_of`` reads a date field's value (None: no date to cut by)."""
+    plan = plans[rt]
+    for name in plan.exists:
+        when = date_of(d.get(name))
+        if when is not None and when > on:
+            paths.append(path)
+            return _DROP
+    out = dict(d)
+    prefix = f"{path}." if path else ""
+    for name in plan.events:
+        when = date_of(d.get(name))
+        if when is not None and when > on:
+            out[name] = None
+            paths.append(prefix + name)
+    for name, in_list, sub in plan.subs:
+        v = d.get(name)
+        if not in_list and isinstance(v, dict):
+            cut = _cut_record(plans, sub, v, on, prefix + name, paths, date_of)
+            out[name] = None if cut is _DROP else cut  # the loader allows `exists` only where none fits
+        elif in_list and isinstance(v, list):
+            kept = [
+                _cut_record(plans, sub, e, on, f"{prefix}{name}[{i}]", paths, date_of) if isinstance(e, dict) else e
+                for i, e in enumerate(v)
+            ]
+            out[name] = [e for e in kept if e is not _DROP]
+    return out
+
+
 # ----------------------------------------------------------------------------------------- schema loading
 
 
@@ -361,6 +561,7 @@ def load_schema(tree: YNode | None, filename: str) -> Schema:
         raise PolicyError(diags)
     for key, _ in records_node.entries:
         records[str(key.value)] = RecordT(str(key.value))
+    exists_at: dict[str, YNode] = {}  # record types with a `dated: exists` field, and where it is said
 
     def resolve(node: YScalar) -> Type | None:
         m = _TYPE_RE.match(str(node.value))
@@ -394,22 +595,90 @@ def load_schema(tree: YNode | None, filename: str) -> Schema:
             absent_none = False
             doc_text = ""
             type_node: YNode | None = fval
+            dated_node: YNode | None = None
             if isinstance(fval, YMap):
                 type_node = fval.get("type")
                 absent = fval.get("absent")
                 absent_none = isinstance(absent, YScalar) and absent.value in ("none", None, "null")
                 dnode = fval.get("doc")
                 doc_text = str(dnode.value) if isinstance(dnode, YScalar) else ""
+                dated_node = fval.get("dated")
             if not isinstance(type_node, YScalar):
                 bad(fval, f"字段 {fkey.value} 缺少类型", f"field {fkey.value} has no type")
                 continue
             ft = resolve(type_node)
-            if ft is not None:
-                rt.fields[str(fkey.value)] = Field(str(fkey.value), ft, absent_none, doc_text)
+            if ft is None:
+                continue
+            fname = str(fkey.value)
+            dated = _dated(dated_node, f"{rt.name}.{fname}", ft, bad) if dated_node is not None else None
+            rt.fields[fname] = Field(fname, ft, absent_none, doc_text, dated)
+            if dated == "exists" and dated_node is not None:
+                exists_at[rt.name] = dated_node
     root_node = tree.get("root")
     root_name = str(root_node.value) if isinstance(root_node, YScalar) else "student"
     if root_name not in records:
         bad(root_node or tree, f"根记录 {root_name} 未定义", f"the root record {root_name} is not defined")
+    for name, node in exists_at.items():
+        _check_can_cease(records[name], root_name, records, node, bad)
     if diags:
         raise PolicyError(diags)
     return Schema(records[root_name], records, enums)
+
+
+_DATED = ("event", "exists")
+
+
+def _dated(node: YNode, where: str, ft: Type, bad: Callable[[YNode | None, str, str], None]) -> Dated | None:
+    """The ``dated:`` option of the field ``where`` (record.field) of type ``ft``, or None after a diagnostic."""
+    value = node.value if isinstance(node, YScalar) else None
+    if value not in _DATED:
+        shown = repr(value) if isinstance(node, YScalar) else "a " + ("list" if isinstance(node, YSeq) else "mapping")
+        bad(
+            node,
+            f"dated: {shown} 不是已知取值（可取：event、exists）",
+            f"dated: {shown} is not a known value (one of: event, exists)",
+        )
+        return None
+    base = ft.inner if isinstance(ft, Nullable) else ft
+    if base != PRIMITIVES["date"]:
+        bad(
+            node,
+            f"dated: {value} 只能用于日期字段，{where} 的类型是 {ft}",
+            f"dated: {value} is only for a date field; {where} is {ft}",
+        )
+        return None
+    if value == "event" and not isinstance(ft, Nullable):
+        bad(
+            node,
+            f"dated: event 把判断日之后的日期读作 null（尚未发生），{where} 的类型应为 date?，而不是 {ft}",
+            f"dated: event reads a date after `on` as null (not happened yet), so {where} must be date?, not {ft}",
+        )
+        return None
+    return "event" if value == "event" else "exists"
+
+
+def _check_can_cease(
+    rt: RecordT,
+    root: str,
+    records: dict[str, RecordT],
+    node: YNode,
+    bad: Callable[[YNode | None, str, str], None],
+) -> None:
+    """``dated: exists`` drops a whole record dated after `on`: every place holding one must allow that
+    (a list element, or a nullable field), and the root record cannot be dropped."""
+    if rt.name == root:
+        bad(
+            node,
+            f"dated: exists 不能用于根记录 {root}：被判断的记录本身总是存在",
+            f"dated: exists cannot be used in the root record {root}: the record judged is always there",
+        )
+    for owner in records.values():
+        for f in owner.fields.values():
+            if f.type is rt:  # neither list[…] nor …?: it cannot become null
+                bad(
+                    node,
+                    f"dated: exists 使晚于判断日的 {rt.name} 视为不存在，但 {owner.name}.{f.name} 不能为 null；"
+                    f"改为 {rt.name}? 或 list[{rt.name}]",
+                    f"dated: exists leaves out records of type {rt.name} dated after `on`, but {owner.name}.{f.name} "
+                    f"holds one that cannot be null; make it {rt.name}? or list[{rt.name}]",
+                )

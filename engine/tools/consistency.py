@@ -9,8 +9,9 @@ policy set's own facts schema.
 The laws (each function's docstring states it): evaluation is total; deterministic; the compiled
 closures and the reference interpreter agree; no contradictory findings; every declared invariant
 holds; no due date falls before the dates it is computed from; ``pending`` only while ``on`` ≤ due;
-moving ``on`` later never turns ``violated`` into ``satisfied`` or ``pending``; doing an act earlier
-never turns ``satisfied`` into ``violated``.
+with the record as it stood on ``on``, moving ``on`` later never turns ``violated`` into ``satisfied`` or
+``pending``; doing an act earlier never turns ``satisfied`` into ``violated``; the decision on a record
+equals the decision on it cut back to ``on``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ __all__ = [
     "Failure",
     "Law",
     "LawBroken",
+    "as_of_on",
     "check_policy",
     "deterministic",
     "due_not_before_anchor",
@@ -179,7 +181,7 @@ def due_not_before_anchor(policy: PolicySet, record: dict[str, Any], on: dt.date
     """No due date falls before a date it is computed from (its anchor: term start, decision date…)."""
     d = _decide(policy, record, on)
     rules = _rules(policy, on)
-    facts, _ = policy.schema.validate(record)
+    facts, _ = policy.schema.as_of(policy.schema.validate(record)[0], on)  # the facts as judged on `on`
     for f in d.findings:
         rule = rules.get(f.rule)
         due = f.due or f.due_not_before  # a due date known only by its bound: the bound (≤ the due date)
@@ -214,7 +216,9 @@ def pending_only_until_due(policy: PolicySet, record: dict[str, Any], on: dt.dat
 
 
 def later_never_forgives(policy: PolicySet, record: dict[str, Any], on: dt.date) -> None:
-    """Moving ``on`` later never turns ``violated`` into ``satisfied`` or ``pending``."""
+    """With the record as it stood on ``on`` (cut back to it: no fact added since), moving ``on`` later
+    never turns ``violated`` into ``satisfied`` or ``pending``: time alone forgives nothing."""
+    record, _ = policy.schema.as_of_raw(record, on)
     now = _by_key(_decide(policy, record, on))
     for days in (1, 30, 400):
         later_on = on + dt.timedelta(days=days)
@@ -236,7 +240,9 @@ def later_never_forgives(policy: PolicySet, record: dict[str, Any], on: dt.date)
 def earlier_act_never_hurts(policy: PolicySet, record: dict[str, Any], on: dt.date) -> None:
     """Doing an act earlier never turns ``satisfied`` into ``violated`` (for deadlines without an
     earliest date: a rule whose condition also judges the act's date, e.g. Art. 5's "in the year of
-    the move", is exempt)."""
+    the move", is exempt). The record is taken as it stood on ``on``, so that its list indices are the
+    findings' subjects."""
+    record, _ = policy.schema.as_of_raw(record, on)
     now = _decide(policy, record, on)
     rules = _rules(policy, on)
     for f in now.findings:
@@ -267,6 +273,46 @@ def earlier_act_never_hurts(policy: PolicySet, record: dict[str, Any], on: dt.da
                 )
 
 
+def as_of_on(policy: PolicySet, record: dict[str, Any], on: dt.date) -> None:
+    """The decision on a record equals the decision on that record cut back to ``on`` (a fact dated
+    after ``on`` has not happened yet), under both evaluators, apart from the one warning naming what
+    was cut; that warning is given exactly when the cut changes the record, and cutting twice changes
+    nothing more."""
+    cut, paths = policy.schema.as_of_raw(record, on)
+    for name, judge in (("evaluate", _decide), ("interpret", lambda p, r, d: interpret(p, r, on=d))):
+        whole, back = judge(policy, record, on), judge(policy, cut, on)
+        if _without_warnings(whole) != _without_warnings(back):
+            a = {(f.rule, f.subject): f.to_dict() for f in whole.findings}
+            b = {(f.rule, f.subject): f.to_dict() for f in back.findings}
+            rules = sorted(
+                {rule for rule, subject in a.keys() | b.keys() if a.get((rule, subject)) != b.get((rule, subject))}
+            )
+            raise LawBroken(
+                Msg(
+                    f"{name}：记录与截至 {on} 的记录判断不同（{', '.join(paths)}）",
+                    f"{name}: the record and the record as of {on} are judged differently ({', '.join(paths)})",
+                ),
+                rules,
+            )
+        warned = [w.path for w in whole.warnings if w.code == "dated-after-on"]
+        if bool(warned) != (cut != record) or any(w.code == "dated-after-on" for w in back.warnings):
+            raise LawBroken(
+                Msg(
+                    f"{name}：“晚于判断日”的警告与截取不符（截去：{', '.join(paths) or '无'}）",
+                    f"{name}: the dated-after-on warning does not match the cut (cut: {', '.join(paths) or 'nothing'})",
+                ),
+                [],
+            )
+    if policy.schema.as_of_raw(cut, on)[0] != cut:
+        raise LawBroken(Msg("截取两次与截取一次不同", "cutting twice differs from cutting once"), [])
+
+
+def _without_warnings(d: Decision) -> dict[str, Any]:
+    out = d.to_dict()
+    out.pop("warnings", None)
+    return out
+
+
 LAWS: dict[str, Law] = {
     "total": total,
     "deterministic": deterministic,
@@ -277,6 +323,7 @@ LAWS: dict[str, Law] = {
     "pending_only_until_due": pending_only_until_due,
     "later_never_forgives": later_never_forgives,
     "earlier_act_never_hurts": earlier_act_never_hurts,
+    "as_of_on": as_of_on,
 }
 
 

@@ -20,6 +20,10 @@ gains tomorrow is generated without new code. Fields are left out now and then (
 early September, and events near term start and near public holidays (National Day, the Spring
 Festival), within 2018–2026 where the working-day calendar is known.
 
+``cut(record, on)`` is a record as it stood on ``on``: what it dates after ``on`` has not happened yet
+(the schema's ``dated:`` declarations say how each date cuts). ``evaluate(record, on=on)`` judges
+exactly that record.
+
 Requires ``hypothesis`` (installed with the ``test`` extra); the engine itself does not import this
 module.
 """
@@ -32,9 +36,10 @@ from typing import Any
 from hypothesis import strategies as st
 
 from engine.lang.types import EnumT, ListT, Nullable, Prim, RecordT, Type
+from engine.run.evaluate import as_date, bundled_policy
 from engine.sources.schema import Schema
 
-__all__ = ["FIRST_YEAR", "LAST_YEAR", "dates", "evaluation_dates", "record_of", "records", "values"]
+__all__ = ["FIRST_YEAR", "LAST_YEAR", "cut", "dates", "evaluation_dates", "record_of", "records", "values"]
 
 FIRST_YEAR, LAST_YEAR = 2018, 2026
 
@@ -149,3 +154,16 @@ def _coherent(record: dict[str, Any]) -> dict[str, Any]:
 def records(schema: Schema, *, absent: bool = True) -> st.SearchStrategy[dict[str, Any]]:
     """Records valid against ``schema`` (its root record type), with absent facts unless ``absent=False``."""
     return record_of(schema.root, schema, absent=absent)
+
+
+def cut(record: Any, on: dt.date | str, *, schema: Schema | None = None) -> Any:
+    """The raw ``record`` (as passed to ``engine.evaluate``) cut back to ``on``: a new record in which
+    every fact dated after ``on`` has not happened yet — an act's date is null, a status change,
+    cancellation, graduation or credential dated after ``on`` is left out — by the ``dated:``
+    declarations of ``schema`` (default: the bundled policy set's). ``record`` is not changed; the
+    result is accepted by ``engine.evaluate`` whenever ``record`` is, and ``evaluate(record, on=on)``
+    and ``evaluate(cut(record, on), on=on)`` decide alike (only the warning naming what was cut
+    differs)."""
+    day = as_date(on)
+    out, _ = (schema or bundled_policy().schema).as_of_raw(record, day)
+    return out
