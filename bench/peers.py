@@ -63,22 +63,25 @@ SAT, VIO, PEN, NA, UNK = "satisfied", "violated", "pending", "not_applicable", "
 class RuleSpec(NamedTuple):
     id: str
     loop: str | None  # the collection a `for` rule ranges over
+    arises: str | None  # the day the obligation arises (a date, or null: it has not arisen)
     when: str | None
     due: str | None
     cond: str
     forbid: bool = False
 
 
-_FIELDS14: Final = (
-    '["name", "gender", "birth_date", "photo", "study_start", "study_end", "major", "level",'
-    ' "schooling_years", "outcome", "study_form", "school_name", "president_name", "certificate_number"]'
-)
+#: Art. 15's fourteen fields: the text fields (not filled in when null or blank) and the others
+_TEXT14: Final = '["name", "gender", "photo", "major", "school_name", "president_name", "certificate_number"]'
+_OTHER14: Final = '["birth_date", "study_start", "study_end", "level", "schooling_years", "outcome", "study_form"]'
+_BLANK: Final = r'"^\\s*$"'  # empty or only white space (Unicode \s: U+3000 and U+00A0 included)
 
 # The element of a `for` rule is written `{x}`; each peer substitutes its own binding.
 
 
 def _cel_rules() -> list[RuleSpec]:
     registered = "s.registration.registered_on != null"
+    reg_day = "s.registration.registered_on"
+    year_start = 'timestamp(string(s.admission.year) + "-01-01T00:00:00Z")'
     applies = (
         f"{registered} && {{x}}.year > s.admission.year"
         " && (s.graduation == null || {x}.term_start < s.graduation.on)"
@@ -88,13 +91,31 @@ def _cel_rules() -> list[RuleSpec]:
     def by(act: str) -> str:
         return f'{act} == null ? (on <= due ? "pending" : false) : {act} <= due'
 
+    def kind_matches(d: str) -> str:
+        return (
+            f's.graduation != null && (s.graduation.outcome == "graduated" && {d}.kind == "graduation"'
+            f' || s.graduation.outcome == "completed" && {d}.kind == "completion")'
+        )
+
+    def extreme(cmp: str) -> str:  # min (<=) or max (>=) of the credentials' issue dates; null when none
+        return (
+            "s.diplomas.filter(d, d.issued_on != null).size() == 0 ? null"
+            " : s.diplomas.filter(a, a.issued_on != null"
+            f" && s.diplomas.all(b, b.issued_on == null || a.issued_on {cmp} b.issued_on))[0].issued_on"
+        )
+
+    matching = f"{kind_matches('d')} && d.issued_on != null"
+    lasts = "({s}.to == null || {s}.from < {s}.to)"
     return [
-        RuleSpec(RULES[0], None, registered, None, "s.admission.data_reviewed"),
-        RuleSpec(RULES[1], None, registered, None, 's.admission.recheck == "passed"'),
-        RuleSpec(RULES[2], None, 's.admission.recheck == "failed"', None, 's.admission.qualification == "cancelled"'),
+        RuleSpec(RULES[0], None, reg_day, registered, None, "s.admission.data_reviewed"),
+        RuleSpec(RULES[1], None, reg_day, registered, None, 's.admission.recheck == "passed"'),
+        RuleSpec(
+            RULES[2], None, year_start, 's.admission.recheck == "failed"', None, 's.admission.qualification == "cancelled"'
+        ),
         RuleSpec(
             RULES[3],
             None,
+            year_start,
             's.admission.qualification in ["given_up", "retained", "cancelled"]',
             None,
             "s.admission.qualification_marked",
@@ -102,6 +123,7 @@ def _cel_rules() -> list[RuleSpec]:
         RuleSpec(
             RULES[4],
             None,
+            reg_day,
             f's.admission.level == "preparatory" && {registered}',
             None,
             's.registration.level == "preparatory"',
@@ -109,30 +131,36 @@ def _cel_rules() -> list[RuleSpec]:
         RuleSpec(
             RULES[5],
             None,
+            "s.preparatory.promoted_on",
             "s.preparatory != null && s.preparatory.promoted_on != null",
             'timestamp(string(s.preparatory.promoted_on.getFullYear()) + "-12-31T00:00:00Z")',
-            by("s.preparatory.filed_on"),
+            's.preparatory.filed_on == null ? (on <= due ? "pending" : false)'
+            " : s.preparatory.filed_on <= due"
+            " && s.preparatory.filed_on.getFullYear() == s.preparatory.promoted_on.getFullYear()",
         ),
         RuleSpec(
             RULES[6],
             None,
+            "s.preparatory.promoted_on",
             "s.preparatory != null && s.preparatory.registered_on != null",
             None,
             "s.preparatory.filed_on != null && s.preparatory.registered_on >= s.preparatory.filed_on",
         ),
-        RuleSpec(RULES[7], None, "s.admission.plan != null", None, "s.admission.plan_marked"),
+        RuleSpec(RULES[7], None, reg_day, "s.admission.plan != null", None, "s.admission.plan_marked"),
         RuleSpec(
             RULES[8],
             "full_time_statuses",
+            "{x}.from",
             None,
             None,
-            "s.full_time_statuses.exists(o, o._i != i"
+            lasts.format(s="{x}") + " && s.full_time_statuses.exists(o, o._i != i && " + lasts.format(s="o") + ""
             " && ({x}.to == null || o.from < {x}.to) && (o.to == null || {x}.from < o.to))",
             forbid=True,
         ),
         RuleSpec(
             RULES[9],
             None,
+            reg_day,
             "s.joint_training != null",
             None,
             "s.joint_training.registered_school == s.joint_training.admitting_school",
@@ -140,6 +168,7 @@ def _cel_rules() -> list[RuleSpec]:
         RuleSpec(
             RULES[10],
             None,
+            reg_day,
             f"s.admission.data_issue != null && {registered}",
             None,
             "s.admission.data_issue_reported_on != null && s.admission.data_issue_resolved_on != null"
@@ -149,6 +178,7 @@ def _cel_rules() -> list[RuleSpec]:
         RuleSpec(
             RULES[11],
             None,
+            reg_day,
             registered,
             None,
             "s.registration.student_notified_on != null"
@@ -157,14 +187,16 @@ def _cel_rules() -> list[RuleSpec]:
         RuleSpec(
             RULES[12],
             "status_changes",
+            "{x}.on",
             "s.academic_years.filter(y, y.term_start > {x}.on).size() > 0",
             "{x}._marking_due",
             by("{x}.marked_on"),
         ),
-        RuleSpec(RULES[13], "certificates", None, None, "{x}.marked"),
+        RuleSpec(RULES[13], "certificates", "{x}.issued_on", None, None, "{x}.marked"),
         RuleSpec(
             RULES[14],
             "academic_years",
+            "{x}.term_start",
             applies,
             '{x}.term_start + duration("336h")',
             "({x}.registered_on != null && {x}.registered_on <= due) || {x}.deferred_on != null ? true"
@@ -173,60 +205,86 @@ def _cel_rules() -> list[RuleSpec]:
         RuleSpec(
             RULES[15],
             "academic_years",
+            "{x}.term_start",
             applies,
             '{x}.term_start + duration("336h")',
-            "{x}.registered_on != null && !({x}.tuition_paid && {x}.conditions_met)",
+            "({x}.registered_on != null || {x}.supplementary_registered_on != null)"
+            " && !({x}.tuition_paid && {x}.conditions_met)",
             forbid=True,
         ),
         RuleSpec(
             RULES[16],
             "academic_years",
-            f"{applies} && (!has({{x}}.registered_on) || {{x}}.registered_on == null) && {{x}}.deferred_on != null"
+            "{x}.term_start",
+            f"{applies} && {{x}}.registered_on == null && {{x}}.deferred_on != null"
             " && {x}.tuition_paid && {x}.conditions_met",
             '{x}.term_start + duration("336h")',
-            "{x}.supplementary_registered_on != null",
+            '{x}.supplementary_registered_on != null ? true : (on <= due ? "pending" : false)',
         ),
         RuleSpec(
-            RULES[17], "academic_years", applies, '{x}.term_start + duration("480h")', by("{x}.college_reported_on")
+            RULES[17],
+            "academic_years",
+            "{x}.term_start",
+            applies,
+            '{x}.term_start + duration("480h")',
+            by("{x}.college_reported_on"),
         ),
-        RuleSpec(RULES[18], "academic_years", applies, "{x}._e_due", by("{x}.e_registered_on")),
+        RuleSpec(RULES[18], "academic_years", "{x}.term_start", applies, "{x}._e_due", by("{x}.e_registered_on")),
         RuleSpec(
-            RULES[19], None, "s.cancellation != null", "s.cancellation._due", by("s.cancellation.e_registered_on")
+            RULES[19],
+            None,
+            "s.cancellation.decided_on",
+            "s.cancellation != null",
+            "s.cancellation._due",
+            # a due date the calendar cannot give (`_due` null): decided by its bound where it can be,
+            # else unknown (`_not_settled` is never there: reading it is an error)
+            "s.cancellation._due != null ? (" + by("s.cancellation.e_registered_on") + ")"
+            ' : s.cancellation.e_registered_on == null ? (on <= s.cancellation._bound ? "pending"'
+            " : s.cancellation._not_settled)"
+            " : (s.cancellation.e_registered_on <= s.cancellation._bound ? true : s.cancellation._not_settled)",
         ),
-        RuleSpec(RULES[20], "diplomas", None, None, "{x}.e_registered_on != null"),
+        RuleSpec(RULES[20], "diplomas", "{x}.issued_on", None, None, "{x}.e_registered_on != null"),
+        RuleSpec(RULES[21], "diplomas", "{x}.issued_on", None, None, kind_matches("{x}")),
+        RuleSpec(RULES[22], None, extreme(">="), "size(s.diplomas) > 0", None, "size(s.diplomas) > 1", forbid=True),
+        RuleSpec(RULES[23], None, extreme("<="), "size(s.diplomas) > 0", None, registered),
         RuleSpec(
-            RULES[21],
-            "diplomas",
+            RULES[24],
             None,
-            None,
-            's.graduation != null && (s.graduation.outcome == "graduated" && {x}.kind == "graduation"'
-            ' || s.graduation.outcome == "completed" && {x}.kind == "completion")',
+            "s.graduation.on",
+            "s.graduation != null",
+            "s.graduation.on",
+            f'size(s.diplomas.filter(d, {matching})) == 0 ? (on <= due ? "pending" : false)'
+            f" : s.diplomas.exists(d, {matching} && d.issued_on <= due)",
         ),
-        RuleSpec(RULES[22], None, "size(s.diplomas) > 0", None, "size(s.diplomas) > 1", forbid=True),
-        RuleSpec(RULES[23], None, "size(s.diplomas) > 0", None, registered),
-        RuleSpec(RULES[24], "diplomas", "s.minor_certificate", None, "{x}.minor_annotated"),
-        RuleSpec(
-            RULES[25],
-            "diplomas",
-            None,
-            None,
-            f"has({{x}}.record) && {{x}}.record != null"
-            f" && {_FIELDS14}.all(f, f in {{x}}.record && {{x}}.record[f] != null)",
-        ),
+        RuleSpec(RULES[25], "diplomas", "{x}.issued_on", "s.minor_certificate", None, "{x}.minor_annotated"),
         RuleSpec(
             RULES[26],
             "diplomas",
+            "{x}.issued_on",
+            None,
+            None,
+            "has({x}.record) && {x}.record != null"
+            f" && {_TEXT14}.all(f, f in {{x}}.record && {{x}}.record[f] != null && !{{x}}.record[f].matches({_BLANK}))"
+            f" && {_OTHER14}.all(f, f in {{x}}.record && {{x}}.record[f] != null)",
+        ),
+        RuleSpec(
+            RULES[27],
+            "diplomas",
+            "{x}.issued_on",
             "{x}.record != null",
             None,
             "{x}.record.name == s.name && {x}.record.gender == s.gender && {x}.record.birth_date == s.birth_date",
         ),
-        RuleSpec(RULES[27], "diplomas", "s.graduation != null", None, "{x}.issued_on == s.graduation.on"),
-        RuleSpec(RULES[28], "diplomas", "{x}.lost", None, "{x}.loss_certified && {x}.loss_annotated"),
+        RuleSpec(RULES[28], "diplomas", "{x}.issued_on", "s.graduation != null", None, "{x}.issued_on == s.graduation.on"),
+        RuleSpec(
+            RULES[29], "diplomas", "{x}.issued_on", "{x}.lost", None, "{x}.loss_certified && {x}.loss_annotated"
+        ),
     ]
 
 
 def _rule_engine_rules() -> list[RuleSpec]:
     registered = "reg['registered_on'] != null"
+    reg_day = "reg['registered_on']"
     applies = (
         f"{registered} and {{x}}['year'] > adm['year']"
         " and (grad == null or {x}['term_start'] < grad['on'])"
@@ -236,47 +294,73 @@ def _rule_engine_rules() -> list[RuleSpec]:
     def by(act: str) -> str:
         return f'{act} == null ? (on <= due ? "pending" : false) : {act} <= due'
 
+    def kind_matches(d: str) -> str:
+        return (
+            f'grad != null and (grad["outcome"] == "graduated" and {d}["kind"] == "graduation"'
+            f' or grad["outcome"] == "completed" and {d}["kind"] == "completion")'
+        )
+
+    def extreme(cmp: str) -> str:  # min (<=) or max (>=) of the credentials' issue dates; null when none
+        days = "[d['issued_on'] for d in diplomas if d['issued_on'] != null]"
+        return f"{days}.length == 0 ? null : [a for a in {days} if $all([a {cmp} b for b in {days}])][0]"
+
+    matching = f"{kind_matches('d')} and d['issued_on'] != null"
+    lasts = "({s}['to'] == null or {s}['from'] < {s}['to'])"
     return [
-        RuleSpec(RULES[0], None, registered, None, "adm['data_reviewed']"),
-        RuleSpec(RULES[1], None, registered, None, 'adm["recheck"] == "passed"'),
-        RuleSpec(RULES[2], None, 'adm["recheck"] == "failed"', None, 'adm["qualification"] == "cancelled"'),
+        RuleSpec(RULES[0], None, reg_day, registered, None, "adm['data_reviewed']"),
+        RuleSpec(RULES[1], None, reg_day, registered, None, 'adm["recheck"] == "passed"'),
+        RuleSpec(
+            RULES[2], None, "adm['_year_start']", 'adm["recheck"] == "failed"', None, 'adm["qualification"] == "cancelled"'
+        ),
         RuleSpec(
             RULES[3],
             None,
+            "adm['_year_start']",
             'adm["qualification"] in ["given_up", "retained", "cancelled"]',
             None,
             "adm['qualification_marked']",
         ),
         RuleSpec(
-            RULES[4], None, f'adm["level"] == "preparatory" and {registered}', None, 'reg["level"] == "preparatory"'
+            RULES[4],
+            None,
+            reg_day,
+            f'adm["level"] == "preparatory" and {registered}',
+            None,
+            'reg["level"] == "preparatory"',
         ),
         RuleSpec(
             RULES[5],
             None,
+            "prep['promoted_on']",
             "prep != null and prep['promoted_on'] != null",
             "prep['_filing_due']",
-            by("prep['filed_on']"),
+            "prep['filed_on'] == null ? (on <= due ? \"pending\" : false)"
+            " : (prep['filed_on'] <= due and prep['filed_on'].year == prep['promoted_on'].year)",
         ),
         RuleSpec(
             RULES[6],
             None,
+            "prep['promoted_on']",
             "prep != null and prep['registered_on'] != null",
             None,
             "prep['filed_on'] != null and prep['registered_on'] >= prep['filed_on']",
         ),
-        RuleSpec(RULES[7], None, "adm['plan'] != null", None, "adm['plan_marked']"),
+        RuleSpec(RULES[7], None, reg_day, "adm['plan'] != null", None, "adm['plan_marked']"),
         RuleSpec(
             RULES[8],
             "full_time_statuses",
+            "{x}['from']",
             None,
             None,
-            "$any([({x}['to'] == null or o['from'] < {x}['to']) and (o['to'] == null or {x}['from'] < o['to'])"
+            lasts.format(s="{x}") + " and $any([" + lasts.format(s="o") + ""
+            " and ({x}['to'] == null or o['from'] < {x}['to']) and (o['to'] == null or {x}['from'] < o['to'])"
             " for o in statuses if o['_i'] != i])",
             forbid=True,
         ),
         RuleSpec(
             RULES[9],
             None,
+            reg_day,
             "joint != null",
             None,
             "joint['registered_school'] == joint['admitting_school']",
@@ -284,6 +368,7 @@ def _rule_engine_rules() -> list[RuleSpec]:
         RuleSpec(
             RULES[10],
             None,
+            reg_day,
             f"adm['data_issue'] != null and {registered}",
             None,
             "adm['data_issue_reported_on'] != null and adm['data_issue_resolved_on'] != null"
@@ -293,6 +378,7 @@ def _rule_engine_rules() -> list[RuleSpec]:
         RuleSpec(
             RULES[11],
             None,
+            reg_day,
             registered,
             None,
             "reg['student_notified_on'] != null and reg['student_notified_on'] >= reg['registered_on']",
@@ -300,14 +386,16 @@ def _rule_engine_rules() -> list[RuleSpec]:
         RuleSpec(
             RULES[12],
             "status_changes",
+            "{x}['on']",
             "[y for y in years if y['term_start'] > {x}['on']].length > 0",
             "{x}['_marking_due']",
             by("{x}['marked_on']"),
         ),
-        RuleSpec(RULES[13], "certificates", None, None, "{x}['marked']"),
+        RuleSpec(RULES[13], "certificates", "{x}['issued_on']", None, None, "{x}['marked']"),
         RuleSpec(
             RULES[14],
             "academic_years",
+            "{x}['term_start']",
             applies,
             '{x}["term_start"] + t"P14D"',
             '({x}["registered_on"] != null and {x}["registered_on"] <= due) or {x}["deferred_on"] != null ? true'
@@ -316,77 +404,112 @@ def _rule_engine_rules() -> list[RuleSpec]:
         RuleSpec(
             RULES[15],
             "academic_years",
+            "{x}['term_start']",
             applies,
             '{x}["term_start"] + t"P14D"',
-            "{x}['registered_on'] != null and not ({x}['tuition_paid'] and {x}['conditions_met'])",
+            "({x}['registered_on'] != null or {x}['supplementary_registered_on'] != null)"
+            " and not ({x}['tuition_paid'] and {x}['conditions_met'])",
             forbid=True,
         ),
         RuleSpec(
             RULES[16],
             "academic_years",
-            f"{applies} and {{x}}&['registered_on'] == null and {{x}}['deferred_on'] != null"
+            "{x}['term_start']",
+            f"{applies} and {{x}}['registered_on'] == null and {{x}}['deferred_on'] != null"
             " and {x}['tuition_paid'] and {x}['conditions_met']",
             '{x}["term_start"] + t"P14D"',
-            "{x}['supplementary_registered_on'] != null",
+            "{x}['supplementary_registered_on'] != null ? true : (on <= due ? \"pending\" : false)",
         ),
-        RuleSpec(RULES[17], "academic_years", applies, '{x}["term_start"] + t"P20D"', by("{x}['college_reported_on']")),
-        RuleSpec(RULES[18], "academic_years", applies, "{x}['_e_due']", by("{x}['e_registered_on']")),
-        RuleSpec(RULES[19], None, "canc != null", "canc['_due']", by("canc['e_registered_on']")),
-        RuleSpec(RULES[20], "diplomas", None, None, "{x}['e_registered_on'] != null"),
         RuleSpec(
-            RULES[21],
-            "diplomas",
-            None,
-            None,
-            'grad != null and (grad["outcome"] == "graduated" and {x}["kind"] == "graduation"'
-            ' or grad["outcome"] == "completed" and {x}["kind"] == "completion")',
+            RULES[17],
+            "academic_years",
+            "{x}['term_start']",
+            applies,
+            '{x}["term_start"] + t"P20D"',
+            by("{x}['college_reported_on']"),
         ),
-        RuleSpec(RULES[22], None, "diplomas.length > 0", None, "diplomas.length > 1", forbid=True),
-        RuleSpec(RULES[23], None, "diplomas.length > 0", None, registered),
-        RuleSpec(RULES[24], "diplomas", "minor_certificate", None, "{x}['minor_annotated']"),
         RuleSpec(
-            RULES[25],
-            "diplomas",
-            None,
-            None,
-            f"{{x}}&['record'] != null and $all([{{x}}['record']&[f] != null for f in {_FIELDS14}])",
+            RULES[18], "academic_years", "{x}['term_start']", applies, "{x}['_e_due']", by("{x}['e_registered_on']")
         ),
+        RuleSpec(
+            RULES[19],
+            None,
+            "canc['decided_on']",
+            "canc != null",
+            "canc['_due']",
+            # as for CEL: `_due` null → decided by the bound where it can be, else unknown
+            "canc['_due'] != null ? (" + by("canc['e_registered_on']") + ")"
+            " : (canc['e_registered_on'] == null ? (on <= canc['_bound'] ? \"pending\" : canc['_not_settled'])"
+            " : (canc['e_registered_on'] <= canc['_bound'] ? true : canc['_not_settled']))",
+        ),
+        RuleSpec(RULES[20], "diplomas", "{x}['issued_on']", None, None, "{x}['e_registered_on'] != null"),
+        RuleSpec(RULES[21], "diplomas", "{x}['issued_on']", None, None, kind_matches("{x}")),
+        RuleSpec(RULES[22], None, extreme(">="), "diplomas.length > 0", None, "diplomas.length > 1", forbid=True),
+        RuleSpec(RULES[23], None, extreme("<="), "diplomas.length > 0", None, registered),
+        RuleSpec(
+            RULES[24],
+            None,
+            "grad['on']",
+            "grad != null",
+            "grad['on']",
+            f"[d for d in diplomas if {matching}].length == 0 ? (on <= due ? \"pending\" : false)"
+            f" : $any([d['issued_on'] <= due for d in diplomas if {matching}])",
+        ),
+        RuleSpec(RULES[25], "diplomas", "{x}['issued_on']", "minor_certificate", None, "{x}['minor_annotated']"),
         RuleSpec(
             RULES[26],
             "diplomas",
+            "{x}['issued_on']",
+            None,
+            None,
+            f"{{x}}&['record'] != null"
+            f" and $all([({{x}}['record']&[f] == null ? false : not ({{x}}['record'][f] =~ {_BLANK})) for f in {_TEXT14}])"
+            f" and $all([{{x}}['record']&[f] != null for f in {_OTHER14}])",
+        ),
+        RuleSpec(
+            RULES[27],
+            "diplomas",
+            "{x}['issued_on']",
             "{x}['record'] != null",
             None,
             "{x}['record']['name'] == name and {x}['record']['gender'] == gender"
             " and {x}['record']['birth_date'] == birth_date",
         ),
-        RuleSpec(RULES[27], "diplomas", "grad != null", None, "{x}['issued_on'] == grad['on']"),
-        RuleSpec(RULES[28], "diplomas", "{x}['lost']", None, "{x}['loss_certified'] and {x}['loss_annotated']"),
+        RuleSpec(
+            RULES[28], "diplomas", "{x}['issued_on']", "grad != null", None, "{x}['issued_on'] == grad['on']"
+        ),
+        RuleSpec(
+            RULES[29],
+            "diplomas",
+            "{x}['issued_on']",
+            "{x}['lost']",
+            None,
+            "{x}['loss_certified'] and {x}['loss_annotated']",
+        ),
     ]
 
 
 # ------------------------------------------------------------------------------------ record conversion
 
-_DATE_FIELDS: Final[dict[str, tuple[str, ...]]] = {
-    "admission": ("data_issue_reported_on", "data_issue_resolved_on"),
-    "registration": ("registered_on", "student_notified_on"),
-    "preparatory": ("promoted_on", "filed_on", "registered_on"),
-    "joint_training": (),
-    "cancellation": ("decided_on", "e_registered_on"),
-    "graduation": ("on",),
+#: How judging as of `on` cuts each part of the record (``dated:`` in policies/schema.yaml), and its
+#: other dates: part → (its `dated: exists` date or None, its `dated: event` dates, its dates never cut).
+_DATES: Final[dict[str, tuple[str | None, tuple[str, ...], tuple[str, ...]]]] = {
+    "admission": (None, ("data_issue_reported_on", "data_issue_resolved_on"), ()),
+    "registration": (None, ("registered_on", "student_notified_on"), ()),
+    "preparatory": (None, ("promoted_on", "filed_on", "registered_on"), ()),
+    "cancellation": ("decided_on", ("e_registered_on",), ()),
+    "graduation": ("on", (), ()),
 }
-_LIST_DATE_FIELDS: Final[dict[str, tuple[str, ...]]] = {
-    "full_time_statuses": ("from", "to"),
+_LIST_DATES: Final[dict[str, tuple[str | None, tuple[str, ...], tuple[str, ...]]]] = {
+    "full_time_statuses": ("from", ("to",), ()),
     "academic_years": (
-        "term_start",
-        "registered_on",
-        "deferred_on",
-        "supplementary_registered_on",
-        "college_reported_on",
-        "e_registered_on",
+        None,
+        ("registered_on", "deferred_on", "supplementary_registered_on", "college_reported_on", "e_registered_on"),
+        ("term_start",),
     ),
-    "status_changes": ("on", "marked_on"),
-    "certificates": ("issued_on",),
-    "diplomas": ("issued_on", "e_registered_on"),
+    "status_changes": ("on", ("marked_on",), ()),
+    "certificates": ("issued_on", (), ()),
+    "diplomas": ("issued_on", ("e_registered_on",), ()),
 }
 
 
@@ -404,46 +527,59 @@ def _parse(v: Any) -> Any:
 
 def convert(
     record: Mapping[str, Any],
+    on: dt.date,
     to_peer: Callable[[dt.date], Any],
     cal: WorkCalendar,
     *,
-    filing_due: bool,
+    python_dates: bool,
 ) -> dict[str, Any]:
-    """``record`` with its dates in the peer's type and the dates the peer cannot compute attached."""
+    """``record`` as of ``on``, with its dates in the peer's type and the dates the peer cannot compute
+    attached (``python_dates``: also those rule-engine cannot, a date built from a year)."""
 
-    def dates(obj: Any, fields: tuple[str, ...]) -> Any:
+    def dates(obj: Any, spec: tuple[str | None, tuple[str, ...], tuple[str, ...]]) -> Any:
+        """A copy of ``obj`` as of ``on`` (None: it does not exist yet), its dates converted."""
         if not isinstance(obj, dict):
             return obj
+        exists, events, plain = spec
         out = dict(obj)
-        for f in fields:
-            v = out.get(f)
+        if exists is not None:
+            v = _parse(out.get(exists))
             if v is not None:
-                out[f] = to_peer(_parse(v))
+                if v > on:
+                    return None
+                out[exists] = to_peer(v)
+        for f in events:
+            v = _parse(out.get(f))
+            if v is not None:
+                out[f] = None if v > on else to_peer(v)
+        for f in plain:
+            v = _parse(out.get(f))
+            if v is not None:
+                out[f] = to_peer(v)
         return out
 
     out = dict(record)
     if isinstance(out.get("birth_date"), str | dt.date):
         out["birth_date"] = to_peer(_parse(out["birth_date"]))
-    for key, fields in _DATE_FIELDS.items():
+    for key, spec in _DATES.items():
         if key in out:
-            out[key] = dates(out[key], fields)
+            out[key] = dates(out[key], spec)
     reg = out.get("registration")
     if isinstance(reg, dict) and "registered_on" not in reg:
         reg["registered_on"] = None  # absent means none (the contract)
-    for key, fields in _LIST_DATE_FIELDS.items():
+    for key, spec in _LIST_DATES.items():
         items = out.get(key)
         if isinstance(items, list):
-            out[key] = [dates(item, fields) for item in items]
+            out[key] = [c for c in (dates(item, spec) for item in items) if c is not None]
     for i, st in enumerate(out.get("full_time_statuses") or ()):
-        if isinstance(st, dict):
-            st["_i"] = i
+        st["_i"] = i
     diplomas = out.get("diplomas")
     if isinstance(diplomas, list):
         for d in diplomas:
-            r = d.get("record") if isinstance(d, dict) else None
+            r = d.get("record")
             if isinstance(r, dict) and r.get("birth_date") is not None:
                 d["record"] = dict(r, birth_date=to_peer(_parse(r["birth_date"])))
-    # the dates the expression languages cannot compute
+    # the dates the expression languages cannot compute (from the record's own, never cut, term starts)
     years = record.get("academic_years")
     starts: list[dt.date] | None = None
     if isinstance(years, list):
@@ -456,20 +592,32 @@ def convert(
             py["_e_due"] = to_peer(_add_month(ts))
             if starts is not None:
                 starts.append(ts)
-    changes = record.get("status_changes")
+    changes = out.get("status_changes")
     if isinstance(changes, list) and starts is not None:
-        for c, pc in zip(changes, out["status_changes"], strict=True):
-            on = _parse(c.get("on"))
-            later = [ts for ts in starts if on is not None and ts > on]
+        for c in changes:
+            changed = _as_date(c.get("on"))
+            later = [ts for ts in starts if changed is not None and ts > changed]
             if later:
-                pc["_marking_due"] = to_peer(_add_month(min(later)))
-    canc = record.get("cancellation")
+                c["_marking_due"] = to_peer(_add_month(min(later)))
+    canc = out.get("cancellation")
     if isinstance(canc, dict) and canc.get("decided_on") is not None:
-        with contextlib.suppress(CalendarError):  # else the expression reads an absent key: unknown
-            out["cancellation"]["_due"] = to_peer(cal.add_working_days(_parse(canc["decided_on"]), 15))
-    prep = out.get("preparatory")
-    if filing_due and isinstance(prep, dict) and prep.get("promoted_on") is not None:
-        prep["_filing_due"] = to_peer(dt.date(_parse(record["preparatory"]["promoted_on"]).year, 12, 31))
+        decided = _parse(record["cancellation"]["decided_on"])
+        try:
+            canc["_due"] = to_peer(cal.add_working_days(decided, 15))
+        except CalendarError as ex:
+            if ex.year is not None:  # a year the calendar lacks: known only not to be before decided + 15 days
+                bound = decided + dt.timedelta(days=15)
+                canc["_due"] = None
+                if bound >= EFFECTIVE:
+                    canc["_bound"] = to_peer(bound)
+            # else: out of the range of dates, the expression reads an absent key: unknown
+    if python_dates:
+        prep = out.get("preparatory")
+        if isinstance(prep, dict) and prep.get("promoted_on") is not None:
+            prep["_filing_due"] = to_peer(dt.date(_parse(record["preparatory"]["promoted_on"]).year, 12, 31))
+        adm = out.get("admission")
+        if isinstance(adm, dict) and isinstance(adm.get("year"), int) and dt.MINYEAR <= adm["year"] <= dt.MAXYEAR:
+            adm["_year_start"] = to_peer(dt.date(adm["year"], 1, 1))
     return out
 
 
@@ -499,6 +647,7 @@ class Peer:
             (
                 spec,
                 self.compile(spec.when, spec.loop) if spec.when else None,
+                self.compile(spec.arises, spec.loop) if spec.arises else None,
                 self.compile(spec.due, spec.loop) if spec.due else None,
                 self.compile(spec.cond, spec.loop),
             )
@@ -540,10 +689,10 @@ class Peer:
             return []
         out: list[Row] = []
         add = out.append
-        for spec, when, due_p, cond in self.programs:
+        for spec, when, arises, due_p, cond in self.programs:
             loop = spec.loop
             if loop is None:
-                add((spec.id, "student", *self._judge(state, when, due_p, cond, spec.forbid)))
+                add((spec.id, "student", *self._judge(state, when, arises, due_p, cond, spec.forbid)))
                 continue
             items = converted.get(loop)
             if items is None:
@@ -551,20 +700,27 @@ class Peer:
                 continue
             for i, element in enumerate(items):
                 self.bind(state, loop, i, element)
-                add((spec.id, f"{loop}[{i}]", *self._judge(state, when, due_p, cond, spec.forbid)))
+                add((spec.id, f"{loop}[{i}]", *self._judge(state, when, arises, due_p, cond, spec.forbid)))
         return out
 
-    def _judge(self, state: Any, when: Any, due_p: Any, cond: Any, forbid: bool) -> tuple[str, dt.date | None]:
+    def _judge(
+        self, state: Any, when: Any, arises: Any, due_p: Any, cond: Any, forbid: bool
+    ) -> tuple[str, dt.date | None]:
         due: dt.date | None = None
         try:
             if when is not None and self.run(when, state) is not True:
                 return NA, None
+            day = _as_date(self.run(arises, state)) if arises is not None else None
+            if arises is not None and day is None:
+                return NA, None  # the obligation has not arisen
             if due_p is not None:
                 raw = self.run(due_p, state)
                 due = _as_date(raw)
                 if due is not None and due < EFFECTIVE:
                     return NA, due
                 self.bind_due(state, raw)
+            elif day is not None and day < EFFECTIVE:
+                return NA, None  # no deadline, arisen before the measures
             v = self.run(cond, state)
         except self.errors:
             return UNK, due
@@ -615,7 +771,7 @@ class RuleEnginePeer(Peer):
         return rule_engine.Rule(source.replace("{x}", "x"), context=self.context)
 
     def prepare(self, record: Mapping[str, Any], on: dt.date) -> tuple[dict[str, Any], dict[str, Any]]:
-        converted = convert(record, lambda d: d, self.cal, filing_due=True)
+        converted = convert(record, on, lambda d: d, self.cal, python_dates=True)
         symbols = {sym: converted[key] for sym, key in _SYMBOLS if key in converted}
         symbols.update(on=on, x=None, i=None, due=None)
         return symbols, converted
@@ -657,7 +813,7 @@ class CelPeer(Peer):
     def prepare(
         self, record: Mapping[str, Any], on: dt.date
     ) -> tuple[tuple[cel.Context, dict[str, Any]], dict[str, Any]]:
-        converted = convert(record, _cel_date, self.cal, filing_due=False)
+        converted = convert(record, on, _cel_date, self.cal, python_dates=False)
         ctx = cel.Context()
         ctx.add_variable("s", converted)
         ctx.add_variable("on", _cel_date(on))

@@ -99,6 +99,71 @@ def test_agrees_on_records_with_absent_and_null_facts(policy: engine.PolicySet) 
         _check(policy, mutated, on)
 
 
+@pytest.mark.parametrize("on", [dt.date(2022, 3, 1), dt.date(2023, 9, 10), dt.date(2024, 7, 1), dt.date(2025, 9, 20)])
+def test_agrees_on_records_judged_before_their_export(policy: engine.PolicySet, on: dt.date) -> None:
+    """Records exported on 2025-11-15 judged on an earlier day: the facts dated after it are cut (acts not
+    done yet, statuses / changes / certificates / credentials / graduations / cancellations not there yet)."""
+    _check(policy, generate(150, seed=4), on)
+
+
+_BLANKS = ("", " ", "\u3000", "\u00a0", " \t\u3000 ", "x")
+
+
+def _edge(record: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """Art. 15 blank texts, Art. 7 statuses that last no time, credentials with no or another issue date."""
+    record = copy.deepcopy(record)
+    for d in record.get("diplomas") or ():
+        r = d.get("record")
+        if isinstance(r, dict) and rng.random() < 0.5:
+            r[rng.choice(["name", "gender", "photo", "major", "school_name", "president_name", "certificate_number"])] = (
+                rng.choice(_BLANKS)
+            )
+        if rng.random() < 0.15:
+            d["issued_on"] = None if rng.random() < 0.5 else rng.choice(["2020-07-01", "2022-06-30", "2025-07-01"])
+    statuses = record.get("full_time_statuses") or []
+    for st in list(statuses):
+        start = st.get("from")
+        if isinstance(start, str) and rng.random() < 0.4:
+            # a status that lasts no time, inside this one (whose own end may also be its start)
+            day = str(max(dt.date.fromisoformat(start), dt.date(2021, 11, 1)) + dt.timedelta(days=rng.randint(0, 90)))
+            statuses.append({"school": "吉林大学", "from": day, "to": day})
+            if rng.random() < 0.3:
+                st["to"] = start
+    if statuses and rng.random() < 0.3:
+        statuses.append(dict(statuses[-1]))  # an equal status: another one, not the same
+    prep = record.get("preparatory")
+    if isinstance(prep, dict) and isinstance(prep.get("promoted_on"), str) and rng.random() < 0.5:
+        moved = dt.date.fromisoformat(prep["promoted_on"])
+        prep["filed_on"] = str(moved.replace(year=moved.year + rng.choice((-1, 1)), month=1, day=rng.randint(1, 28)))
+    return record
+
+
+def test_agrees_on_edge_cases(policy: engine.PolicySet) -> None:
+    rng = random.Random(13)
+    records = [_edge(r, rng) for r in generate(400, seed=5) for _ in range(2)]
+    _check(policy, records, DEFAULT_ON)
+    _check(policy, records, dt.date(2024, 9, 10))
+
+
+@pytest.mark.parametrize("on", [dt.date(2026, 12, 31), dt.date(2027, 1, 5), dt.date(2027, 1, 20)])
+def test_agrees_where_the_calendar_gives_only_a_bound(policy: engine.PolicySet, on: dt.date) -> None:
+    """Cancellations decided in late 2026: 15 working days need 2027, which the calendar lacks, so the due
+    date is known only to be not before decided + 15 days."""
+    rng = random.Random(17)
+    records = []
+    for r in generate(200, seed=6):
+        c = r.get("cancellation")
+        if not isinstance(c, dict):
+            continue
+        c = r["cancellation"] = dict(c)
+        decided = dt.date(2026, 12, rng.randint(14, 31))
+        c["decided_on"] = decided.isoformat()
+        c["e_registered_on"] = rng.choice([None, *(str(decided + dt.timedelta(days=k)) for k in (1, 15, 16, 30))])
+        records.append(r)
+    assert len(records) >= 5
+    _check(policy, records, on)
+
+
 def _fixtures() -> list[tuple[str, dict[str, Any], dt.date]]:
     out = []
     for path in sorted(FIXTURES.glob("*.yaml")):

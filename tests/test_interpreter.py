@@ -254,14 +254,9 @@ def test_probe_rule_local_name_in_global_definition(probe_policy: PolicySet) -> 
     assert probe(probe_policy, "probe.local_leak") == (Outcome.SATISFIED, Outcome.SATISFIED)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compiler bug: when an element's `where` and body both read absent facts, the compiled "
-    "any/all (Compiler._aggregate, element()) names only the body's paths; the interpreter names both",
-)
 def test_probe_any_with_absent_where_and_body_names_both(probe_policy: PolicySet) -> None:
-    """academic_years[0] lacks tuition_paid (the `where`) and registered_on (the body): unknown,
-    naming both, in both evaluators (as `and` does)."""
+    """Regression: academic_years[0] lacks tuition_paid (the `where`) and registered_on (the body):
+    unknown, naming both, in both evaluators (as `and` does); the compiled any/all named only the body's."""
     on = dt.date(2025, 1, 1)
     (compiled,) = evaluate(PROBE_RECORD, on=on, policy=probe_policy).by_rule("probe.any_where_and_body")
     (interpreted,) = interpret(probe_policy, PROBE_RECORD, on=on).by_rule("probe.any_where_and_body")

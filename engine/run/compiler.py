@@ -527,8 +527,12 @@ class Compiler:
                     return bool(test(env))
                 try:
                     keep = where(env)
-                except Absent:
-                    if bool(test(env)) is short:  # the body alone decides it
+                except Absent as ew:
+                    try:
+                        decides = bool(test(env)) is short  # the body alone may decide it
+                    except Absent as eb:  # neither is known: both name what is missing, as `and` does
+                        raise Absent(ew.paths + eb.paths) from None
+                    if decides:
                         return short
                     raise
                 if not keep:
