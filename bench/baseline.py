@@ -327,7 +327,9 @@ def evaluate(record: Mapping[str, Any], on: dt.date, cal: WorkCalendar | None = 
     recheck = _rec(adm, "recheck")
     qualification = _rec(adm, "qualification")
     if registered is True:
-        add((RULES[1], "student", reg_gate or (SAT if recheck == "passed" else UNK if recheck is ABSENT else VIO), None))
+        add(
+            (RULES[1], "student", reg_gate or (SAT if recheck == "passed" else UNK if recheck is ABSENT else VIO), None)
+        )
     else:
         add((RULES[1], "student", UNK if registered is U else NA, None))
     adm_year = _rec(adm, "year")
@@ -338,7 +340,14 @@ def evaluate(record: Mapping[str, Any], on: dt.date, cal: WorkCalendar | None = 
     if recheck is ABSENT:
         add((RULES[2], "student", UNK, None))
     elif recheck == "failed":
-        add((RULES[2], "student", year_gate or (UNK if qualification is ABSENT else _require(qualification == "cancelled")), None))
+        add(
+            (
+                RULES[2],
+                "student",
+                year_gate or (UNK if qualification is ABSENT else _require(qualification == "cancelled")),
+                None,
+            )
+        )
     else:
         add((RULES[2], "student", NA, None))
     if qualification is ABSENT:
@@ -739,7 +748,9 @@ def evaluate(record: Mapping[str, Any], on: dt.date, cal: WorkCalendar | None = 
     issued = [_odate(d, "issued_on") for d in diplomas]  # each credential's day
     n = len(diplomas)
     for i, d in enumerate(diplomas):
-        add((RULES[20], f"diplomas[{i}]", _gate(issued[i]) or _require(_exists(_event(d, "e_registered_on", on))), None))
+        add(
+            (RULES[20], f"diplomas[{i}]", _gate(issued[i]) or _require(_exists(_event(d, "e_registered_on", on))), None)
+        )
     # kind_matches_outcome(d) = graduation exists and (graduated and graduation or completed and completion)
     if graduation is ABSENT:
         matches: list[Any] = [U] * n
@@ -751,7 +762,10 @@ def evaluate(record: Mapping[str, Any], on: dt.date, cal: WorkCalendar | None = 
         for d in diplomas:
             kind = _rec(d, "kind")
             matches.append(
-                _or(_and(_eq(outcome, "graduated"), _eq(kind, "graduation")), _and(_eq(outcome, "completed"), _eq(kind, "completion")))
+                _or(
+                    _and(_eq(outcome, "graduated"), _eq(kind, "graduation")),
+                    _and(_eq(outcome, "completed"), _eq(kind, "completion")),
+                )
             )
     for i in range(n):
         add((RULES[21], f"diplomas[{i}]", _gate(issued[i]) or _require(matches[i]), None))
@@ -796,7 +810,14 @@ def evaluate(record: Mapping[str, Any], on: dt.date, cal: WorkCalendar | None = 
             add((RULES[25], f"diplomas[{i}]", UNK, None))
         elif minor:
             annotated = _rec(d, "minor_annotated")
-            add((RULES[25], f"diplomas[{i}]", _gate(issued[i]) or (UNK if annotated is ABSENT else _require(annotated)), None))
+            add(
+                (
+                    RULES[25],
+                    f"diplomas[{i}]",
+                    _gate(issued[i]) or (UNK if annotated is ABSENT else _require(annotated)),
+                    None,
+                )
+            )
         else:
             add((RULES[25], f"diplomas[{i}]", NA, None))
     # Art. 15: all fourteen fields, a text field that is empty or only white space is not filled in
@@ -810,14 +831,14 @@ def evaluate(record: Mapping[str, Any], on: dt.date, cal: WorkCalendar | None = 
             complete = False
         else:
             complete = True
-            for k in _TEXT_FIELDS:
-                t = r.get(k)
+            for field in _TEXT_FIELDS:
+                t = r.get(field)
                 if t is None or not t.strip():
                     complete = False
                     break
             if complete:
-                for k in _OTHER_FIELDS:
-                    if r.get(k) is None:
+                for field in _OTHER_FIELDS:
+                    if r.get(field) is None:
                         complete = False
                         break
         add((RULES[26], f"diplomas[{i}]", SAT if complete else VIO, None))

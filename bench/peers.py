@@ -1,4 +1,4 @@
-"""The same 29 rules written for two peer engines from PyPI: ``rule-engine`` and CEL.
+"""The same 30 rules written for two peer engines from PyPI: ``rule-engine`` and CEL.
 
 * ``rule-engine`` (https://pypi.org/project/rule-engine/, pure Python): its own expression language
   over Python objects, with date/time-delta arithmetic, comprehensions, ``$any``/``$all``, ``?:`` and
@@ -8,26 +8,38 @@
   more frequent releases, typed (``py.typed`` + stubs), wheels for 3.11–3.14, no ``lark`` pin to share
   with the engine, and ~150× faster per expression here (cel-python ~90 µs compiled, this ~0.5 µs).
 
-Each rule is three expressions in the peer's language, compiled once: ``when`` (applies?), ``due``
-(the deadline, for rules that have one) and ``cond`` (``true``/``false``, or ``"pending"`` for
-``act by due`` while ``on <= due`` and the act is not done). A small Python driver — the same for both
-peers — binds the subject (one per element for a rule over a collection), runs the expressions, turns
-``due < 2021-11-01`` into ``not_applicable`` (Art. 22) and any evaluation error (a missing key) into
-``unknown``. That is the work ``engine.evaluate`` does per record: every rule over every subject.
+Each rule is four expressions in the peer's language, compiled once: ``when`` (applies?), ``arises``
+(the day the obligation arises: a date, or null when it has not), ``due`` (the deadline, for rules that
+have one) and ``cond`` (``true``/``false``, or ``"pending"`` for ``act by due`` while ``on <= due`` and
+the act is not done). A small Python driver — the same for both peers — binds the subject (one per
+element for a rule over a collection), runs the expressions, turns a null day into ``not_applicable``
+(not arisen), ``due < 2021-11-01`` — or, without a deadline, a day before it — into ``not_applicable``
+(Art. 22) and any evaluation error (a missing key) into ``unknown``. That is the work
+``engine.evaluate`` does per record: every rule over every subject. (There is one version of the
+measures, so the day only decides the Art. 22 cut, and the Arts. 11–12 windows are literals.) The
+minimum / maximum issue date (Art. 14) is a comprehension in both languages: neither has ``min`` of
+dates.
 
-Each record is first converted in Python, as ``engine.evaluate`` validates and parses it: ISO dates
-become the peer's date type, ``registration.registered_on`` absent becomes null (the contract says so),
-and the dates a peer's language cannot compute are computed and attached to the record:
+Each record is first converted in Python, as ``engine.evaluate`` validates, cuts and parses it: the
+record as of ``on`` (``dated:`` in ``policies/schema.yaml``: an act dated after ``on`` becomes null, a
+status, status change, certificate or credential dated after it is left out of its list, a
+cancellation or graduation becomes null), ISO dates become the peer's date type,
+``registration.registered_on`` absent becomes null (the contract says so), and the dates a peer's
+language cannot compute are computed and attached to the record:
 
 =====================================  ==================================  =========================
 rule                                   computed in Python                  why
 =====================================  ==================================  =========================
-art12.cancellation_e_registration      ``decided_on + 15 working days``    working-day calendar
+art12.cancellation_e_registration      ``decided_on + 15 working days``,   working-day calendar
+                                       or its bound ``decided_on + 15
+                                       days`` when the calendar lacks
+                                       the year (``_due`` null)
 art12.annual_e_registration            ``term_start + 1 month`` (clamped)  no calendar-month arithmetic
 art10.status_change_marked             ``next term start + 1 month``       no calendar-month arithmetic
 art5.promotion_filed_in_year_of_move   ``end_of_year(promoted_on)``        rule-engine only: it cannot
                                                                            build a date from a year
                                                                            (CEL does: ``timestamp()``)
+art4 (the day: ``start_of_year``)      ``1 January of admission.year``     rule-engine only, as above
 =====================================  ==================================  =========================
 
 Both peers also get an index ``_i`` on each full-time status so that Art. 7 can tell "another status"
@@ -38,11 +50,11 @@ Kleene logic, so CEL agrees with the engine on records with absent keys too, exc
 ``min(...)`` is strict; rule-engine stops at the first missing key, so a rule that the engine decides
 despite an absent fact (``false and ?``) can come out ``unknown`` here. ``bench.run`` counts the
 findings on which each peer agrees with the engine; the timing, not the agreement, is the point.
+Neither peer reads a ``null`` where the schema reads it as absent (a non-nullable field).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any, Final, NamedTuple
@@ -110,7 +122,12 @@ def _cel_rules() -> list[RuleSpec]:
         RuleSpec(RULES[0], None, reg_day, registered, None, "s.admission.data_reviewed"),
         RuleSpec(RULES[1], None, reg_day, registered, None, 's.admission.recheck == "passed"'),
         RuleSpec(
-            RULES[2], None, year_start, 's.admission.recheck == "failed"', None, 's.admission.qualification == "cancelled"'
+            RULES[2],
+            None,
+            year_start,
+            's.admission.recheck == "failed"',
+            None,
+            's.admission.qualification == "cancelled"',
         ),
         RuleSpec(
             RULES[3],
@@ -275,10 +292,10 @@ def _cel_rules() -> list[RuleSpec]:
             None,
             "{x}.record.name == s.name && {x}.record.gender == s.gender && {x}.record.birth_date == s.birth_date",
         ),
-        RuleSpec(RULES[28], "diplomas", "{x}.issued_on", "s.graduation != null", None, "{x}.issued_on == s.graduation.on"),
         RuleSpec(
-            RULES[29], "diplomas", "{x}.issued_on", "{x}.lost", None, "{x}.loss_certified && {x}.loss_annotated"
+            RULES[28], "diplomas", "{x}.issued_on", "s.graduation != null", None, "{x}.issued_on == s.graduation.on"
         ),
+        RuleSpec(RULES[29], "diplomas", "{x}.issued_on", "{x}.lost", None, "{x}.loss_certified && {x}.loss_annotated"),
     ]
 
 
@@ -310,7 +327,12 @@ def _rule_engine_rules() -> list[RuleSpec]:
         RuleSpec(RULES[0], None, reg_day, registered, None, "adm['data_reviewed']"),
         RuleSpec(RULES[1], None, reg_day, registered, None, 'adm["recheck"] == "passed"'),
         RuleSpec(
-            RULES[2], None, "adm['_year_start']", 'adm["recheck"] == "failed"', None, 'adm["qualification"] == "cancelled"'
+            RULES[2],
+            None,
+            "adm['_year_start']",
+            'adm["recheck"] == "failed"',
+            None,
+            'adm["qualification"] == "cancelled"',
         ),
         RuleSpec(
             RULES[3],
@@ -415,8 +437,9 @@ def _rule_engine_rules() -> list[RuleSpec]:
             RULES[16],
             "academic_years",
             "{x}['term_start']",
-            f"{applies} and {{x}}['registered_on'] == null and {{x}}['deferred_on'] != null"
-            " and {x}['tuition_paid'] and {x}['conditions_met']",
+            # the year's own facts first: rule-engine stops at the first absent fact (no Kleene logic)
+            "{x}['registered_on'] == null and {x}['deferred_on'] != null"
+            f" and {{x}}['tuition_paid'] and {{x}}['conditions_met'] and {applies}",
             '{x}["term_start"] + t"P14D"',
             "{x}['supplementary_registered_on'] != null ? true : (on <= due ? \"pending\" : false)",
         ),
@@ -452,7 +475,7 @@ def _rule_engine_rules() -> list[RuleSpec]:
             "grad['on']",
             "grad != null",
             "grad['on']",
-            f"[d for d in diplomas if {matching}].length == 0 ? (on <= due ? \"pending\" : false)"
+            f'[d for d in diplomas if {matching}].length == 0 ? (on <= due ? "pending" : false)'
             f" : $any([d['issued_on'] <= due for d in diplomas if {matching}])",
         ),
         RuleSpec(RULES[25], "diplomas", "{x}['issued_on']", "minor_certificate", None, "{x}['minor_annotated']"),
@@ -463,7 +486,8 @@ def _rule_engine_rules() -> list[RuleSpec]:
             None,
             None,
             f"{{x}}&['record'] != null"
-            f" and $all([({{x}}['record']&[f] == null ? false : not ({{x}}['record'][f] =~ {_BLANK})) for f in {_TEXT14}])"
+            " and $all([({x}['record']&[f] == null ? false"
+            f" : not ({{x}}['record'][f] =~ {_BLANK})) for f in {_TEXT14}])"
             f" and $all([{{x}}['record']&[f] != null for f in {_OTHER14}])",
         ),
         RuleSpec(
@@ -475,9 +499,7 @@ def _rule_engine_rules() -> list[RuleSpec]:
             "{x}['record']['name'] == name and {x}['record']['gender'] == gender"
             " and {x}['record']['birth_date'] == birth_date",
         ),
-        RuleSpec(
-            RULES[28], "diplomas", "{x}['issued_on']", "grad != null", None, "{x}['issued_on'] == grad['on']"
-        ),
+        RuleSpec(RULES[28], "diplomas", "{x}['issued_on']", "grad != null", None, "{x}['issued_on'] == grad['on']"),
         RuleSpec(
             RULES[29],
             "diplomas",

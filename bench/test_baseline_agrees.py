@@ -115,9 +115,9 @@ def _edge(record: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     for d in record.get("diplomas") or ():
         r = d.get("record")
         if isinstance(r, dict) and rng.random() < 0.5:
-            r[rng.choice(["name", "gender", "photo", "major", "school_name", "president_name", "certificate_number"])] = (
-                rng.choice(_BLANKS)
-            )
+            r[
+                rng.choice(["name", "gender", "photo", "major", "school_name", "president_name", "certificate_number"])
+            ] = rng.choice(_BLANKS)
         if rng.random() < 0.15:
             d["issued_on"] = None if rng.random() < 0.5 else rng.choice(["2020-07-01", "2022-06-30", "2025-07-01"])
     statuses = record.get("full_time_statuses") or []

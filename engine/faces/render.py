@@ -248,7 +248,10 @@ def decision_text(
     lines.append("")
     lines.append(
         ("合计: " if lang == "zh" else "total: ")
-        + ", ".join(f"{outcome_word(o, lang)} {n}" for o, n in counts.items() if n)
+        + (
+            ", ".join(f"{outcome_word(o, lang)} {n}" for o, n in counts.items() if n)
+            or ("无" if lang == "zh" else "none")
+        )
     )
     return "\n".join(lines)
 

@@ -394,7 +394,9 @@ def arose(rule: Rule, ctx: Ctx) -> Day:
         value = eval_expr(rule.program.arises.expr, ctx)
     except Absent as ex:
         return tuple(dict.fromkeys(ex.paths))
-    except _ThroughNone:
+    except (_ThroughNone, TypeError):
+        # a day the record cannot give (read through a record that is none, or none inside the
+        # computation): none, the obligation has not arisen — as the compiled rules read it
         return ()
     except CalendarError as ex:
         return ex.message

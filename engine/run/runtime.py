@@ -58,7 +58,7 @@ class NotBefore:
     and ``on`` ≤ bound). Anything else — a comparison, ``=``, arithmetic, ``year_of``,
     ``next_working_day``, a set look-up — raises the calendar's :class:`CalendarError` (the finding is
     ``unknown``, naming the year), as computing the date itself did: it can never pass for a date.
-    A message shows it as "不早于 …" / "not before …".
+    A message shows it as "… 或之后某日" / "a day on or after …" (it follows "by"/"不晚于" there).
     """
 
     __slots__ = ("_reason", "_uncovered", "bound")  # no slot may share a name with a date attribute
@@ -96,7 +96,12 @@ class NotBefore:
         return f"NotBefore({self.bound.isoformat()}, uncovered={self._uncovered})"
 
     def shown(self, lang: str) -> str:
-        return f"不早于 {self.bound.isoformat()}" if lang == "zh" else str(self)
+        """In a message, where it usually follows "by …" / "不晚于 …": a day the bound begins."""
+        year = f"{self._uncovered} 年" if self._uncovered else ""
+        if lang == "zh":
+            return f"{self.bound.isoformat()} 或之后某日（{year}工作日历尚未公布）"
+        year_en = f"{self._uncovered} " if self._uncovered else ""
+        return f"a day on or after {self.bound.isoformat()} (the {year_en}working-day calendar is not known yet)"
 
 
 def kleene_and(a: Any, b: Any) -> Any:

@@ -265,6 +265,19 @@ class _Loader:
             self.bad("policy-shape", vnode, "versions: 应为列表", "versions: must be a list")
         # each version carries over the one before it (by effective date) and lists only its changes
         for header in sorted(headers, key=lambda h: h[2]):
+            same = next((v for v in versions if v.id == header[1]), None)
+            if same is not None:
+                self.bad(
+                    "duplicate-version-id",
+                    header[0].get("id"),
+                    f"版本编号 {header[1]} 重复（已用于 {same.effective} 施行的版本）",
+                    f"the version id {header[1]} is used twice (already by the version in force from {same.effective})",
+                    Msg(
+                        "每个版本的 id 必须唯一，例如修订的年份",
+                        "each version needs its own id, e.g. the year of the revision",
+                    ),
+                )
+                continue
             if versions and header[2] <= versions[-1].effective:
                 self.bad(
                     "policy-shape",
@@ -598,6 +611,7 @@ class _Loader:
             version.definitions[name] = d
         repeals = item.get("repeals")
         numbers = repeals.items if isinstance(repeals, YSeq) else ([repeals] if repeals is not None else [])
+        repealed: set[int] = set()
         for node in numbers:
             raw = node.value if isinstance(node, YScalar) else None
             if not isinstance(raw, int) or isinstance(raw, bool):
@@ -606,6 +620,10 @@ class _Loader:
                 )
                 continue
             number = raw
+            if number in repealed:
+                self.bad("policy-shape", node, f"第{number}条废止了两次", f"article {number} is repealed twice")
+                continue
+            repealed.add(number)
             if number not in version.articles or number in own.articles:
                 self.bad(
                     "repeal-unknown-article",

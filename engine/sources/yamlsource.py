@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import datetime as dt
 import json
 import re
 from collections.abc import Callable
@@ -979,7 +980,10 @@ def _resolve_plain(value: str) -> str:
 
 
 def _describe_key(value: object) -> str:
-    text = repr(value) if not isinstance(value, str) else value
+    if isinstance(value, dt.date | dt.datetime):
+        text = value.isoformat()  # a date key as the author wrote it, not its repr
+    else:
+        text = repr(value) if not isinstance(value, str) else value
     return text if len(text) <= 40 else text[:37] + "..."
 
 
