@@ -109,8 +109,9 @@ def test_any_use_but_by_raises_the_calendars_error(use: str) -> None:
 
 def test_it_is_shown_as_not_before() -> None:
     v = bounded()
-    assert format_value(v, "en") == "not before 2027-01-12"
-    assert format_value(v, "zh") == "不早于 2027-01-12"
+    # in a message it follows "by …" / "不晚于 …"
+    assert format_value(v, "en") == "a day on or after 2027-01-12 (the 2027 working-day calendar is not known yet)"
+    assert format_value(v, "zh") == "2027-01-12 或之后某日（2027 年工作日历尚未公布）"
     assert f"{v}" == str(v) == "not before 2027-01-12"
     assert not isinstance(v, dt.date)
 
@@ -163,7 +164,7 @@ def test_by_a_bound(act: str | None, on: str, outcome: Outcome) -> None:
         assert names_2027(f.reason)
     else:
         assert f.reason is None
-    assert "not before 2027-01-12" in f.message.en and "不早于 2027-01-12" in f.message.zh
+    assert "by a day on or after 2027-01-12" in f.message.en and "不晚于 2027-01-12 或之后某日" in f.message.zh
 
 
 def test_a_bound_before_the_measures_is_unknown_not_not_applicable(tmp_path: Path) -> None:
@@ -316,6 +317,6 @@ def test_a_bound_of_arithmetic_is_not_kept(probe_policy: PolicySet) -> None:
 def test_passing_it_along_keeps_it_a_due_date(probe_policy: PolicySet, rule: str) -> None:
     f = both(probe_policy, rule)
     assert (f.outcome, f.due, f.due_not_before) == (Outcome.PENDING, None, BOUND)
-    assert f.message.en == "not before 2027-01-12"
+    assert f.message.en == "a day on or after 2027-01-12 (the 2027 working-day calendar is not known yet)"
     g = both(probe_policy, rule, on="2027-01-13")
     assert g.outcome is Outcome.UNKNOWN and names_2027(g.reason)
