@@ -323,7 +323,8 @@ def evaluate(record: Mapping[str, Any], on: dt.date, cal: WorkCalendar | None = 
     else:
         add((RULES[0], "student", UNK if registered is U else NA, None))
 
-    # Art. 4: the re-check and the qualification arise on 1 January of the admission year
+    # Art. 4: the re-check's duties arise on the registration, or for a student not registered (as of
+    # `on`) on 1 January of the admission year
     recheck = _rec(adm, "recheck")
     qualification = _rec(adm, "qualification")
     if registered is True:
@@ -333,10 +334,12 @@ def evaluate(record: Mapping[str, Any], on: dt.date, cal: WorkCalendar | None = 
     else:
         add((RULES[1], "student", UNK if registered is U else NA, None))
     adm_year = _rec(adm, "year")
-    if adm_year is ABSENT or not 1 <= adm_year <= 9999:  # absent, or no 1 January of it: unknown
-        year_gate: str | None = UNK
+    if registered_on is not None:  # registered (the day settles as for Arts. 3–9), or unknown
+        recheck_gate = reg_gate
+    elif adm_year is ABSENT or not 1 <= adm_year <= 9999:  # absent, or no 1 January of it: unknown
+        recheck_gate = UNK
     else:
-        year_gate = NA if dt.date(adm_year, 1, 1) < EFFECTIVE else None  # no deadline: arisen before them?
+        recheck_gate = NA if dt.date(adm_year, 1, 1) < EFFECTIVE else None  # no deadline: arisen before them?
     if recheck is ABSENT:
         add((RULES[2], "student", UNK, None))
     elif recheck == "failed":
@@ -344,7 +347,7 @@ def evaluate(record: Mapping[str, Any], on: dt.date, cal: WorkCalendar | None = 
             (
                 RULES[2],
                 "student",
-                year_gate or (UNK if qualification is ABSENT else _require(qualification == "cancelled")),
+                recheck_gate or (UNK if qualification is ABSENT else _require(qualification == "cancelled")),
                 None,
             )
         )
@@ -353,7 +356,7 @@ def evaluate(record: Mapping[str, Any], on: dt.date, cal: WorkCalendar | None = 
     if qualification is ABSENT:
         add((RULES[3], "student", UNK, None))
     elif qualification in _MARKED_QUALIFICATIONS:
-        add((RULES[3], "student", year_gate or _require(_fact(_rec(adm, "qualification_marked"))), None))
+        add((RULES[3], "student", recheck_gate or _require(_fact(_rec(adm, "qualification_marked"))), None))
     else:
         add((RULES[3], "student", NA, None))
 

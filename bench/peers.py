@@ -39,7 +39,7 @@ art10.status_change_marked             ``next term start + 1 month``       no ca
 art5.promotion_filed_in_year_of_move   ``end_of_year(promoted_on)``        rule-engine only: it cannot
                                                                            build a date from a year
                                                                            (CEL does: ``timestamp()``)
-art4 (the day: ``start_of_year``)      ``1 January of admission.year``     rule-engine only, as above
+art4 (the day of one not registered)  ``1 January of admission.year``     rule-engine only, as above
 =====================================  ==================================  =========================
 
 Both peers also get an index ``_i`` on each full-time status so that Art. 7 can tell "another status"
@@ -93,7 +93,8 @@ _BLANK: Final = r'"^\\s*$"'  # empty or only white space (Unicode \s: U+3000 and
 def _cel_rules() -> list[RuleSpec]:
     registered = "s.registration.registered_on != null"
     reg_day = "s.registration.registered_on"
-    year_start = 'timestamp(string(s.admission.year) + "-01-01T00:00:00Z")'
+    # Art. 4: the registration, or for a student not registered 1 January of the admission year
+    recheck_day = f'{registered} ? {reg_day} : timestamp(string(s.admission.year) + "-01-01T00:00:00Z")'
     applies = (
         f"{registered} && {{x}}.year > s.admission.year"
         " && (s.graduation == null || {x}.term_start < s.graduation.on)"
@@ -124,7 +125,7 @@ def _cel_rules() -> list[RuleSpec]:
         RuleSpec(
             RULES[2],
             None,
-            year_start,
+            recheck_day,
             's.admission.recheck == "failed"',
             None,
             's.admission.qualification == "cancelled"',
@@ -132,7 +133,7 @@ def _cel_rules() -> list[RuleSpec]:
         RuleSpec(
             RULES[3],
             None,
-            year_start,
+            recheck_day,
             's.admission.qualification in ["given_up", "retained", "cancelled"]',
             None,
             "s.admission.qualification_marked",
@@ -302,6 +303,7 @@ def _cel_rules() -> list[RuleSpec]:
 def _rule_engine_rules() -> list[RuleSpec]:
     registered = "reg['registered_on'] != null"
     reg_day = "reg['registered_on']"
+    recheck_day = f"{registered} ? {reg_day} : adm['_year_start']"  # Art. 4, as for CEL
     applies = (
         f"{registered} and {{x}}['year'] > adm['year']"
         " and (grad == null or {x}['term_start'] < grad['on'])"
@@ -329,7 +331,7 @@ def _rule_engine_rules() -> list[RuleSpec]:
         RuleSpec(
             RULES[2],
             None,
-            "adm['_year_start']",
+            recheck_day,
             'adm["recheck"] == "failed"',
             None,
             'adm["qualification"] == "cancelled"',
@@ -337,7 +339,7 @@ def _rule_engine_rules() -> list[RuleSpec]:
         RuleSpec(
             RULES[3],
             None,
-            "adm['_year_start']",
+            recheck_day,
             'adm["qualification"] in ["given_up", "retained", "cancelled"]',
             None,
             "adm['qualification_marked']",
