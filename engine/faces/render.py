@@ -6,7 +6,6 @@ They only render; nothing here decides. The CLI calls them.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -295,7 +294,7 @@ def _explanation(f: Finding, version: Any, lang: Lang, steps: list[Step]) -> lis
     if f.facts:
         out.append("      读取的事实:" if lang == "zh" else "      facts read:")
     for path, value in f.facts.items():
-        out.append(f"        {path} = {json.dumps(value, ensure_ascii=False, default=str)}")
+        out.append(f"        {path} = {_json_value(value)}")
     if steps:
         out.append("      判断过程:" if lang == "zh" else "      how it was decided:")
         width = max(_width(st.label) + 1 + _width(st.text) for st in steps)
@@ -315,7 +314,15 @@ def summary_counts(decisions: Iterable[Decision]) -> dict[Outcome, int]:
 
 
 def to_json(obj: Any) -> str:
+    import json  # deferred for start-up time: text output never needs it
+
     return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False)
+
+
+def _json_value(value: Any) -> str:
+    import json  # deferred for start-up time, as in to_json
+
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 # ---------------------------------------------------------------------------------------------- deadlines
