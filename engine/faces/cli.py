@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import locale
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
@@ -60,6 +58,8 @@ def default_lang() -> Lang:
         value = os.environ.get(var, "")
         if value:
             return "en" if value.lower().startswith("en") else "zh"
+    import locale  # deferred for start-up time: only when no variable says
+
     try:
         loc = locale.getlocale()[0] or ""
     except ValueError:
@@ -828,6 +828,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as ex:  # the last line of defence: never a traceback
         if os.environ.get("XUEJI_DEBUG"):
+            import traceback  # deferred for start-up time: only an internal error needs it
+
             traceback.print_exc()
         sys.stderr.write(
             f"xueji: internal error ({type(ex).__name__}: {ex}); please report it, with XUEJI_DEBUG=1 for details\n"
