@@ -29,7 +29,6 @@ operator                    operands          result
 
 from __future__ import annotations
 
-import difflib
 import unicodedata
 from collections.abc import Iterator
 from typing import Literal
@@ -187,6 +186,8 @@ class Checker:
         return ERROR
 
     def _did_you_mean(self, name: str, candidates: Iterator[str] | list[str]) -> Msg | None:
+        import difflib  # deferred for start-up time: only a misspelt name needs it
+
         close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.7)
         if not close:
             return None

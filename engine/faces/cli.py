@@ -9,26 +9,19 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import difflib
-import locale
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import attrs
 
 from engine import __version__
 from engine.diagnostics import Diagnostic, FactsError, Lang, Msg, PolicyError, Severity, XuejiError, error, warning
-from engine.faces import render_diff, render_policytest
 from engine.faces.render import (
-    deadlines_ics,
     deadlines_text,
     decision_text,
-    diagnostics_github,
-    diagnostics_sarif,
     diagnostics_text,
     summary_counts,
     to_json,
@@ -38,13 +31,19 @@ from engine.faces.render import (
 from engine.resources import bundled_policy_dir
 from engine.run.decision import Decision, Finding
 from engine.run.evaluate import as_date, deadlines, evaluate
-from engine.run.explain import Step, explain
 from engine.run.pipeline import load_policy
 from engine.sources.loader import MANIFEST
 from engine.sources.policy import PolicySet
 from engine.sources.yamlsource import load_data
-from engine.tools import batch, diff, policytest
-from engine.tools.fmt import format_file
+
+if TYPE_CHECKING:
+    from engine.run.explain import Step
+    from engine.tools import policytest
+
+# A verb imports what only it uses inside its function (the tools, their renderers, the machine
+# formats, the explanation), so that `xueji eval` and `xueji lint` start without them: each such
+# import points down the layers (faces → tools/run) and is deferred for start-up time only.
+
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -59,6 +58,8 @@ def default_lang() -> Lang:
         value = os.environ.get(var, "")
         if value:
             return "en" if value.lower().startswith("en") else "zh"
+    import locale  # deferred for start-up time: only when no variable says
+
     try:
         loc = locale.getlocale()[0] or ""
     except ValueError:
@@ -302,6 +303,8 @@ def _print(text: str) -> None:
 
 
 def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
+    from engine.tools import batch  # deferred for start-up time: only --batch needs it
+
     if args.records:
         raise UsageError("give RECORD files or --batch, not both")
     if not args.out:
@@ -428,6 +431,8 @@ def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
 
 
 def _explainer(policy: PolicySet, record: Any, on: dt.date) -> Callable[[Finding], list[Step]]:
+    from engine.run.explain import explain  # deferred for start-up time: it brings the interpreter
+
     facts, _ = policy.schema.validate(record)  # once per record, not once per finding
     return lambda finding: explain(policy, facts, on, finding)
 
@@ -453,6 +458,8 @@ def lint_policies(paths: Sequence[str]) -> tuple[list[Diagnostic], list[PolicySe
 def _untested(ps: PolicySet) -> list[Diagnostic]:
     """An error for each test case that cannot run, and a warning for each rule that no test case
     of the policy set exercises (when it has cases)."""
+    from engine.tools import policytest  # deferred for start-up time: used only by lint, test, coverage
+
     paths = [p for p in policytest.default_case_paths(ps) if p.exists()]
     if not paths:
         return []
@@ -510,8 +517,12 @@ def cmd_lint(args: argparse.Namespace, lang: Lang) -> int:
         versions = [v for ps in loaded for v in versions_json(ps)]
         _print(to_json({"diagnostics": [d.to_dict() for d in diags], "versions": versions}))
     elif args.format == "sarif":
+        from engine.faces.render_machine import diagnostics_sarif  # deferred for start-up time
+
         _print(to_json(diagnostics_sarif(diags, lang, __version__)))
     elif args.format == "github":
+        from engine.faces.render_machine import diagnostics_github  # deferred for start-up time
+
         if diags:
             _print(diagnostics_github(diags, lang))
     else:
@@ -546,6 +557,10 @@ def _policy_files(paths: Sequence[str]) -> list[Path]:
 
 
 def cmd_fmt(args: argparse.Namespace, lang: Lang) -> int:
+    import difflib  # deferred for start-up time, like the formatter
+
+    from engine.tools.fmt import format_file
+
     changed = unreadable = 0
     for path in _policy_files(args.paths or ([args.policy] if args.policy else [])):
         try:
@@ -594,6 +609,8 @@ def _judge_one(name: str, on: dt.date, policy: PolicySet, lang: Lang) -> tuple[D
 
 
 def cmd_deadlines(args: argparse.Namespace, lang: Lang) -> int:
+    from engine.faces.render_machine import deadlines_ics  # deferred for start-up time
+
     on = _parse_on(args.on) or dt.date.today()
     policy = _load_policy_arg(args.policy)
     decision, student = _judge_one(args.record, on, policy, lang)
@@ -609,6 +626,8 @@ def cmd_deadlines(args: argparse.Namespace, lang: Lang) -> int:
 
 
 def _run_policy_tests(args: argparse.Namespace) -> tuple[PolicySet, policytest.Report]:
+    from engine.tools import policytest  # deferred for start-up time: only test and coverage run cases
+
     policy = _load_policy_arg(args.policy)
     for path in args.paths:
         if not Path(path).exists():
@@ -622,6 +641,8 @@ def _run_policy_tests(args: argparse.Namespace) -> tuple[PolicySet, policytest.R
 
 
 def cmd_test(args: argparse.Namespace, lang: Lang) -> int:
+    from engine.faces import render_policytest  # deferred for start-up time (with the JUnit writer, xml)
+
     _, report = _run_policy_tests(args)
     if args.junit:
         try:
@@ -637,6 +658,9 @@ def cmd_test(args: argparse.Namespace, lang: Lang) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace, lang: Lang) -> int:
+    from engine.faces import render_policytest  # deferred for start-up time
+    from engine.tools import policytest
+
     policy, report = _run_policy_tests(args)
     cov = policytest.coverage(policy, report)
     _print(
@@ -704,6 +728,9 @@ def _parse_date(option: str, text: str) -> dt.date:
 
 
 def cmd_diff(args: argparse.Namespace, lang: Lang) -> int:
+    from engine.faces import render_diff  # deferred for start-up time: only diff needs the tool
+    from engine.tools import batch, diff
+
     on = _parse_on(args.on) or dt.date.today()
     if (args.records is None) == (args.generate is None):
         raise UsageError("give --records FILE or --generate N (one of them)")
@@ -801,6 +828,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as ex:  # the last line of defence: never a traceback
         if os.environ.get("XUEJI_DEBUG"):
+            import traceback  # deferred for start-up time: only an internal error needs it
+
             traceback.print_exc()
         sys.stderr.write(
             f"xueji: internal error ({type(ex).__name__}: {ex}); please report it, with XUEJI_DEBUG=1 for details\n"

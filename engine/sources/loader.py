@@ -10,7 +10,6 @@ checker and the compiler on it.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from pathlib import Path
 from typing import Any
@@ -124,6 +123,8 @@ class _Loader:
         for key, _ in node.entries:
             name = str(key.value)
             if name not in known:
+                import difflib  # deferred for start-up time: only a misspelt name needs it
+
                 close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
                 listed = ", ".join(sorted(known))
                 self.bad(

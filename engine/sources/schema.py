@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import difflib
 import re
 from collections.abc import Callable
 from typing import Any, Literal
@@ -193,6 +192,8 @@ class Schema:
                 return out
             for key in x:
                 if key not in known:
+                    import difflib  # deferred for start-up time: only a misspelt name needs it
+
                     close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
                     tip_zh = f"；是否应为 {close[0]}？" if close else ""
                     tip_en = f"; did you mean {close[0]}?" if close else ""
@@ -339,6 +340,8 @@ def _enum_validator(t: EnumT) -> Validator:
     def v_enum(x: Any, path: str, p: Problems, w: Warnings) -> Any:
         if isinstance(x, str) and x in members:
             return x
+        import difflib  # deferred for start-up time: only a misspelt name needs it
+
         close = difflib.get_close_matches(str(x), t.members, n=1, cutoff=0.6)
         tip_zh = f"；是否应为 {close[0]}？" if close else ""
         tip_en = f"; did you mean {close[0]}?" if close else ""
@@ -572,6 +575,8 @@ def load_schema(tree: YNode | None, filename: str) -> Schema:
         base: Type | None = PRIMITIVES.get(name) or records.get(name) or enums.get(name)
         if base is None:
             names = [*PRIMITIVES, *records, *enums]
+            import difflib  # deferred for start-up time: only a misspelt name needs it
+
             close = difflib.get_close_matches(name, names, n=1)
             bad(
                 node,

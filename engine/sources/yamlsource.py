@@ -28,10 +28,9 @@ from __future__ import annotations
 import bisect
 import contextlib
 import datetime as dt
-import json
 import re
 from collections.abc import Callable
-from typing import Final, Protocol, TypeAlias, cast
+from typing import TYPE_CHECKING, Final, Protocol, TypeAlias, cast
 
 import attrs
 import yaml
@@ -42,6 +41,9 @@ from yaml.resolver import Resolver
 
 from engine.diagnostics import Diagnostic, Msg, Related, Severity, Span, error, sorted_diagnostics, warning
 from engine.lang.limits import MAX_YAML_DEPTH, MAX_YAML_NODES
+
+if TYPE_CHECKING:
+    import json
 
 __all__ = [
     "MAP_TAG",
@@ -1541,6 +1543,8 @@ def load_data(text: str | bytes, filename: str) -> tuple[object, list[Diagnostic
         return None, diags
     mode = _is_json(filename, decoded)
     if mode is not False:
+        import json  # deferred for start-up time: only a JSON record needs it
+
         duplicates: list[str] = []
 
         def pairs_hook(pairs: list[tuple[str, object]]) -> dict[str, object]:
