@@ -185,3 +185,16 @@ def test_hostile_names_and_strings_never_reach_the_source(tmp_path: Path) -> Non
                             assert part not in src
         assert not any(ord(ch) > 127 for ch in src), "non-ASCII policy text in the source"
     assert {"class", "学籍年度"} <= set(tried), tried
+
+
+def test_xueji_compile_shows_the_source(capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.faces.cli import main
+
+    rule = load_policy(None).versions[0].rules[0].id
+    assert main(["compile", "--show"]) == 0
+    whole = capsys.readouterr().out
+    assert "def judge" in whole and "# ---- version" in whole
+    assert main(["compile", "--show", "--rule", rule]) == 0
+    one = capsys.readouterr().out
+    assert "def judge" in one and len(one) < len(whole)
+    assert main(["compile", "--rule", "no.such_rule"]) == 2

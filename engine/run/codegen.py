@@ -479,14 +479,17 @@ class _Gen:
 
 
 def generate(cv: CompiledVersion) -> None:
-    """Generate, compile and attach the rules' functions to ``cv`` (its ``source``, ``fallbacks``)."""
+    """Generate, compile and attach the rules' functions to ``cv`` (its ``source``, ``rule_sources``: the
+    lines each rule added, helpers first used by it included; ``fallbacks``)."""
     gen = _Gen(cv)
     names: dict[str, tuple[str | None, str]] = {}
     fallbacks: dict[str, str] = {}
+    pieces: dict[str, str] = {}
     for cr in [*cv.rules, *cv.invariants]:
         mark = len(gen.lines), dict(gen.globals)
         try:
             names[cr.rule.id] = gen.rule(cr.rule)
+            pieces[cr.rule.id] = "\n".join(gen.lines[mark[0] :])
         except Decline as ex:
             del gen.lines[mark[0] :]
             gen.globals = mark[1]
@@ -505,5 +508,6 @@ def generate(cv: CompiledVersion) -> None:
             cr.gen_arises = ns[arises_name] if arises_name else None
             cr.gen_judge = ns[judge_name]
     cv.source = source
+    cv.rule_sources = pieces
     cv.generated = True
     cv.fallbacks = fallbacks

@@ -132,6 +132,7 @@ class CompiledVersion:
     scope: Fn | None = None
     #: the generated source (engine.run.codegen; "" when not generated) and the rules it declined, with why
     source: str = ""
+    rule_sources: dict[str, str] = attrs.Factory(dict)
     generated: bool = False
     fallbacks: dict[str, str] = attrs.Factory(dict)
 
