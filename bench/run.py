@@ -2,7 +2,9 @@
 
 Prints, in one run (see ``bench/README.md`` for what each number means):
 
-* per-student time of ``engine.evaluate``, of the hand-written baseline (``bench.baseline``) and of
+* per-student time of ``engine.evaluate`` (generated code, the default; then the closures, and the
+  reference interpreter on the first ``--peer-n`` records, each with its ratio to the baseline), of the
+  hand-written baseline (``bench.baseline``) and of
   the peer engines (``bench.peers``: rule-engine, CEL), each the median of ``--repeat`` runs over the
   generated records (``bench.records``); the peers run on the first ``--peer-n`` records;
 * the ratios evaluate/baseline (target ≤ 2×) and peer/evaluate (target ≥ 10×);
@@ -41,6 +43,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import engine
+from engine.run.interpreter import interpret
+from engine.run.pipeline import load_policy
 
 from . import baseline
 from .compare import diff, engine_rows
@@ -333,7 +337,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     ok = ratio <= TARGET_BASELINE_RATIO
     targets.append(_target("evaluate / baseline", ratio, f"<= {TARGET_BASELINE_RATIO:g}x", ok))
     print(f"per student, µs ({len(records)} records)".ljust(W) + "   median   ratio                      target")
-    _row("engine.evaluate", ev, "")
+    _row("engine.evaluate (generated code, the default)", ev, f"evaluate/baseline {ev / bl:6.1f}×")
+    # the other two evaluators, on the same records: the closures (the exact fallback) and the
+    # reference interpreter (slow: on the first --peer-n records)
+    closures = load_policy(None, evaluator="closures")
+    cl = statistics.median(
+        per_student_us(lambda r, d: engine.evaluate(r, on=d, policy=closures), records, on, args.repeat)
+    )
+    bundled = engine.bundled_policy()
+    it = statistics.median(
+        per_student_us(lambda r, d: interpret(bundled, r, on=d), peer_records, on, max(1, args.repeat // 2))
+    )
+    fallbacks = {f"{v.id}:{r}": why for v in bundled.versions for r, why in v.compiled.fallbacks.items()}
+    per["evaluate_closures"] = {"median_us": cl, "records": len(records), "ratio_to_baseline": cl / bl}
+    per["interpreter"] = {"median_us": it, "records": len(peer_records), "ratio_to_baseline": it / bl}
+    per["evaluate"]["ratio_to_baseline"] = ev / bl
+    per["generated_fallbacks"] = fallbacks
+    _row("engine.evaluate (closures)", cl, f"closures/baseline {cl / bl:6.1f}×")
+    _row(f"reference interpreter ({len(peer_records)} records)", it, f"interp./baseline  {it / bl:6.1f}×")
+    print("  rules the generator declined (closures judge them): " + (", ".join(fallbacks) or "none"))
     _row(
         "baseline (hand-written Python)",
         bl,

@@ -254,6 +254,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --generate: time for shrinking the examples, all transitions together (default 20)",
     )
     df.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+
+    co = verb(
+        "compile",
+        "show the Python source generated from the policy set",
+        "Print the Python source generated from the checked policy set (one arises and one judge function "
+        "per rule), and the rules left to the closures with why.",
+        "xueji compile --show",
+        "xueji compile --show --rule art9.annual_registration",
+    )
+    co.add_argument("--show", action="store_true", help="print the generated source")
+    co.add_argument("--rule", metavar="ID", help="only this rule's functions (and the helpers first used by it)")
     return p
 
 
@@ -791,6 +802,27 @@ def cmd_diff(args: argparse.Namespace, lang: Lang) -> int:
     return EXIT_FINDINGS if result.has_changes else EXIT_OK
 
 
+def cmd_compile(args: argparse.Namespace, lang: Lang) -> int:
+    if args.policy is not None and not Path(args.policy).exists():
+        raise UsageError(f"--policy: {args.policy}: no such directory / 目录不存在")
+    policy = load_policy(args.policy, evaluator="generated")
+    out: list[str] = []
+    for v in policy.versions:
+        cv = v.compiled
+        if args.rule is not None and args.rule not in cv.rule_sources and args.rule not in cv.fallbacks:
+            continue
+        out.append(f"# ---- version {v.id}")
+        for rule, why in cv.fallbacks.items():
+            if args.rule in (None, rule):
+                out.append(f"# {rule}: judged by the closures ({why})")
+        if args.show:
+            out.append(cv.source if args.rule is None else cv.rule_sources.get(args.rule, ""))
+    if args.rule is not None and not out:
+        raise UsageError(f"--rule: no rule {args.rule!r} / 无此规则")
+    _print("\n".join(out))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Lang], int]] = {
     "test": cmd_test,
     "coverage": cmd_coverage,
@@ -800,6 +832,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Lang], int]] = {
     "deadlines": cmd_deadlines,
     "fmt": cmd_fmt,
     "diff": cmd_diff,
+    "compile": cmd_compile,
 }
 
 

@@ -118,6 +118,9 @@ class CompiledRule:
     forbid: bool
     loop_var: str | None
     messages: dict[str, list[str | Fn]]
+    #: the generated functions (engine.run.codegen), None where the closures judge the rule
+    gen_arises: Callable[..., Any] | None = None
+    gen_judge: Callable[..., Any] | None = None
 
 
 @attrs.define(eq=False)
@@ -127,6 +130,11 @@ class CompiledVersion:
     rules: list[CompiledRule]
     invariants: list[CompiledRule]
     scope: Fn | None = None
+    #: the generated source (engine.run.codegen; "" when not generated) and the rules it declined, with why
+    source: str = ""
+    rule_sources: dict[str, str] = attrs.Factory(dict)
+    generated: bool = False
+    fallbacks: dict[str, str] = attrs.Factory(dict)
 
 
 class Compiler:
@@ -669,12 +677,13 @@ def run(
     lo, hi = window
     env = Env(facts, on, cal)
     append = findings.append
-    variables, paths = env.vars, env.paths
+    variables, paths, gmemo = env.vars, env.paths, env.gmemo
     na, unknown, pending = Outcome.NOT_APPLICABLE, Outcome.UNKNOWN, Outcome.PENDING
     satisfied, violated = Outcome.SATISFIED, Outcome.VIOLATED
     for cr in cv.rules if rules is None else rules:
         rule_id, article, var = cr.rule.id, cr.rule.article, cr.loop_var
         clauses, due_fn, cond, forbid, arises = cr.clauses, cr.due, cr.cond, cr.forbid, cr.arises
+        gen_arises, gen_judge = cr.gen_arises, cr.gen_judge
         env.day = None
         try:
             subjects = cr.subjects(env)
@@ -695,14 +704,21 @@ def run(
             day_missing: tuple[str, ...] = ()
             day_reason: Msg | None = None
             if arises is not None:
-                try:
-                    day = arises(env)
-                except Absent as ex:
-                    day_missing = tuple(dict.fromkeys(ex.paths))
-                except TypeError:  # read through a record that is none: the obligation has not arisen
-                    day = None
-                except CalendarError as ex:  # a day out of the range of dates
-                    day_reason = ex.message
+                known = False
+                if gen_arises is not None:
+                    try:
+                        day, known = gen_arises(facts, on, cal, gmemo, element), True
+                    except Exception:  # any exception: the closures judge the day exactly
+                        day = None
+                if not known:
+                    try:
+                        day = arises(env)
+                    except Absent as ex:
+                        day_missing = tuple(dict.fromkeys(ex.paths))
+                    except TypeError:  # read through a record that is none: the obligation has not arisen
+                        day = None
+                    except CalendarError as ex:  # a day out of the range of dates
+                        day_reason = ex.message
                 env.lmemo = {}
             if day is None:
                 if not fallback:
@@ -713,6 +729,27 @@ def run(
             due: dt.date | NotBefore | None = None
             missing: tuple[str, ...] = ()
             reason: Msg | None = None
+            if gen_judge is not None and (arises is None or day is not None):
+                try:
+                    outcome, due = gen_judge(facts, on, cal, gmemo, element, day, effective)
+                except Exception:  # any exception: the closures judge the subject exactly
+                    due = None
+                else:
+                    append(
+                        Finding(
+                            rule_id,
+                            article,
+                            subject,
+                            outcome,
+                            due,
+                            missing,
+                            reason,
+                            explain=_explainer(cr, env, subject, element, due, day),
+                            version=vid,
+                            arose=day,
+                        )
+                    )
+                    continue
             try:
                 for is_when, clause in clauses:
                     if bool(clause(env)) is not is_when:

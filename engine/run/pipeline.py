@@ -12,6 +12,7 @@ problems of the others: the rules that loaded are still checked (see ``_CONSEQUE
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import attrs
 
 from engine.check.checker import check_version
 from engine.diagnostics import Diagnostic, PolicyError, Severity
+from engine.run.codegen import generate
 from engine.run.compiler import compile_version
 from engine.sources.loader import read_policy
 from engine.sources.policy import Parameter, PolicySet, PolicyVersion
@@ -30,11 +32,27 @@ _UNREAD_CODES = ("yaml-", "io-error", "file-too-large")
 _CONSEQUENCES_OF_UNREAD = frozenset({"unknown-name", "unknown-function", "unused-definition", "article-without-rule"})
 
 
-def load_policy(path: str | Path | None = None) -> PolicySet:
-    """Load, check and compile a policy directory (default: the bundled policy set)."""
+#: The evaluator load_policy uses when not told: ``generated`` (code generated from the checked AST,
+#: the closures where it declines a rule) or ``closures``; the environment variable XUEJI_EVALUATOR.
+EVALUATORS = ("generated", "closures")
+
+
+def default_evaluator() -> str:
+    value = os.environ.get("XUEJI_EVALUATOR", "generated")
+    if value not in EVALUATORS:
+        raise ValueError(f"XUEJI_EVALUATOR: {value!r} is not one of {', '.join(EVALUATORS)}")
+    return value
+
+
+def load_policy(path: str | Path | None = None, *, evaluator: str | None = None) -> PolicySet:
+    """Load, check and compile a policy directory (default: the bundled policy set). ``evaluator``:
+    ``generated`` or ``closures`` (default: :func:`default_evaluator`)."""
+    evaluator = default_evaluator() if evaluator is None else evaluator
+    if evaluator not in EVALUATORS:
+        raise ValueError(f"evaluator: {evaluator!r} is not one of {', '.join(EVALUATORS)}")
     ps, diags = read_policy(path)
     unread = any(d.severity is Severity.ERROR and d.code.startswith(_UNREAD_CODES) for d in diags)
-    diags.extend(_check_and_compile(ps.schema, ps.versions, unread=unread))
+    diags.extend(_check_and_compile(ps.schema, ps.versions, unread=unread, generated=evaluator == "generated"))
     # a rule or definition a later version carries over is checked again: report what it finds once
     diags = list({(d.code, d.span, d.message): d for d in diags}.values())
     if any(d.severity is Severity.ERROR for d in diags):
@@ -43,7 +61,9 @@ def load_policy(path: str | Path | None = None) -> PolicySet:
     return ps
 
 
-def _check_and_compile(schema: Schema, versions: Sequence[PolicyVersion], *, unread: bool = False) -> list[Diagnostic]:
+def _check_and_compile(
+    schema: Schema, versions: Sequence[PolicyVersion], *, unread: bool = False, generated: bool = False
+) -> list[Diagnostic]:
     """Check each version (its ``info``) and compile those without errors (its ``compiled``); the
     checker's diagnostics."""
     diags: list[Diagnostic] = []
@@ -55,6 +75,8 @@ def _check_and_compile(schema: Schema, versions: Sequence[PolicyVersion], *, unr
         diags.extend(found)
         if not unread and not any(d.severity is Severity.ERROR for d in found):
             v.compiled = compile_version(v, info)
+            if generated:
+                generate(v.compiled)
     return diags
 
 
@@ -91,7 +113,9 @@ def pinned(policy: PolicySet, version: str | None = None, *, until: dt.date | No
         through = until
     parameters = {name: _values_through(p, through) for name, p in policy.parameters.items()}
     versions = [attrs.evolve(v, parameters=parameters, info=None, compiled=None) for v in kept]
-    errors = [d for d in _check_and_compile(policy.schema, versions) if d.severity is Severity.ERROR]
+    generated = any(v.compiled is not None and v.compiled.generated for v in policy.versions)  # as loaded
+    found = _check_and_compile(policy.schema, versions, generated=generated)
+    errors = [d for d in found if d.severity is Severity.ERROR]
     if errors:  # the whole set loaded: a part of it can fail only through a bug
         raise PolicyError(errors)
     return attrs.evolve(policy, versions=versions, parameters=parameters)
