@@ -729,56 +729,43 @@ def run(
             due: dt.date | NotBefore | None = None
             missing: tuple[str, ...] = ()
             reason: Msg | None = None
+            judged = False
             if gen_judge is not None and (arises is None or day is not None):
                 try:
                     outcome, due = gen_judge(facts, on, cal, gmemo, element, day, effective)
+                    judged = True
                 except Exception:  # any exception: the closures judge the subject exactly
                     due = None
-                else:
-                    append(
-                        Finding(
-                            rule_id,
-                            article,
-                            subject,
-                            outcome,
-                            due,
-                            missing,
-                            reason,
-                            explain=_explainer(cr, env, subject, element, due, day),
-                            version=vid,
-                            arose=day,
-                        )
-                    )
-                    continue
-            try:
-                for is_when, clause in clauses:
-                    if bool(clause(env)) is not is_when:
-                        outcome = na
-                        break
-                else:
-                    if arises is not None and day is None:
-                        # the day is not known (unknown), or it is none: the obligation has not arisen
-                        outcome, missing = (unknown, day_missing) if day_missing or day_reason else (na, ())
-                        reason = day_reason
+            if not judged:
+                try:
+                    for is_when, clause in clauses:
+                        if bool(clause(env)) is not is_when:
+                            outcome = na
+                            break
                     else:
-                        if due_fn is not None:
-                            due = due_fn(env)
-                        if due is not None and due_before(due, effective):
-                            outcome = na  # the measures are not retroactive (Art. 22)
-                        elif due is None and day is not None and day < effective:
-                            outcome = na  # an obligation without a deadline that arose before them
+                        if arises is not None and day is None:
+                            # the day is not known (unknown), or it is none: the obligation has not arisen
+                            outcome, missing = (unknown, day_missing) if day_missing or day_reason else (na, ())
+                            reason = day_reason
                         else:
-                            v = cond(env)
-                            outcome = pending if v is PENDING else satisfied if bool(v) is not forbid else violated
-            except Absent as ex:
-                outcome, missing = unknown, tuple(dict.fromkeys(ex.paths))
-            except CalendarError as ex:
-                outcome, reason = unknown, ex.message
-            except _SAFETY_NET as ex:
-                # Not reachable for a record that passed the schema and a policy that passed the
-                # checker; a safety net so that a bug degrades one finding instead of crashing.
-                outcome = unknown
-                reason = Msg(f"内部求值错误：{ex!r}", f"internal evaluation error: {ex!r}")
+                            if due_fn is not None:
+                                due = due_fn(env)
+                            if due is not None and due_before(due, effective):
+                                outcome = na  # the measures are not retroactive (Art. 22)
+                            elif due is None and day is not None and day < effective:
+                                outcome = na  # an obligation without a deadline that arose before them
+                            else:
+                                v = cond(env)
+                                outcome = pending if v is PENDING else satisfied if bool(v) is not forbid else violated
+                except Absent as ex:
+                    outcome, missing = unknown, tuple(dict.fromkeys(ex.paths))
+                except CalendarError as ex:
+                    outcome, reason = unknown, ex.message
+                except _SAFETY_NET as ex:
+                    # Not reachable for a record that passed the schema and a policy that passed the
+                    # checker; a safety net so that a bug degrades one finding instead of crashing.
+                    outcome = unknown
+                    reason = Msg(f"内部求值错误：{ex!r}", f"internal evaluation error: {ex!r}")
             append(
                 Finding(
                     rule_id,
