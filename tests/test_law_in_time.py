@@ -175,9 +175,10 @@ def _diagnostics(path: Path) -> list[engine.Diagnostic]:
     return list(ps.warnings)
 
 
-def test_a_revision_that_changes_nothing_is_a_diagnostic(tmp_path: Path) -> None:
-    _set(
-        tmp_path / "base",
+def _base_set(path: Path) -> Path:
+    """A one-version set of one article (Art. 12, a one-month window) for revisions to extend."""
+    return _set(
+        path,
         """\
         name: base
         schema: schema.yaml
@@ -186,6 +187,10 @@ def test_a_revision_that_changes_nothing_is_a_diagnostic(tmp_path: Path) -> None
         """,
         {"v1/a.yaml": _ART12.format(window="1 month")},
     )
+
+
+def test_a_revision_that_changes_nothing_is_a_diagnostic(tmp_path: Path) -> None:
+    _base_set(tmp_path / "base")
     revision = _set(
         tmp_path / "rev",
         """\
@@ -347,16 +352,7 @@ def test_diff_of_the_worked_revision_shows_exactly_the_obligations_it_changes() 
 
 
 def test_a_version_id_used_twice_and_an_article_repealed_twice_are_errors(tmp_path: Path) -> None:
-    _set(
-        tmp_path / "base",
-        """\
-        name: base
-        schema: schema.yaml
-        versions:
-          - {id: "1", effective: 2021-11-01, files: [v1/*.yaml]}
-        """,
-        {"v1/a.yaml": _ART12.format(window="1 month")},
-    )
+    _base_set(tmp_path / "base")
     revision = _set(
         tmp_path / "rev",
         """\

@@ -18,8 +18,8 @@ every fixture, policy test case and generated records through both and the refer
 **Safety.** No byte of policy text reaches the generated source. Python identifiers are never taken
 from the policy: every variable, let, function and parameter is named by a counter (``v3``, ``g1``,
 ``f2``, ``l4``) after its policy name was checked with ``str.isidentifier``/``keyword.iskeyword``
-(a refused name declines the rule). Literals are emitted with ``repr`` only for ``int``/``str``/
-``bool``/``None`` (``repr`` of these is a Python literal and cannot end the expression); dates,
+(a refused name declines the rule). Literals are emitted with ``repr`` only for ``int``/``bool``/``None``
+and with ``ascii`` for ``str`` (an escaped, ASCII-only Python literal that cannot end the expression); dates,
 durations, sets, parameters, duration adders and the runtime helpers are bound as named constants
 (``c0``, ``c1``…) in the namespace the source is executed in. Messages are never generated (the
 closures render them). So ``exec`` runs only source this module wrote from a fixed vocabulary.
@@ -30,7 +30,6 @@ recorded in :attr:`CompiledVersion.fallbacks` by rule id.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import keyword
 from collections.abc import Callable
@@ -42,17 +41,18 @@ from engine.run.compiler import CompiledVersion
 from engine.run.decision import Outcome
 from engine.run.runtime import (
     PENDING,
-    NotBefore,
+    act_by,
     add_duration,
     due_before,
     duration_adder,
     kleene_and,
     kleene_or,
-    literal_value,
+    memo_key,
     overlaps,
     start_of_year,
+    value_by_day,
 )
-from engine.sources.policy import Parameter, Rule
+from engine.sources.policy import Rule
 
 __all__ = ["Decline", "generate"]
 
@@ -62,27 +62,6 @@ class Decline(Exception):
 
 
 _SAFE_LITERALS = (int, bool, type(None))
-
-
-def _by(act: Any, due: Any, on: dt.date) -> Any:
-    if due.__class__ is NotBefore:
-        if act is None or act > on:
-            if on <= due.bound:
-                return PENDING
-        elif act <= due.bound:
-            return True
-        raise due.unknown()
-    if act is None or act > on:
-        return PENDING if on <= due else False
-    return bool(act <= due)
-
-
-def _kand(a: Any, b: Any) -> Any:
-    return kleene_and(a, b)
-
-
-def _kor(a: Any, b: Any) -> Any:
-    return kleene_or(a, b)
 
 
 def _missing(f: Callable[[], Any]) -> bool:
@@ -96,29 +75,14 @@ def _extreme(pick: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
     return lambda values: pick(values) if values else None
 
 
-def _key(values: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(id(v) if isinstance(v, dict | list | NotBefore) else v for v in values)
-
-
-def _parameter(param: Parameter) -> Callable[[dt.date], Any]:
-    since = [d for d, _ in param.values]
-    values = [literal_value(v) for _, v in param.values]
-
-    def parameter(day: dt.date) -> Any:
-        i = bisect.bisect_right(since, day) - 1
-        return values[max(i, 0)]
-
-    return parameter
-
-
 _HELPERS: dict[str, Any] = {
-    "_by": _by,
-    "_kand": _kand,
-    "_kor": _kor,
+    "_by": act_by,
+    "_kand": kleene_and,
+    "_kor": kleene_or,
     "_missing": _missing,
     "_min": _extreme(min),
     "_max": _extreme(max),
-    "_key": _key,
+    "_key": memo_key,
     "_overlaps": overlaps,
     "_due_before": due_before,
     "_add_duration": add_duration,
@@ -272,7 +236,7 @@ class _Gen:
             return f"{self.global_fn(name)}(root, on, cal, gm, day)"
         if res.kind == "parameter":
             if name not in self.params:
-                self.params[name] = self.const(_parameter(self.version.parameters[name]))
+                self.params[name] = self.const(value_by_day(self.version.parameters[name].values))
             return f"{self.params[name]}(day or on)"
         if res.kind == "element":
             var = res.value or ""
@@ -357,52 +321,44 @@ class _Gen:
         return self.local_used[name]
 
     def global_fn(self, name: str) -> str:
+        """A global `let`: a generated function memoised by the day (it may read a parameter)."""
         if name not in self.globals:
-            fn = self.globals[name] = self.fresh("g")
-            stmt = self.version.definitions[name].stmt
-            saved = self.local_table, self.local_used
-            self.local_table, self.local_used = {}, {}
-            try:
-                body = self.expr(stmt.expr, {})
-            finally:
-                self.local_table, self.local_used = saved
-            key = self.const(object())
-            self.lines += [
-                f"def {fn}(root, on, cal, gm, day):",
-                f"    k = ({key}, day)",
-                "    if k in gm:",
-                "        return gm[k]",
-                f"    v = gm[k] = {body}",
-                "    return v",
-                "",
-            ]
+            self.globals[name] = self.fresh("g")
+            self._definition(self.globals[name], self.version.definitions[name].stmt.expr, {}, [])
         return self.globals[name]
 
     def function_fn(self, name: str) -> str:
+        """A function definition: generated, memoised by the day and its arguments (records by identity)."""
         if name not in self.globals:
-            fn = self.globals[name] = self.fresh("f")
             stmt = self.version.definitions[name].stmt
             if not isinstance(stmt, s.Let) or stmt.params is None:
                 raise Decline("a call of a definition that is not a function")
+            self.globals[name] = self.fresh("f")
             names = [self.fresh("p") for _ in stmt.params]
             sc = {_checked(p.name): n for p, n in zip(stmt.params, names, strict=True)}
-            saved = self.local_table, self.local_used
-            self.local_table, self.local_used = {}, {}
-            try:
-                body = self.expr(stmt.expr, sc)
-            finally:
-                self.local_table, self.local_used = saved
-            key = self.const(object())
-            self.lines += [
-                f"def {fn}(root, on, cal, gm, day, {', '.join(names)}):",
-                f"    k = ({key}, day, *_key(({''.join(n + ', ' for n in names)})))",
-                "    if k in gm:",
-                "        return gm[k]",
-                f"    v = gm[k] = {body}",
-                "    return v",
-                "",
-            ]
+            self._definition(self.globals[name], stmt.expr, sc, names)
         return self.globals[name]
+
+    def _definition(self, fn: str, expr: s.Expr, sc: dict[str, str], params: list[str]) -> None:
+        """Emit ``fn``: ``expr`` outside any rule (the rule's local lets are not in scope), memoised in
+        the evaluation's table under its own key, the day and the arguments."""
+        saved = self.local_table, self.local_used
+        self.local_table, self.local_used = {}, {}
+        try:
+            body = self.expr(expr, sc)
+        finally:
+            self.local_table, self.local_used = saved
+        key = self.const(object())
+        args = "".join(n + ", " for n in params)
+        self.lines += [
+            f"def {fn}(root, on, cal, gm, day{', ' if params else ''}{', '.join(params)}):",
+            f"    k = ({key}, day, *_key(({args})))" if params else f"    k = ({key}, day)",
+            "    if k in gm:",
+            "        return gm[k]",
+            f"    v = gm[k] = {body}",
+            "    return v",
+            "",
+        ]
 
     # ------------------------------------------------------------------------------------- rules
 

@@ -18,7 +18,6 @@ so a rule is ``unknown`` only when the missing fact could change its outcome.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -36,17 +35,19 @@ from engine.run.runtime import (
     UNKNOWN_DUE,
     Absent,
     NotBefore,
+    act_by,
     add_duration,
     due_before,
     duration_adder,
     format_value,
     kleene_and,
     kleene_or,
-    literal_value,
+    memo_key,
     overlaps,
     resolve_reads,
     shown,
     start_of_year,
+    value_by_day,
 )
 from engine.sources.policy import Parameter, PolicyVersion, Rule, Template
 
@@ -94,14 +95,8 @@ def _const(value: Any) -> Fn:
 
 def parameter_fn(param: Parameter) -> Fn:
     """A dated parameter: its value of the day the obligation arose (of `on` where no day is known)."""
-    since = [d for d, _ in param.values]
-    values = [literal_value(v) for _, v in param.values]
-
-    def parameter(env: Env) -> Any:
-        i = bisect.bisect_right(since, env.day or env.on) - 1
-        return values[max(i, 0)]
-
-    return parameter
+    on_day = value_by_day(param.values)
+    return lambda env: on_day(env.day or env.on)
 
 
 # --------------------------------------------------------------------------------------------- compiler
@@ -283,18 +278,8 @@ class Compiler:
                 fa, fd = self.expr(a), self.expr(d)
 
                 def by(env: Env) -> Any:
-                    due = fd(env)
-                    act = fa(env)
-                    if due.__class__ is NotBefore:  # known only as `on or after due.bound`
-                        if act is None or act > env.on:
-                            if env.on <= due.bound:
-                                return PENDING
-                        elif act <= due.bound:
-                            return True
-                        raise due.unknown()  # the bound does not settle it: unknown, naming the year
-                    if act is None or act > env.on:  # not done as of `on` (the record shows a later act)
-                        return PENDING if env.on <= due else False
-                    return bool(act <= due)
+                    due = fd(env)  # read first: a missing due date is named before a missing act
+                    return act_by(fa(env), due, env.on)
 
                 return by
             case s.Overlaps(left=a, right=b):
@@ -456,7 +441,7 @@ class Compiler:
                 # Functions are pure: remember each result for the evaluation, keyed by the arguments
                 # (a record argument by identity: it is the same element of the same record).
                 values = [f(env) for f in args]
-                key = (name, env.day, *[id(v) if isinstance(v, dict | list | NotBefore) else v for v in values])
+                key = (name, env.day, *memo_key(values))
                 memo = env.gmemo
                 if key in memo:
                     return memo[key]

@@ -18,7 +18,7 @@ from engine.lang.calendar import WorkCalendar
 from engine.run.compiler import Env, run
 from engine.run.decision import Decision, Finding, Outcome
 from engine.run.pipeline import load_policy
-from engine.run.prepare import prepare
+from engine.run.prepare import in_rule_order, prepare
 from engine.sources.policy import PolicySet, PolicyVersion
 
 
@@ -63,22 +63,6 @@ def evaluate(
         if v.compiled is not None:
             findings += run(v.compiled, facts, on, ps.calendar, window=ps.window(v), fallback=v is version)
     return Decision(facts.get("id"), on, version.id, in_rule_order(findings, ps, version), warnings)
-
-
-def in_rule_order(findings: list[Finding], ps: PolicySet, current: PolicyVersion) -> tuple[Finding, ...]:
-    """Findings judged by several versions, in one order: the rules as the version in force on `on` lists
-    them (then those only older versions have), each rule's subjects in the record's order."""
-    rank: dict[str, int] = {}
-    for v in (current, *ps.versions):
-        for r in v.rules:
-            rank.setdefault(r.id, len(rank))
-
-    def key(f: Finding) -> tuple[int, int, int]:
-        i = f.subject.rfind("[")
-        index = int(f.subject[i + 1 : -1]) if i >= 0 and f.subject.endswith("]") else -1
-        return f.article, rank.get(f.rule, len(rank)), index
-
-    return tuple(sorted(findings, key=key))
 
 
 def as_date(on: object) -> dt.date:

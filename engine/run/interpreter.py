@@ -25,7 +25,7 @@ from engine.lang import syntax as s
 from engine.lang import types as t
 from engine.lang.calendar import WorkCalendar
 from engine.run.decision import Decision, Finding, Outcome
-from engine.run.prepare import prepare
+from engine.run.prepare import in_rule_order, prepare
 from engine.run.runtime import (
     PENDING,
     UNKNOWN_DUE,
@@ -526,16 +526,4 @@ def interpret(policy: PolicySet, student: object, *, on: dt.date) -> Decision:
         for rule in version.rules:
             if rule.kind != "invariant":  # invariants are checked, not judged
                 findings += rule_findings(rule, ctx, version.measures_effective, window, version is current)
-    return Decision(facts.get("id"), on, current.id, _in_order(findings, policy, current), warnings)
-
-
-def _in_order(findings: list[Finding], policy: PolicySet, current: PolicyVersion) -> tuple[Finding, ...]:
-    """By article, then rule (as the version in force on `on` lists them), then subject index."""
-    rules = [r.id for v in (current, *policy.versions) for r in v.rules]
-    rank = {rid: rules.index(rid) for rid in rules}
-
-    def key(f: Finding) -> tuple[int, int, int]:
-        index = int(f.subject.split("[")[-1].rstrip("]")) if f.subject.endswith("]") else -1
-        return f.article, rank[f.rule], index
-
-    return tuple(sorted(findings, key=key))
+    return Decision(facts.get("id"), on, current.id, in_rule_order(findings, policy, current), warnings)

@@ -98,3 +98,20 @@ def scope_note(article: int | None, *, unknown: bool) -> Msg:
         f"本办法不适用于该学生（{art}），不作判断",
         f"the measures do not apply to this student ({art_en}); nothing judged",
     )
+
+
+def in_rule_order(findings: list[Finding], ps: PolicySet, current: PolicyVersion) -> tuple[Finding, ...]:
+    """Findings judged by several versions, in one order (both evaluators use it): by article, the rules
+    as the version in force on `on` lists them (then those only other versions have), each rule's
+    subjects in the record's order."""
+    rank: dict[str, int] = {}
+    for v in (current, *ps.versions):
+        for r in v.rules:
+            rank.setdefault(r.id, len(rank))
+
+    def key(f: Finding) -> tuple[int, int, int]:
+        i = f.subject.rfind("[")
+        index = int(f.subject[i + 1 : -1]) if i >= 0 and f.subject.endswith("]") else -1
+        return f.article, rank.get(f.rule, len(rank)), index
+
+    return tuple(sorted(findings, key=key))

@@ -9,9 +9,10 @@ and the facts a finding read. Imports only leaves.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 
 from engine.diagnostics import CalendarError, Msg
@@ -102,6 +103,40 @@ class NotBefore:
             return f"{self.bound.isoformat()} 或之后某日（{year}工作日历尚未公布）"
         year_en = f"{self._uncovered} " if self._uncovered else ""
         return f"a day on or after {self.bound.isoformat()} (the {year_en}working-day calendar is not known yet)"
+
+
+def act_by(act: Any, due: Any, on: dt.date) -> Any:
+    """``act by due`` judged as of ``on``, for the closures and the generated code alike: an act dated after
+    ``on`` is not done yet; pending while not done and ``on`` ≤ due; a due date known only by its bound
+    (:class:`NotBefore`) decides where the bound settles it, else raises the calendar's error."""
+    if due.__class__ is NotBefore:  # known only as `on or after due.bound`
+        if act is None or act > on:
+            if on <= due.bound:
+                return PENDING
+        elif act <= due.bound:
+            return True
+        raise due.unknown()  # the bound does not settle it: unknown, naming the year
+    if act is None or act > on:  # not done as of `on` (the record shows a later act)
+        return PENDING if on <= due else False
+    return bool(act <= due)
+
+
+def memo_key(values: Iterable[Any]) -> tuple[Any, ...]:
+    """The arguments of a pure function call as a memo key: a record (or a due date known by its bound)
+    by identity — it is the same element of the same record."""
+    return tuple(id(v) if isinstance(v, dict | list | NotBefore) else v for v in values)
+
+
+def value_by_day(values: Sequence[tuple[dt.date, Any]]) -> Callable[[dt.date], Any]:
+    """A dated parameter's value on a day: the latest dated on or before it, else the first. ``values``
+    are ``(date, literal)`` pairs sorted by date (``Parameter.values``)."""
+    since = [d for d, _ in values]
+    literals = [literal_value(v) for _, v in values]
+
+    def on_day(day: dt.date) -> Any:
+        return literals[max(bisect.bisect_right(since, day) - 1, 0)]
+
+    return on_day
 
 
 def kleene_and(a: Any, b: Any) -> Any:
