@@ -196,5 +196,59 @@ def test_xueji_compile_shows_the_source(capsys: pytest.CaptureFixture[str]) -> N
     assert "def judge" in whole and "# ---- version" in whole
     assert main(["compile", "--show", "--rule", rule]) == 0
     one = capsys.readouterr().out
-    assert "def judge" in one and len(one) < len(whole)
+    assert "def rule" in one and "def judge" not in one and len(one) < len(whole)
     assert main(["compile", "--rule", "no.such_rule"]) == 2
+
+
+def test_a_declined_rule_is_judged_whole_by_its_closures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule the generator declines keeps its place: its closures judge it on every record, and the
+    three evaluators still agree."""
+    from engine.run import codegen
+
+    real = codegen._Gen.rule
+
+    def decline_some(self: Any, rule: Any, k: int) -> str:
+        if k % 3 == 1:
+            raise codegen.Decline("declined by the test")
+        return real(self, rule, k)
+
+    monkeypatch.setattr(codegen._Gen, "rule", decline_some)
+    gen = load_policy(None, evaluator="generated")
+    monkeypatch.undo()
+    declined = gen.versions[0].compiled.fallbacks
+    assert declined and set(declined.values()) == {"declined by the test"}
+    clo = load_policy(None, evaluator="closures")
+    for record, on in RECORDS.values():
+        three(gen, clo, record, on)
+
+
+def test_an_absent_fact_hands_the_subject_to_the_closures() -> None:
+    """The generated code gives up on a subject whose facts are absent; the closures' finding (unknown,
+    naming the missing path) takes its row, and the other rules keep their compact rows."""
+    from engine.run.compiler import run_generated
+    from engine.run.decision import Finding, Outcome
+
+    ps = load_policy(None, evaluator="generated")
+    record, on = next(iter(RECORDS.values()))
+    record = {**record, "admission": {k: v for k, v in record["admission"].items() if k != "recheck"}}
+    facts, _ = ps.schema.validate(record)
+    rows = run_generated(ps.versions[0].compiled, facts, on, ps.calendar).rows
+    judged = [r for r in rows if isinstance(r, Finding)]
+    assert judged and all(isinstance(r, tuple | Finding) for r in rows)
+    assert any(f.outcome is Outcome.UNKNOWN and "admission.recheck" in f.missing for f in judged)
+    assert sum(isinstance(r, tuple) for r in rows) > len(judged)
+
+
+def test_findings_are_built_when_read() -> None:
+    """A decision keeps compact rows; its findings are built on first read, once, and the decision is
+    immutable and compared by its content."""
+    ps = load_policy(None, evaluator="generated")
+    record, on = next(iter(RECORDS.values()))
+    d = evaluate(record, on=on, policy=ps)
+    assert d._findings is None  # nothing built yet
+    first = d.findings
+    assert first and d.findings is first
+    again = evaluate(record, on=on, policy=ps)
+    assert again == d and hash(again) == hash(d) and repr(again) == repr(d)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        d.version = "2099"  # type: ignore[misc]

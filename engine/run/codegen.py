@@ -1,31 +1,35 @@
-"""Pass 4b — generate: checked AST → Python source, one function pair per rule, compiled once per load.
+"""Pass 4b — generate: checked AST → Python source, one function per rule, compiled once per load.
 
-Takes a :class:`~engine.run.compiler.CompiledVersion` (its version and :class:`TypeInfo`); attaches to
-each rule it can translate a generated ``arises`` function and a generated ``judge`` function, which
-compute for one subject what the closures compute (the day the obligation arose; then the clauses, the
-due date, the Art. 22 cut and the condition: the outcome and the due date). :func:`~engine.run.compiler.run`
-calls them and keeps its loop, version windows and lazy findings (messages still render through the
-closures).
+Takes a :class:`~engine.run.compiler.CompiledVersion` (its version and :class:`TypeInfo`); attaches
+``judge``, a generated function that judges every rule of the version for one record: per rule and
+subject, the day the obligation arose, the version window, the clauses, the due date, the Art. 22 cut
+and the condition. It appends a compact row ``(rule index, subject index, outcome, due, day)`` per
+subject (:func:`~engine.run.compiler.run_generated`); the findings, their messages and facts are built
+from the rows only when read (:class:`~engine.run.compiler.Rows`, the closures render the messages).
 
-**Exactness.** The generated code handles the common case only: every fact it reads is present. Any
-exception at all (an absent fact is a ``KeyError`` here, a read through none a ``TypeError``, a day the
-calendar lacks a ``CalendarError``) makes :func:`run` judge that subject again with the closures, which
-give the exact Kleene outcome, the ``missing`` paths and the reason. Evaluation is pure (memo tables
-hold only values the closures would compute too), so re-running is exact. Where the generated code
-returns, it returns what the closures return: the differential test (``tests/test_codegen.py``) runs
-every fixture, policy test case and generated records through both and the reference interpreter.
+**Exactness.** The generated code handles the common case: every fact it reads is present. Any
+exception at all (an absent fact is a ``KeyError`` here, a day the calendar lacks a ``CalendarError``)
+makes it hand the subject (or, where the collection cannot be read, the whole rule) to the closures,
+which give the exact Kleene outcome, the ``missing`` paths and the reason. One exception is decided
+here: a read through a record that is none (``TypeError``) while computing the day the obligation
+arose means it has not arisen, as in the closures — exact because the code reads in the closures'
+order (``act by due`` reads the due date first, as they do), so it meets that none where they do.
+Evaluation is pure (memo tables hold only values the closures would compute too), so judging again
+is exact. The differential test (``tests/test_codegen.py``) runs every fixture, policy test case and
+generated records through this code, the closures and the reference interpreter.
 
 **Safety.** No byte of policy text reaches the generated source. Python identifiers are never taken
 from the policy: every variable, let, function and parameter is named by a counter (``v3``, ``g1``,
 ``f2``, ``l4``) after its policy name was checked with ``str.isidentifier``/``keyword.iskeyword``
 (a refused name declines the rule). Literals are emitted with ``repr`` only for ``int``/``bool``/``None``
-and with ``ascii`` for ``str`` (an escaped, ASCII-only Python literal that cannot end the expression); dates,
-durations, sets, parameters, duration adders and the runtime helpers are bound as named constants
-(``c0``, ``c1``…) in the namespace the source is executed in. Messages are never generated (the
-closures render them). So ``exec`` runs only source this module wrote from a fixed vocabulary.
+and with ``ascii`` for ``str`` (an escaped, ASCII-only Python literal that cannot end the expression);
+dates, durations, sets, parameters, duration adders and the runtime helpers are bound as named
+constants (``c0``, ``c1``…) in the namespace the source is executed in. Messages are never generated
+(the closures render them). So ``exec`` runs only source this module wrote from a fixed vocabulary.
 
-A rule the generator cannot translate (it raises :class:`Decline`) keeps its closures; the reasons are
-recorded in :attr:`CompiledVersion.fallbacks` by rule id.
+A rule the generator cannot translate (it raises :class:`Decline`) is handed whole to its closures on
+every record; the reasons are recorded in :attr:`CompiledVersion.fallbacks` by rule id. The
+bundled sets decline nothing.
 """
 
 from __future__ import annotations
@@ -47,7 +51,6 @@ from engine.run.runtime import (
     duration_adder,
     kleene_and,
     kleene_or,
-    memo_key,
     overlaps,
     start_of_year,
     value_by_day,
@@ -64,11 +67,24 @@ class Decline(Exception):
 _SAFE_LITERALS = (int, bool, type(None))
 
 
-def _missing(f: Callable[[], Any]) -> bool:
-    try:
-        return f() is None
-    except KeyError:  # a path read: KeyError is exactly the closures' Absent here
-        return True
+def _path_missing(obj: Any, keys: tuple[str, ...]) -> bool:
+    """``missing a.b.c``: the path is absent (a ``KeyError``: exactly the closures' ``Absent`` here) or
+    none. A read through a record that is none raises (``TypeError``), as the closures' read does."""
+    for key in keys:
+        try:
+            obj = obj[key]
+        except KeyError:
+            return True
+    return obj is None
+
+
+def _by_id(value: Any) -> Any:
+    """A function argument in a memo key, as ``memo_key`` keys it: a record or a list by identity."""
+    return id(value) if value.__class__ is dict or value.__class__ is list else value
+
+
+def _due_act_by(due: Any, act: Any, on: dt.date) -> Any:
+    return act_by(act, due, on)
 
 
 def _extreme(pick: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
@@ -76,13 +92,13 @@ def _extreme(pick: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
 
 
 _HELPERS: dict[str, Any] = {
-    "_by": act_by,
+    "_by": _due_act_by,
     "_kand": kleene_and,
     "_kor": kleene_or,
-    "_missing": _missing,
+    "_pmiss": _path_missing,
     "_min": _extreme(min),
     "_max": _extreme(max),
-    "_key": memo_key,
+    "_by_id": _by_id,
     "_overlaps": overlaps,
     "_due_before": due_before,
     "_add_duration": add_duration,
@@ -117,7 +133,8 @@ class _Gen:
         self.pending_defs: list[tuple[str, s.Let]] = []
         self.params: dict[str, str] = {}
         self.local_table: dict[str, s.Expr] = {}  # the rule's lets and deadlines by policy name
-        self.local_used: dict[str, str] = {}  # those the function being written reads → nested function
+        self.local_cells: dict[str, str] = {}  # each one's variable in the rule's function
+        self.rule_sc: dict[str, str] = {}  # the names in scope at the rule's level (its loop variable)
 
     def fresh(self, prefix: str) -> str:
         self.n += 1
@@ -163,6 +180,9 @@ class _Gen:
                 return f"(-{self.expr(o, sc)})"
             case s.Not(operand=o):
                 return f"(not {self.expr(o, sc)})"
+            case s.Binary(op="and" | "or", left=a, right=b) if self._plain_bool(a) and self._plain_bool(b):
+                # two booleans that are never pending: Kleene's and/or is Python's
+                return f"({self.expr(a, sc)} {e.op} {self.expr(b, sc)})"
             case s.Binary(op="and", left=a, right=b):
                 x, y = self.fresh("t"), self.fresh("t")
                 ea, eb = self.expr(a, sc), self.expr(b, sc)
@@ -192,9 +212,11 @@ class _Gen:
                 if not self._is_path(v):
                     # what reads an absent fact raises here, and the closures judge the subject again
                     return f"({self.expr(v, sc)} is None)"
-                return f"_missing(lambda: {self.expr(v, sc)})"
+                base, keys = self._path_parts(v, sc)
+                return f"_pmiss({base}, ({''.join(self.const(k) + ', ' for k in keys)}))"
             case s.By(act=a, due=d):
-                return f"_by({self.expr(a, sc)}, {self.expr(d, sc)}, on)"
+                # the due date first, as the closures read it (a missing due date is named first)
+                return f"_by({self.expr(d, sc)}, {self.expr(a, sc)}, on)"
             case s.Overlaps(left=a, right=b):
                 return f"_overlaps({self.expr(a, sc)}, {self.expr(b, sc)})"
             case s.If(cond=c, then=a, orelse=b):
@@ -204,6 +226,10 @@ class _Gen:
             case s.Aggregate():
                 return self.aggregate(e, sc)
         raise Decline(f"the construct {type(e).__name__}")
+
+    def _plain_bool(self, e: s.Expr) -> bool:
+        """``e`` is a boolean, true or false (not nullable, never pending: not a verdict)."""
+        return self.info.type_of(e) == t.BOOL
 
     def _static(self, e: s.Expr) -> Any:
         if isinstance(e, s.IntLit | s.StrLit | s.DateLit):
@@ -246,7 +272,7 @@ class _Gen:
         if res.kind == "message":
             raise Decline("a message placeholder name")
         if name in self.local_table:
-            return f"{self.local_fn(name)}()"
+            return self.local_ref(name)
         if name in sc:
             return sc[name]
         raise Decline("a name not in scope")
@@ -300,6 +326,12 @@ class _Gen:
 
     def aggregate(self, e: s.Aggregate, sc: dict[str, str]) -> str:
         coll = self.expr(e.collection, sc)
+        if ":=" in coll:  # an assignment expression may not be a comprehension's iterable: bind it first
+            tmp = self.fresh("t")
+            return f"(({tmp} := {coll}), {self._aggregate(e, sc, tmp)})[1]"
+        return self._aggregate(e, sc, coll)
+
+    def _aggregate(self, e: s.Aggregate, sc: dict[str, str], coll: str) -> str:
         var = self.fresh("v")
         inner = {**sc, _checked(e.var): var}
         where = f" if {self.expr(e.where, inner)}" if e.where is not None else ""
@@ -315,16 +347,49 @@ class _Gen:
 
     # ------------------------------------------------------------------------------ definitions
 
-    def local_fn(self, name: str) -> str:
-        if name not in self.local_used:
-            self.local_used[name] = self.fresh("l")
-        return self.local_used[name]
+    def local_ref(self, name: str) -> str:
+        """A rule's own let: computed on first use for the subject, in its variable (a cell reset for
+        each subject, and again once the day the obligation arose is known)."""
+        cell = self.local_cells[name]
+        return f"({cell} if {cell} is not _UNSET else ({cell} := {self.expr(self.local_table[name], self.rule_sc)}))"
+
+    def _reads_local(self, e: s.Expr) -> list[str]:
+        """The rule's own lets ``e`` reads (directly)."""
+        return [
+            n.id
+            for n in s.walk(e)
+            if isinstance(n, s.Name)
+            and n.id in self.local_table
+            and (res := self.info.names.get(id(n))) is not None
+            and res.kind == "local"
+        ]
+
+    def _path_parts(self, e: s.Expr, sc: dict[str, str]) -> tuple[str, list[str]]:
+        """A fact path (``_is_path``) as a base expression that cannot be absent and the keys below it."""
+        if isinstance(e, s.Attr):
+            base, keys = self._path_parts(e.obj, sc)
+            return base, [*keys, _checked(e.name)]
+        assert isinstance(e, s.Name)
+        res = self.info.names[id(e)]
+        name = _checked(e.id)
+        if res.kind == "field":
+            return "root", [name]
+        if res.kind == "element":
+            var = res.value or ""
+            if var not in sc:
+                raise Decline("an element of a variable not in scope")
+            return sc[var], [name]
+        if name not in sc:
+            raise Decline("a name not in scope")
+        return sc[name], []
 
     def global_fn(self, name: str) -> str:
         """A global `let`: a generated function memoised by the day (it may read a parameter)."""
         if name not in self.globals:
             self.globals[name] = self.fresh("g")
-            self._definition(self.globals[name], self.version.definitions[name].stmt.expr, {}, [])
+            self._definition(
+                self.globals[name], self.version.definitions[name].stmt.expr, {}, [], [], self._reads_day(name)
+            )
         return self.globals[name]
 
     def function_fn(self, name: str) -> str:
@@ -336,23 +401,46 @@ class _Gen:
             self.globals[name] = self.fresh("f")
             names = [self.fresh("p") for _ in stmt.params]
             sc = {_checked(p.name): n for p, n in zip(stmt.params, names, strict=True)}
-            self._definition(self.globals[name], stmt.expr, sc, names)
+            keys = [
+                n if p.type_name.rstrip("?") in t.PRIMITIVES else f"_by_id({n})"
+                for p, n in zip(stmt.params, names, strict=True)
+            ]
+            self._definition(self.globals[name], stmt.expr, sc, names, keys, self._reads_day(name))
         return self.globals[name]
 
-    def _definition(self, fn: str, expr: s.Expr, sc: dict[str, str], params: list[str]) -> None:
+    def _reads_day(self, name: str, seen: frozenset[str] = frozenset()) -> bool:
+        """Whether the definition ``name`` reads a parameter (whose value is the day's), itself or
+        through the definitions it uses: then its memo key holds the day."""
+        if name in seen:
+            return True  # not reached for a checked policy (no cycles); the safe answer
+        inner = seen | {name}
+        for node in s.walk(self.version.definitions[name].stmt.expr):
+            if isinstance(node, s.Name):
+                res = self.info.names.get(id(node))
+                kind = res.kind if res is not None else None
+                if kind == "parameter" or (kind == "global" and self._reads_day(node.id, inner)):
+                    return True
+            elif isinstance(node, s.Call) and node.fn in self.version.definitions and self._reads_day(node.fn, inner):
+                return True
+        return False
+
+    def _definition(
+        self, fn: str, expr: s.Expr, sc: dict[str, str], params: list[str], keys: list[str], day: bool
+    ) -> None:
         """Emit ``fn``: ``expr`` outside any rule (the rule's local lets are not in scope), memoised in
-        the evaluation's table under its own key, the day and the arguments."""
-        saved = self.local_table, self.local_used
-        self.local_table, self.local_used = {}, {}
+        the evaluation's table under its own key, the day (where it reads a parameter) and the arguments
+        (``keys``: a record or list by identity, see ``memo_key``)."""
+        saved = self.local_table, self.local_cells
+        self.local_table, self.local_cells = {}, {}
         try:
             body = self.expr(expr, sc)
         finally:
-            self.local_table, self.local_used = saved
+            self.local_table, self.local_cells = saved
         key = self.const(object())
-        args = "".join(n + ", " for n in params)
+        parts = ", ".join([key, *(["day"] if day else []), *keys])
         self.lines += [
             f"def {fn}(root, on, cal, gm, day{', ' if params else ''}{', '.join(params)}):",
-            f"    k = ({key}, day, *_key(({args})))" if params else f"    k = ({key}, day)",
+            f"    k = ({parts})" if len(keys) + day else f"    k = {key}",
             "    if k in gm:",
             "        return gm[k]",
             f"    v = gm[k] = {body}",
@@ -362,107 +450,148 @@ class _Gen:
 
     # ------------------------------------------------------------------------------------- rules
 
-    def local_defs(self, sc: dict[str, str]) -> list[str]:
-        """The nested definitions of the rule-local lets the function used (and those they use)."""
-        out: list[str] = []
-        done: set[str] = set()
-        while set(self.local_used) - done:
-            for name in [n for n in self.local_used if n not in done]:
-                done.add(name)
-                fn = self.local_used[name]
-                body = self.expr(self.local_table[name], sc)
-                cell = fn + "v"
-                out = [
-                    f"    {cell} = _UNSET",
-                    f"    def {fn}():",
-                    f"        nonlocal {cell}",
-                    f"        if {cell} is _UNSET:",
-                    f"            {cell} = {body}",
-                    f"        return {cell}",
-                    *out,
-                ]
-        return out
-
-    def rule(self, rule: Rule) -> tuple[str | None, str]:
+    def rule(self, rule: Rule, k: int) -> str:
+        """Emit the function judging rule number ``k`` for every subject: it appends a row
+        ``(k, subject index, outcome, due, day)`` per subject this version judges (see
+        :func:`engine.run.compiler.run_generated`), or, where anything at all raises, the subject's
+        place (``slow``) for the closures to judge exactly; ``-2`` for the whole rule when its
+        collection cannot be read."""
         prog = rule.program
         self.local_table = {}
         for stmt in prog.statements:
             if isinstance(stmt, s.Let | s.Deadline):
                 self.local_table[_checked(stmt.name)] = stmt.expr
+        self.local_cells = {name: self.fresh("l") for name in self.local_table}
         sc: dict[str, str] = {"$locals": ""}
+        self.rule_sc = sc
+        fn = self.fresh("rule")
+        head = [f"def {fn}(root, on, cal, gm, lo, hi, fallback, effective, rows, slow):"]
+        if prog.arises is None:
+            # the version in force on `on` judges an obligation that does not say when it arose
+            head += ["    if not fallback:", "        return"]
         if prog.loop is not None:
             sc[_checked(prog.loop.var)] = "el"
-        arises_fn = None
-        if prog.arises is not None:
-            self.local_used = {}
-            body = self.expr(prog.arises.expr, sc)
-            arises_fn = self.fresh("arises")
-            self.lines += [
-                f"def {arises_fn}(root, on, cal, gm, el):",
-                "    day = None",
-                *self.local_defs(sc),
-                f"    return {body}",
-                "",
+            if any(self._reads_local(prog.loop.collection)):
+                raise Decline("a rule looping over a let of its own")
+            coll = self.expr(prog.loop.collection, sc)
+            head += [
+                "    try:",
+                f"        coll = {coll}",
+                "    except Exception:",
+                "        slow.append(len(rows))",
+                f"        rows.append(({k}, -2))",
+                "        return",
+                "    for i, el in enumerate(coll):",
             ]
-        self.local_used = {}
-        verdict = rule.verdict
-        steps: list[str] = []
-        for c in verdict.clauses:
-            test = self.expr(c.expr, sc)
-            steps.append(f"    if {'not ' if c.kind == 'when' else ''}{test}:")
-            steps.append("        return _NA, None")
-        if prog.due_by is not None:
-            steps.append(f"    due = {self.expr(prog.due_by.due, sc)}")
-        elif prog.due_deadline is not None:
-            steps.append(f"    due = {self.local_fn(_checked(prog.due_deadline.name))}()")
+            ind, done = "        ", "continue"
         else:
-            steps.append("    due = None")
-        steps += [
-            "    if due is not None:",
-            "        if _due_before(due, effective):",
-            "            return _NA, due",
-            "    elif day is not None and day < effective:",
-            "        return _NA, None",
-            f"    v = {self.expr(verdict.cond, sc)}",
-            "    if v is _PENDING:",
-            "        return _PEND, due",
-        ]
+            head += ["    i = -1", "    el = None"]
+            ind, done = "    ", "return"
+        body: list[str] = []
+
+        def emit(depth: int, line: str) -> None:
+            body.append(ind + "    " * depth + line)
+
+        def row(depth: int, outcome: str, due: str, day: str) -> None:
+            emit(depth, f"rows.append(({k}, i, {outcome}, {due}, {day}))")
+            emit(depth, done)
+
+        cells = list(self.local_cells.values())
+        emit(1, "day = None")
+        for cell in cells:
+            emit(1, f"{cell} = _UNSET")
+        verdict = rule.verdict
+        if prog.arises is not None:
+            # A read through a record that is none: the obligation has not arisen (the closures' rule).
+            # Exact: the code reads in the closures' order, so where it meets a none before any absent
+            # fact, so do they (an absent fact, a KeyError, is left to them).
+            emit(1, "try:")
+            emit(2, f"day = {self.expr(prog.arises.expr, sc)}")
+            emit(1, "except TypeError:")
+            emit(2, "day = None")
+            # not arisen (the day is none): not applicable, once the clauses have been read (an absent
+            # fact there makes the closures' finding unknown: an exception, so they judge it)
+            emit(1, "if day is None:")
+            emit(2, "if not fallback:")
+            emit(3, done)
+            for c in verdict.clauses:
+                emit(2, f"if {'not ' if c.kind == 'when' else ''}{self.expr(c.expr, sc)}:")
+                row(3, "_NA", "None", "None")
+            row(2, "_NA", "None", "None")
+            emit(1, "if (lo is not None and day < lo) or (hi is not None and day >= hi):")
+            emit(2, done)  # another version judges it
+            for cell in cells:  # the lets read again with the day known (a parameter's value)
+                emit(1, f"{cell} = _UNSET")
+        for c in verdict.clauses:
+            emit(1, f"if {'not ' if c.kind == 'when' else ''}{self.expr(c.expr, sc)}:")
+            row(2, "_NA", "None", "day")
+        due = None
+        if prog.due_by is not None:
+            due = self.expr(prog.due_by.due, sc)
+        elif prog.due_deadline is not None:
+            due = self.local_ref(_checked(prog.due_deadline.name))
+        if due is not None:
+            emit(1, f"due = {due}")
+            emit(1, "if due is not None:")
+            emit(2, "if _due_before(due, effective):")
+            row(3, "_NA", "due", "day")  # the measures are not retroactive (Art. 22)
+            emit(1, "elif day is not None and day < effective:")
+            row(2, "_NA", "None", "day")
+        else:  # an obligation without a deadline that arose before the measures took effect
+            emit(1, "due = None")
+            emit(1, "if day is not None and day < effective:")
+            row(2, "_NA", "None", "day")
+        emit(1, f"v = {self.expr(verdict.cond, sc)}")
         forbid = verdict.kind == "forbid"
-        steps.append(f"    return (_SAT if bool(v) is not {forbid!r} else _VIOL), due")
-        judge = self.fresh("judge")
-        self.lines += [f"def {judge}(root, on, cal, gm, el, day, effective):", *self.local_defs(sc), *steps, ""]
-        return arises_fn, judge
+        outcome = f"_PEND if v is _PENDING else _SAT if bool(v) is not {forbid!r} else _VIOL"
+        emit(1, f"rows.append(({k}, i, {outcome}, due, day))")
+        self.lines += [
+            *head,
+            f"{ind}try:",
+            *body,
+            f"{ind}except Exception:  # any exception: the closures judge the subject exactly",
+            f"{ind}    slow.append(len(rows))",
+            f"{ind}    rows.append(({k}, i))",
+            "",
+        ]
+        return fn
 
 
 def generate(cv: CompiledVersion) -> None:
-    """Generate, compile and attach the rules' functions to ``cv`` (its ``source``, ``rule_sources``: the
-    lines each rule added, helpers first used by it included; ``fallbacks``)."""
+    """Generate and compile one function per rule and ``judge``, which calls them in rule order, and
+    attach it to ``cv`` (``judge``, ``source``, ``rule_sources``: the lines each rule added, helpers
+    first used by it included; ``fallbacks``: the rules declined, with why). A declined rule's function
+    hands the whole rule to the closures (a ``-2`` row). Invariants are judged by their closures."""
     gen = _Gen(cv)
-    names: dict[str, tuple[str | None, str]] = {}
     fallbacks: dict[str, str] = {}
     pieces: dict[str, str] = {}
-    for cr in [*cv.rules, *cv.invariants]:
+    calls: list[str] = []
+    args = "root, on, cal, gm, lo, hi, fallback, effective, rows, slow"
+    for k, cr in enumerate(cv.rules):
         mark = len(gen.lines), dict(gen.globals)
         try:
-            names[cr.rule.id] = gen.rule(cr.rule)
-            pieces[cr.rule.id] = "\n".join(gen.lines[mark[0] :])
+            fn = gen.rule(cr.rule, k)
         except Decline as ex:
             del gen.lines[mark[0] :]
             gen.globals = mark[1]
             fallbacks[cr.rule.id] = str(ex)
-    source = "\n".join(gen.lines)
+            fn = gen.fresh("closures")
+            gen.lines += [f"def {fn}({args}):", "    slow.append(len(rows))", f"    rows.append(({k}, -2))", ""]
+        pieces[cr.rule.id] = "\n".join(gen.lines[mark[0] :])
+        calls.append(f"    {fn}({args})")
+    source = "\n".join([*gen.lines, f"def judge({args}):", *calls, "    return None", ""])
     # Safe: `source` was written by _Gen alone from a fixed vocabulary; every name in it is a counter
-    # name (validated policy names are only looked up), every literal a repr() of int/str/bool/None or a
-    # constant bound in `ns`; no policy text (messages, string values, names) is pasted in. See the
-    # module docstring.
-    code = compile(source, f"<xueji generated {cv.version.id}>", "exec")
+    # name (validated policy names are only looked up), every literal a repr() of int/bool/None, an
+    # ascii() of a str, or a constant bound in `ns`; no policy text (messages, names) is pasted in. See
+    # the module docstring.
+    try:
+        code = compile(source, f"<xueji generated {cv.version.id}>", "exec")
+    except (SyntaxError, RecursionError, MemoryError) as ex:  # a generator bug or a huge rule: closures judge
+        cv.fallbacks = {cr.rule.id: f"the generated source does not compile: {ex!r}" for cr in cv.rules}
+        return
     ns = gen.ns
     exec(code, ns)
-    for cr in [*cv.rules, *cv.invariants]:
-        if cr.rule.id in names and cr.rule.id not in fallbacks:
-            arises_name, judge_name = names[cr.rule.id]
-            cr.gen_arises = ns[arises_name] if arises_name else None
-            cr.gen_judge = ns[judge_name]
+    cv.judge = ns["judge"]
     cv.source = source
     cv.rule_sources = pieces
     cv.generated = True

@@ -113,9 +113,6 @@ class CompiledRule:
     forbid: bool
     loop_var: str | None
     messages: dict[str, list[str | Fn]]
-    #: the generated functions (engine.run.codegen), None where the closures judge the rule
-    gen_arises: Callable[..., Any] | None = None
-    gen_judge: Callable[..., Any] | None = None
 
 
 @attrs.define(eq=False)
@@ -130,6 +127,8 @@ class CompiledVersion:
     rule_sources: dict[str, str] = attrs.Factory(dict)
     generated: bool = False
     fallbacks: dict[str, str] = attrs.Factory(dict)
+    #: the generated function judging every rule (engine.run.codegen); None: the closures judge them
+    judge: Callable[..., None] | None = None
 
 
 class Compiler:
@@ -648,8 +647,9 @@ def run(
     window: Window = (None, None),
     fallback: bool = True,
 ) -> list[Finding]:
-    """Judge ``facts`` with the compiled rules (default: the version's rules; its invariants can be
-    passed instead): one finding per rule and subject whose obligation this version judges.
+    """Judge ``facts`` with the closures of the compiled rules (default: the version's rules; its
+    invariants can be passed instead): one finding per rule and subject whose obligation this version
+    judges. (``evaluate`` runs the generated code instead where there is some: :func:`run_generated`.)
 
     An obligation is this version's when the day it arises (the rule's ``arises``) falls in ``window``
     ([from, until), see :meth:`PolicySet.window`); when a rule declares no day, or the day is none or
@@ -658,114 +658,193 @@ def run(
     it, is not applicable; so is one whose day is none (it has not arisen)."""
     findings: list[Finding] = []
     effective = cv.version.measures_effective if since is None else since
-    vid = cv.version.id
-    lo, hi = window
     env = Env(facts, on, cal)
-    append = findings.append
-    variables, paths, gmemo = env.vars, env.paths, env.gmemo
-    na, unknown, pending = Outcome.NOT_APPLICABLE, Outcome.UNKNOWN, Outcome.PENDING
-    satisfied, violated = Outcome.SATISFIED, Outcome.VIOLATED
     for cr in cv.rules if rules is None else rules:
-        rule_id, article, var = cr.rule.id, cr.rule.article, cr.loop_var
-        clauses, due_fn, cond, forbid, arises = cr.clauses, cr.due, cr.cond, cr.forbid, cr.arises
-        gen_arises, gen_judge = cr.gen_arises, cr.gen_judge
-        env.day = None
-        try:
-            subjects = cr.subjects(env)
-        except Absent as ex:  # the collection itself is absent: one unknown finding naming it
-            if not fallback:
-                continue
-            subject, absent = ex.paths[0], tuple(dict.fromkeys(ex.paths))
-            explain = _explainer(cr, env, subject, None, None, None)
-            append(Finding(rule_id, article, subject, unknown, None, absent, explain=explain, version=vid))
-            continue
-        for subject, element in subjects:
-            env.lmemo = {}
-            env.day = None
-            if var is not None:
-                variables[var] = element
-                paths[var] = subject
-            day: dt.date | None = None
-            day_missing: tuple[str, ...] = ()
-            day_reason: Msg | None = None
-            if arises is not None:
-                known = False
-                if gen_arises is not None:
-                    try:
-                        day, known = gen_arises(facts, on, cal, gmemo, element), True
-                    except Exception:  # any exception: the closures judge the day exactly
-                        day = None
-                if not known:
-                    try:
-                        day = arises(env)
-                    except Absent as ex:
-                        day_missing = tuple(dict.fromkeys(ex.paths))
-                    except TypeError:  # read through a record that is none: the obligation has not arisen
-                        day = None
-                    except CalendarError as ex:  # a day out of the range of dates
-                        day_reason = ex.message
-                env.lmemo = {}
-            if day is None:
-                if not fallback:
-                    continue  # not known when it arose: the version in force on `on` judges it
-            elif (lo is not None and day < lo) or (hi is not None and day >= hi):
-                continue  # another version judges it
-            env.day = day
-            due: dt.date | NotBefore | None = None
-            missing: tuple[str, ...] = ()
-            reason: Msg | None = None
-            judged = False
-            if gen_judge is not None and (arises is None or day is not None):
-                try:
-                    outcome, due = gen_judge(facts, on, cal, gmemo, element, day, effective)
-                    judged = True
-                except Exception:  # any exception: the closures judge the subject exactly
-                    due = None
-            if not judged:
-                try:
-                    for is_when, clause in clauses:
-                        if bool(clause(env)) is not is_when:
-                            outcome = na
-                            break
-                    else:
-                        if arises is not None and day is None:
-                            # the day is not known (unknown), or it is none: the obligation has not arisen
-                            outcome, missing = (unknown, day_missing) if day_missing or day_reason else (na, ())
-                            reason = day_reason
-                        else:
-                            if due_fn is not None:
-                                due = due_fn(env)
-                            if due is not None and due_before(due, effective):
-                                outcome = na  # the measures are not retroactive (Art. 22)
-                            elif due is None and day is not None and day < effective:
-                                outcome = na  # an obligation without a deadline that arose before them
-                            else:
-                                v = cond(env)
-                                outcome = pending if v is PENDING else satisfied if bool(v) is not forbid else violated
-                except Absent as ex:
-                    outcome, missing = unknown, tuple(dict.fromkeys(ex.paths))
-                except CalendarError as ex:
-                    outcome, reason = unknown, ex.message
-                except _SAFETY_NET as ex:
-                    # Not reachable for a record that passed the schema and a policy that passed the
-                    # checker; a safety net so that a bug degrades one finding instead of crashing.
-                    outcome = unknown
-                    reason = Msg(f"内部求值错误：{ex!r}", f"internal evaluation error: {ex!r}")
-            append(
-                Finding(
-                    rule_id,
-                    article,
-                    subject,
-                    outcome,
-                    due,
-                    missing,
-                    reason,
-                    explain=_explainer(cr, env, subject, element, due, day),
-                    version=vid,
-                    arose=day,
-                )
-            )
+        findings += judge_rule(cr, env, window, fallback, effective, cv.version.id)
     return findings
+
+
+def judge_rule(
+    cr: CompiledRule, env: Env, window: Window, fallback: bool, effective: dt.date, vid: str
+) -> list[Finding]:
+    """One rule's findings, judged by its closures (see :func:`run`)."""
+    env.day = None
+    try:
+        subjects = cr.subjects(env)
+    except Absent as ex:  # the collection itself is absent: one unknown finding naming it
+        if not fallback:
+            return []
+        subject, absent = ex.paths[0], tuple(dict.fromkeys(ex.paths))
+        explain = _explainer(cr, env, subject, None, None, None)
+        return [
+            Finding(cr.rule.id, cr.rule.article, subject, Outcome.UNKNOWN, None, absent, explain=explain, version=vid)
+        ]
+    out = []
+    for subject, element in subjects:
+        f = judge_subject(cr, env, subject, element, window, fallback, effective, vid)
+        if f is not None:
+            out.append(f)
+    return out
+
+
+def judge_subject(
+    cr: CompiledRule,
+    env: Env,
+    subject: str,
+    element: Any,
+    window: Window,
+    fallback: bool,
+    effective: dt.date,
+    vid: str,
+) -> Finding | None:
+    """One rule's finding for one subject, judged by its closures, exactly (Kleene logic over absent
+    facts, the missing paths, the reason); None when another version judges the obligation."""
+    env.lmemo = {}
+    env.day = None
+    if cr.loop_var is not None:
+        env.vars[cr.loop_var] = element
+        env.paths[cr.loop_var] = subject
+    arises = cr.arises
+    day: dt.date | None = None
+    day_missing: tuple[str, ...] = ()
+    day_reason: Msg | None = None
+    if arises is not None:
+        try:
+            day = arises(env)
+        except Absent as ex:
+            day_missing = tuple(dict.fromkeys(ex.paths))
+        except TypeError:  # read through a record that is none: the obligation has not arisen
+            day = None
+        except CalendarError as ex:  # a day out of the range of dates
+            day_reason = ex.message
+        env.lmemo = {}
+    lo, hi = window
+    if day is None:
+        if not fallback:
+            return None  # not known when it arose: the version in force on `on` judges it
+    elif (lo is not None and day < lo) or (hi is not None and day >= hi):
+        return None  # another version judges it
+    env.day = day
+    due: dt.date | NotBefore | None = None
+    missing: tuple[str, ...] = ()
+    reason: Msg | None = None
+    try:
+        for is_when, clause in cr.clauses:
+            if bool(clause(env)) is not is_when:
+                outcome = Outcome.NOT_APPLICABLE
+                break
+        else:
+            if arises is not None and day is None:
+                # the day is not known (unknown), or it is none: the obligation has not arisen
+                if day_missing or day_reason:
+                    outcome, missing = Outcome.UNKNOWN, day_missing
+                else:
+                    outcome = Outcome.NOT_APPLICABLE
+                reason = day_reason
+            else:
+                if cr.due is not None:
+                    due = cr.due(env)
+                if due is not None and due_before(due, effective):
+                    outcome = Outcome.NOT_APPLICABLE  # the measures are not retroactive (Art. 22)
+                elif due is None and day is not None and day < effective:
+                    outcome = Outcome.NOT_APPLICABLE  # an obligation without a deadline that arose before them
+                else:
+                    v = cr.cond(env)
+                    if v is PENDING:
+                        outcome = Outcome.PENDING
+                    else:
+                        outcome = Outcome.SATISFIED if bool(v) is not cr.forbid else Outcome.VIOLATED
+    except Absent as ex:
+        outcome, missing = Outcome.UNKNOWN, tuple(dict.fromkeys(ex.paths))
+    except CalendarError as ex:
+        outcome, reason = Outcome.UNKNOWN, ex.message
+    except _SAFETY_NET as ex:
+        # Not reachable for a record that passed the schema and a policy that passed the checker; a
+        # safety net so that a bug degrades one finding instead of crashing.
+        outcome = Outcome.UNKNOWN
+        reason = Msg(f"内部求值错误：{ex!r}", f"internal evaluation error: {ex!r}")
+    rule = cr.rule
+    explain = _explainer(cr, env, subject, element, due, day)
+    return Finding(
+        rule.id, rule.article, subject, outcome, due, missing, reason, explain=explain, version=vid, arose=day
+    )
+
+
+# ------------------------------------------------------------------------------- the generated code
+
+#: what the generated code gives for one rule and subject — (rule index, subject index (-1: the
+#: student), outcome, due, day) — or, where the closures judged it, the finding itself
+Row = tuple[int, int, Outcome, Any, dt.date | None]
+
+
+class Rows:
+    """What :func:`run_generated` gives: the rows of one version, in rule order, and what is needed to
+    build their findings when they are read (:meth:`findings`)."""
+
+    __slots__ = ("cal", "cv", "facts", "on", "rows")
+
+    def __init__(
+        self, cv: CompiledVersion, facts: dict[str, Any], on: dt.date, cal: WorkCalendar, rows: list[Any]
+    ) -> None:
+        self.cv, self.facts, self.on, self.cal, self.rows = cv, facts, on, cal, rows
+
+    def findings(self) -> list[Finding]:
+        """The findings, built now: a message and the facts read are still rendered on first use."""
+        cv, vid = self.cv, self.cv.version.id
+        env = Env(self.facts, self.on, self.cal)
+        subjects: dict[int, list[tuple[str, Any]]] = {}
+        out: list[Finding] = []
+        for row in self.rows:
+            if row.__class__ is not tuple:
+                out.append(row)
+                continue
+            k, i, outcome, due, day = row
+            cr = cv.rules[k]
+            if i < 0:
+                subject, element = "student", None
+            else:
+                if k not in subjects:
+                    subjects[k] = cr.subjects(env)  # pure: the list the generated code walked
+                subject, element = subjects[k][i]
+            rule = cr.rule
+            explain = _explainer(cr, env, subject, element, due, day)
+            out.append(Finding(rule.id, rule.article, subject, outcome, due, explain=explain, version=vid, arose=day))
+        return out
+
+
+def run_generated(
+    cv: CompiledVersion,
+    facts: dict[str, Any],
+    on: dt.date,
+    cal: WorkCalendar,
+    *,
+    window: Window = (None, None),
+    fallback: bool = True,
+) -> Rows:
+    """:func:`run` by the generated code (``cv.judge``, see :mod:`engine.run.codegen`): a row per rule
+    and subject. Where the generated code gave up on a subject (any exception: an absent fact, a read
+    through none, a day the calendar lacks) or on a rule's collection, the closures judge it again,
+    exactly, and the row is their finding."""
+    assert cv.judge is not None
+    rows: list[Any] = []
+    slow: list[int] = []
+    gm: dict[Any, Any] = {}
+    lo, hi = window
+    cv.judge(facts, on, cal, gm, lo, hi, fallback, cv.version.measures_effective, rows, slow)
+    if slow:
+        env = Env(facts, on, cal)
+        env.gmemo = gm  # the memo tables hold only values the closures compute too
+        effective, vid = cv.version.measures_effective, cv.version.id
+        for n in reversed(slow):  # from the end, so that the rows before keep their places
+            k, i = rows[n][0], rows[n][1]
+            cr = cv.rules[k]
+            if i == -2:  # the rule's collection: the closures judge the whole rule
+                rows[n : n + 1] = judge_rule(cr, env, window, fallback, effective, vid)
+                continue
+            subject, element = ("student", None) if i < 0 else cr.subjects(env)[i]
+            f = judge_subject(cr, env, subject, element, window, fallback, effective, vid)
+            rows[n : n + 1] = [] if f is None else [f]
+    return Rows(cv, facts, on, cal, rows)
 
 
 def _explainer(

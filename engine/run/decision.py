@@ -11,7 +11,7 @@ Messages and facts are rendered on first use: evaluating does not pay for text n
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -171,16 +171,80 @@ class Finding:
         return out
 
 
-@attrs.frozen
 class Decision:
+    """The judgement of one record on one day: its findings (one per rule and subject), the record's
+    warnings and, when nothing was judged, why (``note``). Immutable; compared by its content.
+
+    The findings may be given as a function that builds them (``build``), called when they are first
+    read: ``evaluate`` keeps compact rows and builds :class:`Finding` objects only for a caller that
+    reads them (a batch summing outcomes, a service answering one field, do not pay for the rest).
+    """
+
+    __slots__ = ("_build", "_findings", "note", "on", "student_id", "version", "warnings")
+
     student_id: str | None
     on: dt.date
     #: the version in force on `on` (None: none was); each finding names the version that judged it,
     #: the one in force on the day its obligation arose, so a decision may mix versions
     version: str | None
-    findings: tuple[Finding, ...] = ()
-    warnings: tuple[RecordWarning, ...] = ()
-    note: Msg | None = None
+    warnings: tuple[RecordWarning, ...]
+    note: Msg | None
+    _findings: tuple[Finding, ...] | None
+    _build: Callable[[], Sequence[Finding]] | None
+
+    def __init__(
+        self,
+        student_id: str | None,
+        on: dt.date,
+        version: str | None,
+        findings: tuple[Finding, ...] = (),
+        warnings: tuple[RecordWarning, ...] = (),
+        note: Msg | None = None,
+        *,
+        build: Callable[[], Sequence[Finding]] | None = None,
+    ) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "student_id", student_id)
+        setattr_(self, "on", on)
+        setattr_(self, "version", version)
+        setattr_(self, "warnings", warnings)
+        setattr_(self, "note", note)
+        setattr_(self, "_findings", None if build is not None else tuple(findings))
+        setattr_(self, "_build", build)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise attrs.exceptions.FrozenInstanceError()
+
+    def __delattr__(self, name: str) -> None:
+        raise attrs.exceptions.FrozenInstanceError()
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        found = self._findings
+        if found is None:
+            assert self._build is not None
+            found = tuple(self._build())
+            object.__setattr__(self, "_findings", found)
+            object.__setattr__(self, "_build", None)
+        return found
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.student_id, self.on, self.version, self.findings, self.warnings, self.note)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Decision) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Decision(student_id={self.student_id!r}, on={self.on!r}, version={self.version!r}, "
+            f"findings={self.findings!r}, warnings={self.warnings!r}, note={self.note!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Decision, (self.student_id, self.on, self.version, self.findings, self.warnings, self.note))
 
     @property
     def in_force(self) -> bool:

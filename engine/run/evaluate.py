@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.lang.calendar import WorkCalendar
-from engine.run.compiler import Env, run
+from engine.run.compiler import Env, Rows, run, run_generated
 from engine.run.decision import Decision, Finding, Outcome
 from engine.run.pipeline import load_policy
 from engine.run.prepare import in_rule_order, prepare
@@ -56,13 +56,28 @@ def evaluate(
     if isinstance(prepared, Decision):
         return prepared
     facts, warnings, version = prepared
+    cal, sid = ps.calendar, facts.get("id")
     if len(ps.versions) == 1:
-        return Decision(facts.get("id"), on, version.id, tuple(run(version.compiled, facts, on, ps.calendar)), warnings)
-    findings: list[Finding] = []
+        cv = version.compiled
+        if cv.judge is not None:  # the generated code: rows now, findings when they are read
+            rows = run_generated(cv, facts, on, cal)
+            return Decision(sid, on, version.id, warnings=warnings, build=rows.findings)
+        return Decision(sid, on, version.id, tuple(run(cv, facts, on, cal)), warnings)
+    judged: list[Rows | list[Finding]] = []
     for v in ps.versions:  # each judges the obligations that arose while it was in force
-        if v.compiled is not None:
-            findings += run(v.compiled, facts, on, ps.calendar, window=ps.window(v), fallback=v is version)
-    return Decision(facts.get("id"), on, version.id, in_rule_order(findings, ps, version), warnings)
+        cv = v.compiled
+        if cv is not None:
+            window, fallback = ps.window(v), v is version
+            if cv.judge is not None:
+                judged.append(run_generated(cv, facts, on, cal, window=window, fallback=fallback))
+            else:
+                judged.append(run(cv, facts, on, cal, window=window, fallback=fallback))
+
+    def build() -> tuple[Finding, ...]:
+        findings = [f for j in judged for f in (j.findings() if isinstance(j, Rows) else j)]
+        return in_rule_order(findings, ps, version)
+
+    return Decision(sid, on, version.id, warnings=warnings, build=build)
 
 
 def as_date(on: object) -> dt.date:
