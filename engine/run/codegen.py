@@ -83,16 +83,12 @@ def _by_id(value: Any) -> Any:
     return id(value) if value.__class__ is dict or value.__class__ is list else value
 
 
-def _due_act_by(due: Any, act: Any, on: dt.date) -> Any:
-    return act_by(act, due, on)
-
-
 def _extreme(pick: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
     return lambda values: pick(values) if values else None
 
 
 _HELPERS: dict[str, Any] = {
-    "_by": _due_act_by,
+    "_by": act_by,
     "_kand": kleene_and,
     "_kor": kleene_or,
     "_pmiss": _path_missing,
@@ -135,6 +131,7 @@ class _Gen:
         self.local_table: dict[str, s.Expr] = {}  # the rule's lets and deadlines by policy name
         self.local_cells: dict[str, str] = {}  # each one's variable in the rule's function
         self.rule_sc: dict[str, str] = {}  # the names in scope at the rule's level (its loop variable)
+        self.assigned: set[str] = set()  # the lets whose cells hold their value at this point
 
     def fresh(self, prefix: str) -> str:
         self.n += 1
@@ -351,6 +348,8 @@ class _Gen:
         """A rule's own let: computed on first use for the subject, in its variable (a cell reset for
         each subject, and again once the day the obligation arose is known)."""
         cell = self.local_cells[name]
+        if name in self.assigned:  # computed by a statement that always ran before this one
+            return cell
         return f"({cell} if {cell} is not _UNSET else ({cell} := {self.expr(self.local_table[name], self.rule_sc)}))"
 
     def _reads_local(self, e: s.Expr) -> list[str]:
@@ -462,6 +461,7 @@ class _Gen:
             if isinstance(stmt, s.Let | s.Deadline):
                 self.local_table[_checked(stmt.name)] = stmt.expr
         self.local_cells = {name: self.fresh("l") for name in self.local_table}
+        self.assigned = set()
         sc: dict[str, str] = {"$locals": ""}
         self.rule_sc = sc
         fn = self.fresh("rule")
@@ -532,6 +532,8 @@ class _Gen:
             due = self.local_ref(_checked(prog.due_deadline.name))
         if due is not None:
             emit(1, f"due = {due}")
+            if prog.due_deadline is not None:
+                self.assigned.add(prog.due_deadline.name)
             emit(1, "if due is not None:")
             emit(2, "if _due_before(due, effective):")
             row(3, "_NA", "due", "day")  # the measures are not retroactive (Art. 22)

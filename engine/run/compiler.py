@@ -278,7 +278,7 @@ class Compiler:
 
                 def by(env: Env) -> Any:
                     due = fd(env)  # read first: a missing due date is named before a missing act
-                    return act_by(fa(env), due, env.on)
+                    return act_by(due, fa(env), env.on)
 
                 return by
             case s.Overlaps(left=a, right=b):

@@ -105,8 +105,9 @@ class NotBefore:
         return f"a day on or after {self.bound.isoformat()} (the {year_en}working-day calendar is not known yet)"
 
 
-def act_by(act: Any, due: Any, on: dt.date) -> Any:
-    """``act by due`` judged as of ``on``, for the closures and the generated code alike: an act dated after
+def act_by(due: Any, act: Any, on: dt.date) -> Any:
+    """``act by due`` judged as of ``on``, for the closures and the generated code alike (both read the
+    due date first, so that a missing due date is named before a missing act): an act dated after
     ``on`` is not done yet; pending while not done and ``on`` ≤ due; a due date known only by its bound
     (:class:`NotBefore`) decides where the bound settles it, else raises the calendar's error."""
     if due.__class__ is NotBefore:  # known only as `on or after due.bound`
