@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parent.parent
 COLD_COMMAND = "import engine; engine.bundled_policy()"
 
-TARGET_BASELINE_RATIO = 2.0  # evaluate / baseline ≤ 2×
+TARGET_BASELINE_RATIO = 1.5  # evaluate / baseline ≤ 1.5× (issue 13; ≤ 2× before it)
 TARGET_PEER_RATIO = 10.0  # peer / evaluate ≥ 10×
 TARGET_COLD_MS = 50.0  # cached cold start ≤ 50 ms
 TARGET_LINT_MS = 500.0  # xueji lint ≤ 0.5 s
@@ -104,6 +104,25 @@ def per_student_us(fn: Evaluator, records: Sequence[Mapping[str, Any]], on: dt.d
         for r in records:
             fn(r, on)
         times.append((time.perf_counter() - t0) / len(records) * 1e6)
+    return times
+
+
+def interleaved_us(
+    fns: Sequence[Evaluator], records: Sequence[Mapping[str, Any]], on: dt.date, repeat: int
+) -> list[list[float]]:
+    """:func:`per_student_us` of several evaluators, their passes interleaved (A B A B …), so that a
+    machine that slows down or speeds up during the run weighs on each alike: their ratio is what counts."""
+    for fn in fns:
+        for r in records[: min(len(records), 50)]:
+            fn(r, on)
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, out in zip(fns, times, strict=True):
+            gc.collect()
+            t0 = time.perf_counter()
+            for r in records:
+                fn(r, on)
+            out.append((time.perf_counter() - t0) / len(records) * 1e6)
     return times
 
 
@@ -322,9 +341,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # -- per student --------------------------------------------------------------------------------
     run_engine = engine_fn()
-    ev_times = per_student_us(run_engine, records, on, args.repeat)
-    bl_times = per_student_us(baseline.evaluate, records, on, args.repeat)
-    ev, bl = statistics.median(ev_times), statistics.median(bl_times)
+    policy = engine.bundled_policy()
+
+    def read_findings(record: Mapping[str, Any], day: dt.date) -> object:
+        """evaluate, then read every finding's outcome: what a caller that looks at them all pays."""
+        return [f.outcome for f in engine.evaluate(record, on=day, policy=policy).findings]
+
+    ev_times, bl_times, rd_times = interleaved_us(
+        [run_engine, baseline.evaluate, read_findings], records, on, args.repeat
+    )
+    ev, bl, rd = statistics.median(ev_times), statistics.median(bl_times), statistics.median(rd_times)
     per: dict[str, Any] = {
         "evaluate": {"median_us": ev, "runs_us": ev_times, "records": len(records)},
         "baseline": {"median_us": bl, "runs_us": bl_times, "records": len(records)},
@@ -332,6 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ev_kept = statistics.median(kept_us(run_engine, records, on, max(1, args.repeat // 2)))
     bl_kept = statistics.median(kept_us(baseline.evaluate, records, on, max(1, args.repeat // 2)))
     per["evaluate_keeping_decisions"] = {"median_us": ev_kept, "records": len(records)}
+    per["evaluate_reading_findings"] = {"median_us": rd, "records": len(records), "ratio_to_baseline": rd / bl}
     per["baseline_keeping_rows"] = {"median_us": bl_kept, "records": len(records)}
     ratio = ev / bl
     ok = ratio <= TARGET_BASELINE_RATIO
@@ -361,6 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bl,
         f"evaluate/baseline {ratio:6.1f}×   ≤ {TARGET_BASELINE_RATIO:g}×   {_verdict(ok)}",
     )
+    _row("engine.evaluate, every finding read", rd, f"read/baseline     {rd / bl:6.1f}×   (built when read)")
     _row("engine.evaluate, every decision kept", ev_kept, "(no target: a batch holding its results; see README)")
     _row("baseline, every result kept", bl_kept, "")
     peer_agreement: list[str] = []
