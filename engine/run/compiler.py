@@ -19,7 +19,7 @@ so a rule is ``unknown`` only when the missing fact could change its outcome.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from typing import Any
 
 import attrs
@@ -29,7 +29,7 @@ from engine.diagnostics import CalendarError, Msg
 from engine.lang import syntax as s
 from engine.lang import types as t
 from engine.lang.calendar import WorkCalendar
-from engine.run.decision import Finding, Outcome
+from engine.run.decision import Finding, Judgement, Outcome
 from engine.run.runtime import (
     PENDING,
     UNKNOWN_DUE,
@@ -788,17 +788,31 @@ class Rows:
     ) -> None:
         self.cv, self.facts, self.on, self.cal, self.rows = cv, facts, on, cal, rows
 
-    def findings(self) -> list[Finding]:
-        """The findings, built now: a message and the facts read are still rendered on first use."""
+    def judgements(self) -> list[Judgement]:
+        """Each row's article, outcome and version (``Decision.judgements``)."""
+        rules, vid = self.cv.rules, self.cv.version.id
+        return [
+            (rules[row[0]].rule.article, row[2], vid)
+            if row.__class__ is tuple
+            else (row.article, row.outcome, row.version)
+            for row in self.rows
+        ]
+
+    def findings(self, keep: Container[Outcome] | None = None) -> list[Finding]:
+        """The findings (those whose outcome is in ``keep``), built now: a message and the facts read
+        are still rendered on first use."""
         cv, vid = self.cv, self.cv.version.id
         env = Env(self.facts, self.on, self.cal)
         subjects: dict[int, list[tuple[str, Any]]] = {}
         out: list[Finding] = []
         for row in self.rows:
             if row.__class__ is not tuple:
-                out.append(row)
+                if keep is None or row.outcome in keep:
+                    out.append(row)
                 continue
             k, i, outcome, due, day = row
+            if keep is not None and outcome not in keep:
+                continue
             cr = cv.rules[k]
             if i < 0:
                 subject, element = "student", None

@@ -11,9 +11,9 @@ Messages and facts are rendered on first use: evaluating does not pay for text n
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -171,16 +171,33 @@ class Finding:
         return out
 
 
+#: (article, outcome, the version that judged it): a finding as a count or a summary needs it
+Judgement = tuple[int, Outcome, "str | None"]
+
+
+class Judged(Protocol):
+    """Findings not built yet (``evaluate``'s compact rows): what a :class:`Decision` asks of them."""
+
+    def findings(self, keep: Container[Outcome] | None = None) -> list[Finding]:
+        """The findings in order (only those whose outcome is in ``keep``, when given), built now."""
+        ...
+
+    def judgements(self) -> list[Judgement]:
+        """Every finding's article, outcome and version, in order, without building the findings."""
+        ...
+
+
 class Decision:
     """The judgement of one record on one day: its findings (one per rule and subject), the record's
     warnings and, when nothing was judged, why (``note``). Immutable; compared by its content.
 
-    The findings may be given as a function that builds them (``build``), called when they are first
-    read: ``evaluate`` keeps compact rows and builds :class:`Finding` objects only for a caller that
-    reads them (a batch summing outcomes, a service answering one field, do not pay for the rest).
+    The findings may be given not built yet (``lazy``): ``evaluate`` keeps compact rows and builds
+    :class:`Finding` objects when they are read. A caller that needs only outcomes
+    (:meth:`judgements`) or some findings (:meth:`findings_where`: a batch writing the violations, a
+    service answering one field) does not pay for the rest.
     """
 
-    __slots__ = ("_build", "_findings", "note", "on", "student_id", "version", "warnings")
+    __slots__ = ("_findings", "_lazy", "note", "on", "student_id", "version", "warnings")
 
     student_id: str | None
     on: dt.date
@@ -190,7 +207,7 @@ class Decision:
     warnings: tuple[RecordWarning, ...]
     note: Msg | None
     _findings: tuple[Finding, ...] | None
-    _build: Callable[[], Sequence[Finding]] | None
+    _lazy: Judged | None
 
     def __init__(
         self,
@@ -201,7 +218,7 @@ class Decision:
         warnings: tuple[RecordWarning, ...] = (),
         note: Msg | None = None,
         *,
-        build: Callable[[], Sequence[Finding]] | None = None,
+        lazy: Judged | None = None,
     ) -> None:
         setattr_ = object.__setattr__
         setattr_(self, "student_id", student_id)
@@ -209,8 +226,8 @@ class Decision:
         setattr_(self, "version", version)
         setattr_(self, "warnings", warnings)
         setattr_(self, "note", note)
-        setattr_(self, "_findings", None if build is not None else tuple(findings))
-        setattr_(self, "_build", build)
+        setattr_(self, "_findings", None if lazy is not None else tuple(findings))
+        setattr_(self, "_lazy", lazy)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise attrs.exceptions.FrozenInstanceError()
@@ -222,11 +239,25 @@ class Decision:
     def findings(self) -> tuple[Finding, ...]:
         found = self._findings
         if found is None:
-            assert self._build is not None
-            found = tuple(self._build())
+            assert self._lazy is not None
+            found = tuple(self._lazy.findings())
             object.__setattr__(self, "_findings", found)
-            object.__setattr__(self, "_build", None)
+            object.__setattr__(self, "_lazy", None)
         return found
+
+    def findings_where(self, outcomes: Container[Outcome]) -> tuple[Finding, ...]:
+        """The findings whose outcome is one of ``outcomes``, in order; only those are built."""
+        lazy = self._lazy
+        if lazy is not None:
+            return tuple(lazy.findings(outcomes))
+        return tuple(f for f in self.findings if f.outcome in outcomes)
+
+    def judgements(self) -> list[Judgement]:
+        """(article, outcome, version) of every finding, in order, without building them."""
+        lazy = self._lazy
+        if lazy is not None:
+            return lazy.judgements()
+        return [(f.article, f.outcome, f.version) for f in self.findings]
 
     def _key(self) -> tuple[Any, ...]:
         return (self.student_id, self.on, self.version, self.findings, self.warnings, self.note)
@@ -252,7 +283,7 @@ class Decision:
 
     @property
     def violations(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.outcome is Outcome.VIOLATED)
+        return self.findings_where((Outcome.VIOLATED,))
 
     def by_rule(self, rule: str) -> list[Finding]:
         return [f for f in self.findings if f.rule == rule]
@@ -260,7 +291,7 @@ class Decision:
     @property
     def versions(self) -> tuple[str, ...]:
         """The versions that judged its findings, oldest first (one, unless the decision mixes them)."""
-        return tuple(dict.fromkeys(sorted(f.version for f in self.findings if f.version is not None)))
+        return tuple(dict.fromkeys(sorted(v for _, _, v in self.judgements() if v is not None)))
 
     def outcomes(self) -> dict[tuple[str, str], Outcome]:
         return {(f.rule, f.subject): f.outcome for f in self.findings}

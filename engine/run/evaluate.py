@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Container
 from pathlib import Path
 from typing import Any
 
 from engine.lang.calendar import WorkCalendar
 from engine.run.compiler import Env, Rows, run, run_generated
-from engine.run.decision import Decision, Finding, Outcome
+from engine.run.decision import Decision, Finding, Judgement, Outcome
 from engine.run.pipeline import load_policy
 from engine.run.prepare import in_rule_order, prepare
 from engine.sources.policy import PolicySet, PolicyVersion
@@ -61,7 +62,7 @@ def evaluate(
         cv = version.compiled
         if cv.judge is not None:  # the generated code: rows now, findings when they are read
             rows = run_generated(cv, facts, on, cal)
-            return Decision(sid, on, version.id, warnings=warnings, build=rows.findings)
+            return Decision(sid, on, version.id, warnings=warnings, lazy=rows)
         return Decision(sid, on, version.id, tuple(run(cv, facts, on, cal)), warnings)
     judged: list[Rows | list[Finding]] = []
     for v in ps.versions:  # each judges the obligations that arose while it was in force
@@ -73,11 +74,24 @@ def evaluate(
             else:
                 judged.append(run(cv, facts, on, cal, window=window, fallback=fallback))
 
-    def build() -> tuple[Finding, ...]:
-        findings = [f for j in judged for f in (j.findings() if isinstance(j, Rows) else j)]
-        return in_rule_order(findings, ps, version)
+    return Decision(sid, on, version.id, warnings=warnings, lazy=_Versions(judged, ps, version))
 
-    return Decision(sid, on, version.id, warnings=warnings, build=build)
+
+class _Versions:
+    """The findings of several versions, put in one order when first read (``Decision``'s lazy part)."""
+
+    def __init__(self, judged: list[Rows | list[Finding]], ps: PolicySet, current: PolicyVersion) -> None:
+        self.judged, self.ps, self.current = judged, ps, current
+        self.built: tuple[Finding, ...] | None = None
+
+    def findings(self, keep: Container[Outcome] | None = None) -> list[Finding]:
+        if self.built is None:
+            every = [f for j in self.judged for f in (j.findings() if isinstance(j, Rows) else j)]
+            self.built = in_rule_order(every, self.ps, self.current)
+        return [f for f in self.built if keep is None or f.outcome in keep]
+
+    def judgements(self) -> list[Judgement]:
+        return [(f.article, f.outcome, f.version) for f in self.findings()]
 
 
 def as_date(on: object) -> dt.date:
