@@ -121,6 +121,13 @@ class Schema:
         """The source of the generated record check (:mod:`engine.sources.schemagen`)."""
         return (self._fast or self._generate())[2]
 
+    def generated_check(self) -> Callable[[Any], dict[str, Any]]:
+        """The generated record check itself: the normalised facts of a record that is valid and earns
+        no warning (then exactly what :meth:`validate` gives), else it raises (then :meth:`validate`
+        asks the validator closures)."""
+        fast = self._fast
+        return (fast if fast is not None and fast[0] == self.max_collection else self._generate())[1]
+
     def _generate(self) -> tuple[int, Callable[[Any], dict[str, Any]], str]:
         check, source = generate_validator(self.root, self.max_collection, _YEARMONTH_RE)
         self._fast = (self.max_collection, check, source)
