@@ -129,7 +129,7 @@ class Schema:
         return (fast if fast is not None and fast[0] == self.max_collection else self._generate())[1]
 
     def _generate(self) -> tuple[int, Callable[[Any], dict[str, Any]], str]:
-        check, source = generate_validator(self.root, self.max_collection, _YEARMONTH_RE)
+        check, source = generate_validator(self.root, self.max_collection, yearmonth=_YEARMONTH_RE, date=_DATE_RE)
         self._fast = (self.max_collection, check, source)
         return self._fast
 

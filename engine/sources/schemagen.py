@@ -7,27 +7,30 @@ that reads each field once: no paths are built, no problem lists kept, no valida
 
 **Exactness.** The generated function handles the common case only: a record that is valid and earns
 no warning. Whatever else it meets raises — :class:`Bail` where it sees something unusual (a value not
-of its plain type, ``null`` where the schema gives none, an unknown key, a list over the limit, a date
-string in another form, a ``dict`` or ``list`` subclass), any other exception where it happens (a date
-that does not exist) — and then ``Schema.validate`` checks the whole record again with the validator
-closures, which give exactly today's facts, warnings and :class:`~engine.diagnostics.FactsError` (its
-messages and paths). Checking is pure, so running the closures after a bail is exact. Where the
-generated function returns, it returns what the closures return: the same dict of fields in the
-schema's order (each field present in the record, plus ``None`` for an absent field whose absence
-means none), fresh lists and dicts (nothing of the input is shared but its strings, ints, bools and
-dates), dates as ``datetime.date``, a numeric id as text; and no warnings, as it bails on whatever
-warns. Each test it makes is the closures' own test for a plain value (``type(v) is int``, the date
-shape ``_fast_check`` reads before ``date.fromisoformat``, the year-month regex, enum membership);
-the differential test (``tests/test_schemagen.py``) runs fixtures, policy cases, generated and hostile
-records through both.
+of its plain type, ``null`` where the type has none, an unknown key, a list over the limit, a date
+string in another form, a ``dict``, ``list``, ``str`` or ``int`` subclass), any other exception where
+it happens (a day that does not exist, a record nested deeper than the stack) — and then
+``Schema.validate`` checks the whole record again with the validator closures, which give exactly
+today's facts, warnings and :class:`~engine.diagnostics.FactsError` (its messages and paths). Checking
+is pure, so running the closures after a bail is exact. Where the generated function returns, it
+returns what the closures return: the same dict of fields in the schema's order (each field present in
+the record, and ``None`` for an absent field whose absence means none), fresh lists and dicts (nothing
+of the input is shared but its strings, ints, bools and dates), dates as ``datetime.date``, a numeric
+text value as its string; and no warnings, as it bails on whatever warns. Each value test accepts a
+subset of what the closures accept and gives what they give: ``type(v) is int`` where they take any
+int but a bool, enum membership of an exact ``str``, their year-month pattern; a date string must
+pass both their tests (the fast one of a date field and the pattern of ``_v_date``) before
+``date.fromisoformat`` reads it, and is then remembered (see :func:`_days`). The differential test
+(``tests/test_schemagen.py``) runs fixtures, policy cases, benchmark, generated and hostile records,
+and a second schema with every type, through both.
 
 **Safety.** No schema text reaches the source as code. Field names appear only as ``ascii()`` string
-literals (escaped, ASCII-only Python literals that cannot end the expression). Every identifier is the
-generator's own: ``x``, ``get``, ``out``, ``n``, ``e``, counters (``r1`` a record type's function, ``v3`` a
-value, ``e2``/``a2`` a list's element and result, ``c4`` a constant) and the helpers below. Enum
-member sets, the collection limit, the year-month regex and the date parser are bound as named
-constants in the namespace the source is executed in. So ``exec`` runs only source this module wrote
-from a fixed vocabulary.
+literals (escaped, ASCII-only Python literals that cannot end the expression or the line); record,
+enum and member names not at all. Every identifier is the generator's own: ``x``, ``get``, ``out``,
+``n``, ``e``, counters (``r1`` a record type's function, ``v3`` a value, ``e2``/``a2`` a list's element
+and result, ``c4`` a constant) and the helpers below. Enum member sets, the collection limit, the
+year-month pattern and the date memo and reader are bound as named constants in the namespace the
+source is executed in. So ``exec`` runs only source this module wrote from a fixed vocabulary.
 """
 
 from __future__ import annotations
@@ -124,8 +127,8 @@ class _Gen:
                 out.append(f"{ind}        raise _bail")
                 out.append(f"{ind}    {var} = str({var})  # ids exported as numbers are still ids")
             case Prim(name="date"):
-                # a string: a day read before, else _new_day (the closures' fast test); a date object
-                # (unquoted YAML) as the closures take it. (A date is never false.)
+                # a string: a day read before, else _new_day (the closures' tests, then fromisoformat);
+                # a date object (unquoted YAML) as the closures take it. (A date is never false.)
                 out.append(f"{ind}if type({var}) is str:")
                 out.append(f"{ind}    {var} = _day({var}) or _new_day({var})")
                 out.append(f"{ind}elif type({var}) is not _date:")
@@ -189,17 +192,19 @@ class _Gen:
 DAYS_KEPT = 4096
 
 
-def _days() -> tuple[Callable[[str], dt.date | None], Callable[[str], dt.date]]:
+def _days(date_re: re.Pattern[str]) -> tuple[Callable[[str], dt.date | None], Callable[[str], dt.date]]:
     """A memo of the date strings read, and how a new one is read: the closures' fast test of a date
-    string (``_fast_check``) and ``date.fromisoformat``. Only strings that pass both are kept, so a
-    string found in the memo is one the closures read as the same date; one that fails raises (Bail,
-    or ValueError for a day that does not exist), and the closures report it. Dates are immutable:
-    records may share them."""
+    field (``_fast_check``), their date pattern (``_v_date``, which reads dates in lists) and
+    ``date.fromisoformat``. Only strings that pass all three are kept, so a string found in the memo is
+    one the closures read as the same date wherever it stands; one that fails raises (Bail, or
+    ValueError for a day that does not exist), and the closures report it. Dates are immutable: the
+    facts of several records may share one."""
     memo: dict[str, dt.date] = {}
     iso = dt.date.fromisoformat
+    shaped = date_re.match
 
     def new_day(v: str) -> dt.date:
-        if len(v) == 10 and v[4] == "-" and v[7] == "-" and v[:4].isdigit():
+        if len(v) == 10 and v[4] == "-" and v[7] == "-" and v[:4].isdigit() and shaped(v):
             day = iso(v)
             if len(memo) >= DAYS_KEPT:
                 memo.clear()
@@ -211,12 +216,12 @@ def _days() -> tuple[Callable[[str], dt.date | None], Callable[[str], dt.date]]:
 
 
 def generate_validator(
-    root: RecordT, max_collection: int, yearmonth: re.Pattern[str]
+    root: RecordT, max_collection: int, *, yearmonth: re.Pattern[str], date: re.Pattern[str]
 ) -> tuple[Callable[[Any], dict[str, Any]], str]:
     """The generated check of a record of type ``root`` (lists longer than ``max_collection`` bail;
-    ``yearmonth`` is the schema's year-month pattern), and its source."""
+    ``yearmonth`` and ``date`` are the schema's patterns for those values), and its source."""
     gen = _Gen(max_collection, yearmonth)
-    gen.ns["_day"], gen.ns["_new_day"] = _days()
+    gen.ns["_day"], gen.ns["_new_day"] = _days(date)
     entry = gen.record_fn(root)
     while gen.todo:
         gen.record(gen.todo.pop(0))
