@@ -138,19 +138,19 @@ def test_thousands_of_benchmark_students(pair: Pair) -> None:
     assert pair.fast - fast > 0.9 * (pair.seen - before)  # the generated check takes the usual student
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
 @given(record=S.valid_records())
 def test_generated_valid_records(pair: Pair, record: dict[str, Any]) -> None:
     pair.agree(record)
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(case=S.valid_mutations() | S.mutated_fixtures())
 def test_mutated_fixtures(pair: Pair, case: tuple[str, dict[str, Any], str]) -> None:
     pair.agree(case[1])
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(record=S.record_like | S.json_values)
 def test_junk(pair: Pair, record: Any) -> None:
     pair.agree(record)
@@ -316,7 +316,7 @@ def other() -> Pair:
     return Pair(schema)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_another_schema(other: Pair, data: st.DataObject) -> None:
     root = other.gen.root
