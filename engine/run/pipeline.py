@@ -33,7 +33,8 @@ _CONSEQUENCES_OF_UNREAD = frozenset({"unknown-name", "unknown-function", "unused
 
 
 #: The evaluator load_policy uses when not told: ``generated`` (code generated from the checked AST,
-#: the closures where it declines a rule) or ``closures``; the environment variable XUEJI_EVALUATOR.
+#: the closures where it declines a rule; the record checked by code generated from the schema, the
+#: validator closures where it gives up) or ``closures``; the environment variable XUEJI_EVALUATOR.
 EVALUATORS = ("generated", "closures")
 
 
@@ -51,6 +52,7 @@ def load_policy(path: str | Path | None = None, *, evaluator: str | None = None)
     if evaluator not in EVALUATORS:
         raise ValueError(f"evaluator: {evaluator!r} is not one of {', '.join(EVALUATORS)}")
     ps, diags = read_policy(path)
+    ps.schema.generated = evaluator == "generated"  # the record check too: generated, or the closures alone
     unread = any(d.severity is Severity.ERROR and d.code.startswith(_UNREAD_CODES) for d in diags)
     diags.extend(_check_and_compile(ps.schema, ps.versions, unread=unread, generated=evaluator == "generated"))
     # a rule or definition a later version carries over is checked again: report what it finds once

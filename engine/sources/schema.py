@@ -20,6 +20,7 @@ import attrs
 from engine.diagnostics import Diagnostic, FactProblem, FactsError, Msg, PolicyError, RecordWarning, error
 from engine.lang.limits import MAX_COLLECTION
 from engine.lang.types import PRIMITIVES, EnumT, Field, ListT, Nullable, Prim, RecordT, Type, strip
+from engine.sources.schemagen import generate_validator
 from engine.sources.yamlsource import YMap, YNode, YScalar, YSeq
 
 _TYPE_RE = re.compile(r"^\s*(?:list\[\s*(?P<elem>\w+)\s*\]|(?P<name>\w+))\s*(?P<q>\?)?\s*$")
@@ -40,7 +41,11 @@ class Schema:
     records: dict[str, RecordT]
     enums: dict[str, EnumT]
     max_collection: int = MAX_COLLECTION
+    #: check records with code generated from the schema (:mod:`engine.sources.schemagen`) first, the
+    #: validator closures only where it gives up; False: the closures alone (``XUEJI_EVALUATOR=closures``)
+    generated: bool = True
     _validator: Validator | None = None
+    _fast: tuple[int, Callable[[Any], dict[str, Any]], str] | None = None  # (limit, check, source), built on first use
     _cut: tuple[After | None, dict[RecordT, _Cut]] | None = None  # behind as_of, built on first use
 
     def type_named(self, name: str) -> Type | None:
@@ -83,6 +88,14 @@ class Schema:
 
     def validate(self, record: object) -> tuple[dict[str, Any], list[RecordWarning]]:
         """Check ``record`` against the schema. Returns the normalised facts and the warnings."""
+        if self.generated:
+            fast = self._fast
+            if fast is None or fast[0] != self.max_collection:
+                fast = self._generate()
+            try:
+                return fast[1](record), []
+            except Exception:  # anything unusual: the closures below give the exact answer
+                pass
         if self._validator is None:
             self._validator = self._record_validator(self.root)
         problems: Problems = []
@@ -103,6 +116,22 @@ class Schema:
         if problems:
             raise FactsError(problems)
         return out, warnings
+
+    def generated_source(self) -> str:
+        """The source of the generated record check (:mod:`engine.sources.schemagen`)."""
+        return (self._fast or self._generate())[2]
+
+    def generated_check(self) -> Callable[[Any], dict[str, Any]]:
+        """The generated record check itself: the normalised facts of a record that is valid and earns
+        no warning (then exactly what :meth:`validate` gives), else it raises (then :meth:`validate`
+        asks the validator closures)."""
+        fast = self._fast
+        return (fast if fast is not None and fast[0] == self.max_collection else self._generate())[1]
+
+    def _generate(self) -> tuple[int, Callable[[Any], dict[str, Any]], str]:
+        check, source = generate_validator(self.root, self.max_collection, yearmonth=_YEARMONTH_RE, date=_DATE_RE)
+        self._fast = (self.max_collection, check, source)
+        return self._fast
 
     def _validator_for(self, t: Type) -> Validator:
         match t:
