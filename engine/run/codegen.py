@@ -51,6 +51,7 @@ from engine.run.runtime import (
     duration_adder,
     kleene_and,
     kleene_or,
+    literal_value,
     overlaps,
     start_of_year,
     value_by_day,
@@ -224,6 +225,15 @@ class _Gen:
                 return self.aggregate(e, sc)
         raise Decline(f"the construct {type(e).__name__}")
 
+    def _single_value(self, e: s.Expr) -> Any:
+        """The value of a parameter that has only one (the same whatever the day), else None."""
+        res = self.info.names.get(id(e)) if isinstance(e, s.Name) else None
+        if res is None or res.kind != "parameter":
+            return None
+        assert isinstance(e, s.Name)
+        values = self.version.parameters[e.id].values
+        return literal_value(values[0][1]) if len(values) == 1 else None
+
     def _plain_bool(self, e: s.Expr) -> bool:
         """``e`` is a boolean, true or false (not nullable, never pending: not a verdict)."""
         return self.info.type_of(e) == t.BOOL
@@ -258,6 +268,9 @@ class _Gen:
         if res.kind == "global":
             return f"{self.global_fn(name)}(root, on, cal, gm, day)"
         if res.kind == "parameter":
+            single = self._single_value(e)
+            if single is not None:  # one value whatever the day
+                return self.const(single)
             if name not in self.params:
                 self.params[name] = self.const(value_by_day(self.version.parameters[name].values))
             return f"{self.params[name]}(day or on)"
@@ -294,6 +307,10 @@ class _Gen:
         if isinstance(dur_node, s.Duration):
             adder = self.const(duration_adder(sign * dur_node.amount, dur_node.unit, dur_node.rounding))
             return f"{adder}({date_e}, cal)"
+        single = self._single_value(dur_node)
+        if single is not None:  # a parameter with one value: a duration like a literal one
+            n, unit, rounding = single
+            return f"{self.const(duration_adder(sign * n, unit, rounding))}({date_e}, cal)"
         return f"_add_duration({date_e}, {dur_e}, cal, {sign})"
 
     def call(self, e: s.Call, sc: dict[str, str]) -> str:
@@ -417,7 +434,9 @@ class _Gen:
             if isinstance(node, s.Name):
                 res = self.info.names.get(id(node))
                 kind = res.kind if res is not None else None
-                if kind == "parameter" or (kind == "global" and self._reads_day(node.id, inner)):
+                if (kind == "parameter" and self._single_value(node) is None) or (
+                    kind == "global" and self._reads_day(node.id, inner)
+                ):
                     return True
             elif isinstance(node, s.Call) and node.fn in self.version.definitions and self._reads_day(node.fn, inner):
                 return True
