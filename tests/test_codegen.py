@@ -196,7 +196,7 @@ def test_xueji_compile_shows_the_source(capsys: pytest.CaptureFixture[str]) -> N
     assert "def judge" in whole and "# ---- version" in whole
     assert main(["compile", "--show", "--rule", rule]) == 0
     one = capsys.readouterr().out
-    assert "def rule" in one and "def judge" not in one and len(one) < len(whole)
+    assert "# rule 0" in one and "def judge" not in one and len(one) < len(whole)
     assert main(["compile", "--rule", "no.such_rule"]) == 2
 
 

@@ -107,6 +107,7 @@ _HELPERS: dict[str, Any] = {
     "_VIOL": Outcome.VIOLATED,
     "_PEND": Outcome.PENDING,
     "_UNSET": object(),
+    "_ONE": (-1,),  # the one subject of a rule without a loop: the student (index -1)
 }
 
 
@@ -417,12 +418,22 @@ class _Gen:
             self.globals[name] = self.fresh("f")
             names = [self.fresh("p") for _ in stmt.params]
             sc = {_checked(p.name): n for p, n in zip(stmt.params, names, strict=True)}
-            keys = [
-                n if p.type_name.rstrip("?") in t.PRIMITIVES else f"_by_id({n})"
-                for p, n in zip(stmt.params, names, strict=True)
-            ]
+            keys = [self._memo_key(stmt.expr, p.name, n) for p, n in zip(stmt.params, names, strict=True)]
             self._definition(self.globals[name], stmt.expr, sc, names, keys, self._reads_day(name))
         return self.globals[name]
+
+    def _memo_key(self, body: s.Expr, param: str, var: str) -> str:
+        """A function argument in its memo key, as ``memo_key`` keys it: a record or a list by identity
+        (known from the type the checker gave the parameter where the body reads it), else itself."""
+        for node in s.walk(body):
+            res = self.info.names.get(id(node)) if isinstance(node, s.Name) and node.id == param else None
+            if res is not None and res.kind == "local":
+                ty = t.strip(self.info.type_of(node))
+                if isinstance(ty, t.RecordT | t.ListT):
+                    return f"id({var})"
+                if isinstance(ty, t.Prim | t.EnumT):
+                    return var
+        return f"_by_id({var})"
 
     def _reads_day(self, name: str, seen: frozenset[str] = frozenset()) -> bool:
         """Whether the definition ``name`` reads a parameter (whose value is the day's), itself or
@@ -468,12 +479,15 @@ class _Gen:
 
     # ------------------------------------------------------------------------------------- rules
 
-    def rule(self, rule: Rule, k: int) -> str:
-        """Emit the function judging rule number ``k`` for every subject: it appends a row
+    def rule(self, rule: Rule, k: int) -> list[str]:
+        """The block of ``judge`` that judges rule number ``k`` for every subject: it appends a row
         ``(k, subject index, outcome, due, day)`` per subject this version judges (see
         :func:`engine.run.compiler.run_generated`), or, where anything at all raises, the subject's
         place (``slow``) for the closures to judge exactly; ``-2`` for the whole rule when its
-        collection cannot be read."""
+        collection cannot be read. Each subject is one pass of a ``for`` loop (a rule without one
+        loops over ``_ONE``), so ``continue`` ends it; the blocks follow one another in one function
+        (no call per rule). Their names do not clash: ``i``, ``el``, ``day``, ``due``, ``v`` and
+        ``coll`` are set before each use, the rest are counters."""
         prog = rule.program
         self.local_table = {}
         for stmt in prog.statements:
@@ -483,29 +497,25 @@ class _Gen:
         self.assigned = set()
         sc: dict[str, str] = {"$locals": ""}
         self.rule_sc = sc
-        fn = self.fresh("rule")
-        head = [f"def {fn}(root, on, cal, gm, lo, hi, fallback, effective, rows, slow):"]
-        if prog.arises is None:
-            # the version in force on `on` judges an obligation that does not say when it arose
-            head += ["    if not fallback:", "        return"]
+        # the version in force on `on` judges an obligation that does not say when it arose
+        only_fallback = " if fallback else ()" if prog.arises is None else ""
         if prog.loop is not None:
             sc[_checked(prog.loop.var)] = "el"
             if any(self._reads_local(prog.loop.collection)):
                 raise Decline("a rule looping over a let of its own")
             coll = self.expr(prog.loop.collection, sc)
-            head += [
+            head = [
                 "    try:",
-                f"        coll = {coll}",
+                f"        coll = {coll}{only_fallback}",
                 "    except Exception:",
                 "        slow.append(len(rows))",
                 f"        rows.append(({k}, -2))",
-                "        return",
+                "        coll = ()",
                 "    for i, el in enumerate(coll):",
             ]
-            ind, done = "        ", "continue"
         else:
-            head += ["    i = -1", "    el = None"]
-            ind, done = "    ", "return"
+            head = [f"    for i in _ONE{only_fallback}:"]
+        ind, done = "        ", "continue"
         body: list[str] = []
 
         def emit(depth: int, line: str) -> None:
@@ -551,8 +561,11 @@ class _Gen:
             due = self.local_ref(_checked(prog.due_deadline.name))
         if due is not None:
             emit(1, f"due = {due}")
+            node = prog.due_by.due if prog.due_by is not None else None
             if prog.due_deadline is not None:
                 self.assigned.add(prog.due_deadline.name)
+            elif isinstance(node, s.Name) and node.id in self.local_table:
+                self.assigned.add(node.id)
             emit(1, "if due is not None:")
             emit(2, "if _due_before(due, effective):")
             row(3, "_NA", "due", "day")  # the measures are not retroactive (Art. 22)
@@ -566,48 +579,50 @@ class _Gen:
         forbid = verdict.kind == "forbid"
         outcome = f"_PEND if v is _PENDING else _SAT if bool(v) is not {forbid!r} else _VIOL"
         emit(1, f"rows.append(({k}, i, {outcome}, due, day))")
-        self.lines += [
+        return [
             *head,
             f"{ind}try:",
             *body,
             f"{ind}except Exception:  # any exception: the closures judge the subject exactly",
             f"{ind}    slow.append(len(rows))",
             f"{ind}    rows.append(({k}, i))",
-            "",
         ]
-        return fn
 
 
 def generate(cv: CompiledVersion) -> None:
-    """Generate and compile one function per rule and ``judge``, which calls them in rule order, and
-    attach it to ``cv`` (``judge``, ``source``, ``rule_sources``: the lines each rule added, helpers
-    first used by it included; ``fallbacks``: the rules declined, with why). A declined rule's function
-    hands the whole rule to the closures (a ``-2`` row). Invariants are judged by their closures."""
+    """Generate and compile ``judge``, one block per rule in rule order, and the global definitions
+    they call, and attach it to ``cv`` (``judge``, ``source``, ``rule_sources``: each rule's block and
+    the definitions first used by it; ``fallbacks``: the rules declined, with why). A declined rule's
+    block hands the whole rule to the closures (a ``-2`` row). Invariants are judged by their closures."""
     gen = _Gen(cv)
     fallbacks: dict[str, str] = {}
     pieces: dict[str, str] = {}
-    calls: list[str] = []
-    args = "root, on, cal, gm, lo, hi, fallback, effective, rows, slow"
+    blocks: list[str] = []
     for k, cr in enumerate(cv.rules):
         mark = len(gen.lines), dict(gen.globals)
         try:
-            fn = gen.rule(cr.rule, k)
+            block = [f"    # rule {k}", *gen.rule(cr.rule, k)]
         except Decline as ex:
             del gen.lines[mark[0] :]
             gen.globals = mark[1]
             fallbacks[cr.rule.id] = str(ex)
-            fn = gen.fresh("closures")
-            gen.lines += [f"def {fn}({args}):", "    slow.append(len(rows))", f"    rows.append(({k}, -2))", ""]
-        pieces[cr.rule.id] = "\n".join(gen.lines[mark[0] :])
-        calls.append(f"    {fn}({args})")
-    source = "\n".join([*gen.lines, f"def judge({args}):", *calls, "    return None", ""])
+            block = [
+                f"    # rule {k}: the closures judge it",
+                "    slow.append(len(rows))",
+                f"    rows.append(({k}, -2))",
+            ]
+        pieces[cr.rule.id] = "\n".join([*gen.lines[mark[0] :], *block])
+        blocks += block
+    head = "def judge(root, on, cal, gm, lo, hi, fallback, effective, rows, slow):"
+    source = "\n".join([*gen.lines, head, *blocks, "    return None", ""])
     # Safe: `source` was written by _Gen alone from a fixed vocabulary; every name in it is a counter
     # name (validated policy names are only looked up), every literal a repr() of int/bool/None, an
     # ascii() of a str, or a constant bound in `ns`; no policy text (messages, names) is pasted in. See
     # the module docstring.
     try:
         code = compile(source, f"<xueji generated {cv.version.id}>", "exec")
-    except (SyntaxError, RecursionError, MemoryError) as ex:  # a generator bug or a huge rule: closures judge
+    # a generator bug or a rule too deep to compile: the closures judge every rule
+    except (SyntaxError, RecursionError, MemoryError) as ex:
         cv.fallbacks = {cr.rule.id: f"the generated source does not compile: {ex!r}" for cr in cv.rules}
         return
     ns = gen.ns
