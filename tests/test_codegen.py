@@ -252,3 +252,31 @@ def test_findings_are_built_when_read() -> None:
     assert again == d and hash(again) == hash(d) and repr(again) == repr(d)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         d.version = "2099"  # type: ignore[misc]
+
+
+def test_a_bool_fact_read_as_none_keeps_kleene_logic(tmp_path: Path) -> None:
+    """A ``bool`` fact whose absence reads as none (``absent: none``) is none, not false: ``and`` over
+    it is Kleene's in the generated code too (Python's own ``and`` is used only where both sides are
+    certain to be true or false)."""
+    policy = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies", policy)
+    schema = policy / "schema.yaml"
+    text = schema.read_text(encoding="utf-8")
+    anchor = '      academic_education: {type: bool, doc: "Art. 2; false = the regulation does not apply"}\n'
+    assert anchor in text
+    flag = '      flag: {type: bool, absent: none, doc: "a test fact"}\n'
+    schema.write_text(text.replace(anchor, anchor + flag), encoding="utf-8")
+    rules = policy / "2021" / "ch2-new-student-registration.yaml"
+    text = rules.read_text(encoding="utf-8")
+    old = "when admission.level = preparatory and registered\n"
+    assert old in text
+    rules.write_text(text.replace(old, "when flag and admission.level = preparatory\n"), encoding="utf-8")
+    gen, clo = load_policy(policy, evaluator="generated"), load_policy(policy, evaluator="closures")
+    tried = 0
+    for record, on in RECORDS.values():
+        if record.get("admission", {}).get("level") == "preparatory":
+            tried += 1
+            three(gen, clo, record, on)  # flag absent: none
+            three(gen, clo, {**record, "flag": False}, on)
+            three(gen, clo, {**record, "flag": True}, on)
+    assert tried

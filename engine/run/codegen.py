@@ -235,9 +235,35 @@ class _Gen:
         values = self.version.parameters[e.id].values
         return literal_value(values[0][1]) if len(values) == 1 else None
 
-    def _plain_bool(self, e: s.Expr) -> bool:
-        """``e`` is a boolean, true or false (not nullable, never pending: not a verdict)."""
-        return self.info.type_of(e) == t.BOOL
+    def _plain_bool(self, e: s.Expr, seen: frozenset[str] = frozenset()) -> bool:
+        """``e`` always gives Python's ``True`` or ``False`` (never none, never pending), by its form: a
+        comparison, ``not``, ``exists``/``missing``, membership, ``any``/``all``, ``blank``, a boolean
+        literal, ``and``/``or``/``if`` of such, or a let or function whose body is one. A fact is not
+        (a field read as none when absent may be typed ``bool``), nor ``act by due`` (pending)."""
+        match e:
+            case s.Binary(op="=" | "!=" | "<" | "<=" | ">" | ">="):
+                return True
+            case s.Binary(op="and" | "or", left=a, right=b):
+                return self._plain_bool(a, seen) and self._plain_bool(b, seen)
+            case s.If(then=a, orelse=b):
+                return self._plain_bool(a, seen) and self._plain_bool(b, seen)
+            case s.Not() | s.Exists() | s.Missing() | s.Member() | s.BoolLit():
+                return True
+            case s.Aggregate(kind="any" | "all"):
+                return True
+            case s.Call(fn="blank"):
+                return True
+            case s.Call(fn=fn) if fn in self.version.definitions and fn not in seen:
+                return self._plain_bool(self.version.definitions[fn].stmt.expr, seen | {fn})
+            case s.Name(id=name):
+                res = self.info.names.get(id(e))
+                if res is None or name in seen:
+                    return False
+                if res.kind == "global":
+                    return self._plain_bool(self.version.definitions[name].stmt.expr, seen | {name})
+                if res.kind == "local" and name in self.local_table:
+                    return self._plain_bool(self.local_table[name], seen | {name})
+        return False
 
     def _static(self, e: s.Expr) -> Any:
         if isinstance(e, s.IntLit | s.StrLit | s.DateLit):
