@@ -436,3 +436,26 @@ def test_a_generated_type_it_does_not_know_bails() -> None:
     with pytest.raises(Bail):
         check({"s": 1})
     assert check({}) == {}
+
+
+def test_the_generated_time_cut_test_answers_as_the_closures() -> None:
+    """``as_of``'s test (is anything dated after `on`?) as generated code gives the closures' answer for
+    the benchmark's students on days around their dates, and the cut they lead to is the same."""
+    from bench.records import generate
+    from engine.sources.schema import _after_fn
+
+    schema = load_policy(None).schema
+    generated, closures = _after_fn(schema.root, True), _after_fn(schema.root, False)
+    assert generated is not None and closures is not None
+    days = [dt.date(2019, 9, 1), dt.date(2021, 11, 1), dt.date(2023, 6, 30), dt.date(2024, 10, 1), dt.date(2026, 1, 1)]
+    answers = collections.Counter()
+    for i, record in enumerate(generate(1500, seed=11)):
+        try:
+            facts, _ = schema.validate(record)
+        except FactsError:
+            continue
+        on = days[i % len(days)]
+        answer = generated(facts, on)
+        assert answer == closures(facts, on), (i, on)
+        answers[answer] += 1
+    assert answers[True] > 100 and answers[False] > 100, answers

@@ -20,7 +20,7 @@ import attrs
 from engine.diagnostics import Diagnostic, FactProblem, FactsError, Msg, PolicyError, RecordWarning, error
 from engine.lang.limits import MAX_COLLECTION
 from engine.lang.types import PRIMITIVES, EnumT, Field, ListT, Nullable, Prim, RecordT, Type, strip
-from engine.sources.schemagen import generate_validator
+from engine.sources.schemagen import AfterPlan, generate_after, generate_validator
 from engine.sources.yamlsource import YMap, YNode, YScalar, YSeq
 
 _TYPE_RE = re.compile(r"^\s*(?:list\[\s*(?P<elem>\w+)\s*\]|(?P<name>\w+))\s*(?P<q>\?)?\s*$")
@@ -81,7 +81,7 @@ class Schema:
 
     def _time_cut(self) -> tuple[After | None, dict[RecordT, _Cut]]:
         if self._cut is None:
-            self._cut = (_after_fn(self.root), _cut_plans(self.root))
+            self._cut = (_after_fn(self.root, self.generated), _cut_plans(self.root))
         return self._cut
 
     # ------------------------------------------------------------------------------------- records
@@ -438,12 +438,11 @@ def _dated_records(root: RecordT) -> set[RecordT]:
     return dated
 
 
-def _after_fn(root: RecordT) -> After | None:
-    """A path-free test of normalised facts: does anything dated in them fall after `on`? None when the
-    schema dates nothing. It reads each dated field once and copies nothing; a record type with no
-    dated record beneath it (most of them) is checked inline, without a call."""
+def after_plan(root: RecordT) -> AfterPlan:
+    """What the test "is anything dated after `on`?" reads: per record type holding dated fields (or
+    records that do), its own dated fields, and the fields holding such records (name, in a list?,
+    their type)."""
     dated = _dated_records(root)
-    fns: dict[RecordT, After] = {}
     own = {rt: tuple(f.name for f in rt.fields.values() if f.dated) for rt in dated}
     nested = {
         rt: tuple(
@@ -454,6 +453,18 @@ def _after_fn(root: RecordT) -> After | None:
         )
         for rt in dated
     }
+    return own, nested
+
+
+def _after_fn(root: RecordT, generated: bool = False) -> After | None:
+    """A path-free test of normalised facts: does anything dated in them fall after `on`? None when the
+    schema dates nothing. It reads each dated field once and copies nothing; a record type with no
+    dated record beneath it (most of them) is checked inline, without a call. ``generated``: the same
+    test as straight-line code (:func:`engine.sources.schemagen.generate_after`)."""
+    own, nested = after_plan(root)
+    if generated:
+        return generate_after(root, own, nested)[0] if root in own else None
+    fns: dict[RecordT, After] = {}
 
     def build(rt: RecordT) -> After:
         names = own[rt]
@@ -484,7 +495,7 @@ def _after_fn(root: RecordT) -> After | None:
 
         return after
 
-    for rt in dated:
+    for rt in own:
         fns[rt] = build(rt)
     return fns.get(root)
 

@@ -42,7 +42,11 @@ from typing import Any
 
 from engine.lang.types import EnumT, ListT, Nullable, Prim, RecordT, Type
 
-__all__ = ["Bail", "generate_validator"]
+__all__ = ["AfterPlan", "Bail", "generate_after", "generate_validator"]
+
+#: see ``engine.sources.schema.after_plan``: per record type, its own dated fields, and the fields
+#: holding records with dated fields (name, in a list?, their type)
+AfterPlan = tuple[dict[RecordT, tuple[str, ...]], dict[RecordT, tuple[tuple[str, bool, RecordT], ...]]]
 
 
 class Bail(Exception):
@@ -229,4 +233,44 @@ def generate_validator(
     code = compile(source, "<schema check>", "exec")
     exec(code, gen.ns)  # only source written above, from a fixed vocabulary (see the docstring)
     fn: Callable[[Any], dict[str, Any]] = gen.ns[entry]
+    return fn, source
+
+
+def generate_after(
+    root: RecordT, own: dict[RecordT, tuple[str, ...]], nested: dict[RecordT, tuple[tuple[str, bool, RecordT], ...]]
+) -> tuple[Callable[[dict[str, Any], dt.date], bool], str]:
+    """``Schema.as_of``'s test — does anything dated in the normalised facts fall after ``on``? — as
+    straight-line code, one function per record type of the plan (``root`` must be one), and its
+    source. It reads what the closures of ``engine.sources.schema._after_fn`` read, in their order,
+    with ``dict.get``, and answers as they do; a record type with no dated record beneath it is
+    checked inline. Names: counters (``a1`` a record type's test) and ``d``, ``on``, ``get``, ``e``,
+    ``x``, ``eget``; field names only as ``ascii()`` literals."""
+    names = {id(rt): f"a{i}" for i, rt in enumerate(own, 1)}
+    chunks: list[str] = []
+    for rt, fields in own.items():
+        lines = [f"def {names[id(rt)]}(d, on):", "    get = d.get"]
+        for name in fields:
+            lines += [f"    x = get({name!a})", "    if x is not None and x > on:", "        return True"]
+        for name, in_list, sub in nested[rt]:
+            lines.append(f"    x = get({name!a})")
+            lines.append("    if x is not None:")
+            if in_list:
+                lines.append("        for e in x:")
+            else:
+                lines.append("        for e in (x,):")
+            if nested[sub]:
+                lines += [f"            if {names[id(sub)]}(e, on):", "                return True"]
+            else:
+                lines.append("            eget = e.get")
+                for n in own[sub]:
+                    lines += [
+                        f"            if (v := eget({n!a})) is not None and v > on:",
+                        "                return True",
+                    ]
+        lines.append("    return False")
+        chunks.append("\n".join(lines))
+    source = "\n\n\n".join(chunks) + "\n"
+    ns: dict[str, Any] = {}
+    exec(compile(source, "<schema time cut>", "exec"), ns)  # only source written above, see the docstring
+    fn: Callable[[dict[str, Any], dt.date], bool] = ns[names[id(root)]]
     return fn, source
