@@ -35,6 +35,7 @@ import keyword
 from collections.abc import Callable
 from typing import Any
 
+from engine.cache import compile_cached
 from engine.lang import syntax as s
 from engine.lang import types as t
 from engine.run.compiler import CompiledVersion
@@ -455,7 +456,7 @@ def generate(cv: CompiledVersion) -> None:
     # name (validated policy names are only looked up), every literal a repr() of int/str/bool/None or a
     # constant bound in `ns`; no policy text (messages, string values, names) is pasted in. See the
     # module docstring.
-    code = compile(source, f"<xueji generated {cv.version.id}>", "exec")
+    code = compile_cached(source, f"<xueji generated {cv.version.id}>")  # compile(), once per user
     ns = gen.ns
     exec(code, ns)
     for cr in [*cv.rules, *cv.invariants]:
