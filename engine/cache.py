@@ -35,7 +35,6 @@ import hmac
 import os
 import stat
 import sys
-import tempfile
 from pathlib import Path
 from types import CodeType
 
@@ -118,6 +117,8 @@ def _read_secret(path: Path) -> tuple[bytes, str | None]:
 
 
 def _create_secret(where: Path, path: Path, *, replace: bool = False) -> None:
+    import tempfile  # deferred for start-up time: only a write needs it
+
     fd, tmp = tempfile.mkstemp(dir=where, prefix=".key.", suffix=".tmp")  # 0600
     try:
         with os.fdopen(fd, "wb") as f:
@@ -178,6 +179,8 @@ def save(name: str, payload: bytes) -> None:
     key = None if where is None else _secret(where)
     if where is None or key is None:
         return
+    import tempfile  # deferred for start-up time: a warm cache is only read
+
     try:
         fd, tmp = tempfile.mkstemp(dir=where, prefix=f".{name}.", suffix=".tmp")
     except OSError:

@@ -35,6 +35,7 @@ NEVER = {
     "multiprocessing",
     "lark",  # the AST cache is warm
     "engine.tools.policytest",  # lint's summary of the test cases is cached
+    "tempfile",  # a warm cache is only read
 }
 # and what `eval` (one record, text) does not need either
 NOT_FOR_EVAL = NEVER | {
