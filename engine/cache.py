@@ -192,6 +192,25 @@ def save(name: str, payload: bytes) -> None:
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        return
+    _prune(where, name)
+
+
+#: entries of one kind (the name up to its first "-") kept; the oldest written go first
+KEEP = 64
+
+
+def _prune(where: Path, name: str) -> None:
+    """Keep the newest :data:`KEEP` entries of ``name``'s kind (a hash-keyed cache only grows)."""
+    kind = name.split("-", 1)[0] + "-"
+    try:
+        with os.scandir(where) as it:
+            found = [(e.stat(follow_symlinks=False).st_mtime_ns, e.name) for e in it if e.name.startswith(kind)]
+        for _, old in sorted(found)[: max(0, len(found) - KEEP)]:
+            if old != name:
+                os.unlink(where / old)  # a symlink is removed itself
+    except OSError:
+        pass  # another process pruned first
 
 
 def digest(*parts: bytes | str) -> str:

@@ -320,3 +320,13 @@ def test_two_processes_writing_at_once_corrupt_nothing(where: Path) -> None:
     got = cache.load("shared")
     assert got is not None and got == got[:1] * len(got)
     assert not list(where.glob(".*.tmp"))
+
+
+def test_only_the_newest_entries_of_a_kind_are_kept(where: Path) -> None:
+    for i in range(cache.KEEP + 6):
+        cache.save(f"code-{i:03}", b"x")
+        os.utime(where / f"code-{i:03}", ns=(i * 10**9, i * 10**9))  # written in this order
+    cache.save("cases-1", b"y")
+    kept = sorted(p.name for p in where.glob("code-*"))
+    assert len(kept) == cache.KEEP and kept[-1] == f"code-{cache.KEEP + 5:03}" and "code-000" not in kept
+    assert cache.load("cases-1") == b"y"
