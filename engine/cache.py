@@ -57,7 +57,9 @@ def directory() -> Path | None:
 
 
 def _warn(where: Path, why: str) -> None:
-    sys.stderr.write(f"xueji: warning: cache not used: {where} {why}\n")
+    sys.stderr.write(
+        f"xueji: warning: cache not used: {where} {why} (delete it, or set XUEJI_CACHE_DIR or XUEJI_NO_CACHE=1)\n"
+    )
 
 
 def _unsafe(st: os.stat_result, *, private: bool = False) -> str | None:

@@ -330,3 +330,30 @@ def test_only_the_newest_entries_of_a_kind_are_kept(where: Path) -> None:
     kept = sorted(p.name for p in where.glob("code-*"))
     assert len(kept) == cache.KEEP and kept[-1] == f"code-{cache.KEEP + 5:03}" and "code-000" not in kept
     assert cache.load("cases-1") == b"y"
+
+
+@pytest.mark.parametrize(
+    "argv", [("lint", "--lang", "en"), ("eval", "fixtures/graduate-complete.yaml", "--on", "2024-11-15")]
+)
+def test_a_verb_with_a_world_writable_cache_warns_once_and_says_the_same(tmp_path: Path, argv: tuple[str, ...]) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("XUEJI_NO_CACHE", "XUEJI_DEBUG", "LC_ALL")}
+    env.update(PYTHONPATH=str(REPO), LANG="C.UTF-8")
+
+    def run(cache_dir: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "engine", *argv],
+            cwd=REPO,
+            env={**env, "XUEJI_CACHE_DIR": str(cache_dir)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    private = run(tmp_path / "private")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    public = run(shared)
+    assert (public.stdout, public.returncode) == (private.stdout, private.returncode)
+    assert public.stderr.count("xueji: warning: cache not used") == 1 and "cache" not in private.stderr
+    assert list(shared.iterdir()) == []
