@@ -10,7 +10,7 @@ entry is never found, and the directory can be deleted at any time. What lives t
 * ``key`` — the per-user secret (0600) that authenticates every entry.
 
 Where: ``$XUEJI_CACHE_DIR``, else ``$XDG_CACHE_HOME/xueji``, else ``~/.cache/xueji``;
-``XUEJI_NO_CACHE=1`` turns the cache off.
+``XUEJI_NO_CACHE=1`` turns the cache off (and it is off where there are no POSIX owners and modes).
 
 The rules:
 
@@ -48,7 +48,7 @@ _state: dict[Path, bytes | None] = {}
 
 def directory() -> Path | None:
     """The cache directory the environment names (``None``: caching is off). Not checked here."""
-    if os.environ.get("XUEJI_NO_CACHE"):
+    if os.environ.get("XUEJI_NO_CACHE") or os.name != "posix":  # the rules below need POSIX owners and modes
         return None
     if os.environ.get("XUEJI_CACHE_DIR"):
         return Path(os.environ["XUEJI_CACHE_DIR"])

@@ -4,15 +4,16 @@
 the case files (:func:`untested_rules`). Reading them — YAML, then every case — costs as much as the
 rest of lint, so their :class:`CaseSummary` (each broken case's place and problems, the rule ids and
 articles the cases name) is kept in the engine's cache (:mod:`engine.cache`, ``cases-<hash>.json``,
-plain JSON) under a hash of the engine's source and of the name and bytes of every case file: a file
-edited, added or removed, or another engine, finds no entry. :mod:`~engine.tools.policytest` reads the
-cases on a miss (imported only then) and runs them; this module also says where a policy set keeps
-them (:func:`default_case_paths`, :func:`case_files`).
+plain JSON) under a hash of the engine's source (and Python's and PyYAML's versions) and of the name
+and bytes of every case file: a file edited, added or removed, or another engine, finds no entry.
+:mod:`~engine.tools.policytest` reads the cases on a miss (imported only then) and runs them; this
+module also says where a policy set keeps them (:func:`default_case_paths`, :func:`case_files`).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,7 +94,9 @@ def summary(paths: Sequence[str | Path]) -> CaseSummary:
     them), from the cache when an entry for exactly these files exists."""
     files = list(case_files(paths))
     try:
-        parts: list[bytes | str] = [_FORMAT, cache.engine_digest()]
+        import yaml  # already imported by the loader: its version reads the YAML
+
+        parts: list[bytes | str] = [_FORMAT, cache.engine_digest(), sys.version, yaml.__version__]
         for f in files:
             parts += [shown(f), f.read_bytes()]
     except OSError:  # a file that cannot be read is reported by load_cases; nothing to key by
