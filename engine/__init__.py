@@ -11,20 +11,24 @@ Pipeline: ``policies/*.yaml`` ─load─▶ rule text with positions ─parse─
 
 from __future__ import annotations
 
-from engine.diagnostics import (
-    CalendarError,
-    Diagnostic,
-    FactProblem,
-    FactsError,
-    PolicyError,
-    RecordWarning,
-    Span,
-    XuejiError,
-)
-from engine.run.decision import Decision, Finding, Outcome
-from engine.run.evaluate import bundled_policy, evaluate
-from engine.run.pipeline import load_policy
-from engine.sources.policy import PolicySet
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported on first use (below)
+    from engine.diagnostics import (
+        CalendarError,
+        Diagnostic,
+        FactProblem,
+        FactsError,
+        PolicyError,
+        RecordWarning,
+        Span,
+        XuejiError,
+    )
+    from engine.run.decision import Decision, Finding, Outcome
+    from engine.run.evaluate import bundled_policy, evaluate
+    from engine.run.pipeline import load_policy
+    from engine.sources.policy import PolicySet
 
 __version__ = "0.1.0"
 
@@ -46,3 +50,38 @@ __all__ = [
     "evaluate",
     "load_policy",
 ]
+
+# Cold start (issue 13): ``import engine`` imports nothing else; a public name imports its module on
+# first use (PEP 562), so ``python -m engine lint`` never loads the evaluator.
+_HOME = {
+    **dict.fromkeys(
+        (
+            "CalendarError",
+            "Diagnostic",
+            "FactProblem",
+            "FactsError",
+            "PolicyError",
+            "RecordWarning",
+            "Span",
+            "XuejiError",
+        ),
+        "engine.diagnostics",
+    ),
+    **dict.fromkeys(("Decision", "Finding", "Outcome"), "engine.run.decision"),
+    **dict.fromkeys(("bundled_policy", "evaluate"), "engine.run.evaluate"),
+    "load_policy": "engine.run.pipeline",
+    "PolicySet": "engine.sources.policy",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # once: later lookups do not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -81,4 +81,12 @@ def test_the_folders_are_the_passes() -> None:
     packages = sorted(p.name for p in (ROOT / "engine").iterdir() if (p / "__init__.py").exists())
     assert packages == ["check", "faces", "lang", "run", "sources", "tools"]
     modules = sorted(name for name in top if name.endswith(".py"))
-    assert modules == ["__init__.py", "__main__.py", "consistency.py", "diagnostics.py", "resources.py", "testing.py"]
+    assert modules == [
+        "__init__.py",
+        "__main__.py",
+        "cache.py",
+        "consistency.py",
+        "diagnostics.py",
+        "resources.py",
+        "testing.py",
+    ]

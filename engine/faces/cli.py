@@ -29,20 +29,20 @@ from engine.faces.render import (
     versions_text,
 )
 from engine.resources import bundled_policy_dir
-from engine.run.decision import Decision, Finding
-from engine.run.evaluate import as_date, deadlines, evaluate
-from engine.run.pipeline import load_policy
+from engine.run.pipeline import load_checked, load_policy
 from engine.sources.loader import MANIFEST
 from engine.sources.policy import PolicySet
 from engine.sources.yamlsource import load_data
 
 if TYPE_CHECKING:
+    from engine.run.decision import Decision, Finding
     from engine.run.explain import Step
     from engine.tools import policytest
 
 # A verb imports what only it uses inside its function (the tools, their renderers, the machine
-# formats, the explanation), so that `xueji eval` and `xueji lint` start without them: each such
-# import points down the layers (faces → tools/run) and is deferred for start-up time only.
+# formats, the explanation, the evaluator: `xueji lint` only checks), so that `xueji eval` and
+# `xueji lint` start without them: each such import points down the layers (faces → tools/run) and
+# is deferred for start-up time only.
 
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -274,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _parse_on(text: str | None) -> dt.date | None:
     if text is None:
         return None
+    from engine.run.evaluate import as_date  # deferred for start-up time, as for every verb that judges
+
     try:
         return as_date(text)  # as engine.evaluate reads it: YYYY-MM-DD only
     except ValueError:
@@ -392,6 +394,8 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
+    from engine.run.evaluate import evaluate
+
     on = _parse_on(args.on) or dt.date.today()
     if args.batch:
         return cmd_batch(args, lang, on)
@@ -455,7 +459,7 @@ def lint_policies(paths: Sequence[str]) -> tuple[list[Diagnostic], list[PolicySe
     for path in paths or [None]:  # type: ignore[list-item]
         root, only = _policy_root(path)
         try:
-            ps = load_policy(root)
+            ps = load_checked(root)  # lint judges no record: checked, not compiled
         except PolicyError as ex:
             found = ex.diagnostics
         else:
@@ -469,25 +473,24 @@ def lint_policies(paths: Sequence[str]) -> tuple[list[Diagnostic], list[PolicySe
 def _untested(ps: PolicySet) -> list[Diagnostic]:
     """An error for each test case that cannot run, and a warning for each rule that no test case
     of the policy set exercises (when it has cases)."""
-    from engine.tools import policytest  # deferred for start-up time: used only by lint, test, coverage
+    from engine.tools import casefiles  # deferred for start-up time: the cases' summary, cached
 
-    paths = [p for p in policytest.default_case_paths(ps) if p.exists()]
+    paths = [p for p in casefiles.default_case_paths(ps) if p.exists()]
     if not paths:
         return []
-    cases = policytest.load_cases(paths)
+    cases = casefiles.summary(paths)
     broken = [
         error(
             "test-case-invalid",
-            c.span,
-            "测试用例无法运行：" + "；".join(m.zh for m in c.problems),
-            "the test case cannot run: " + "; ".join(m.en for m in c.problems),
+            span,
+            "测试用例无法运行：" + "；".join(m.zh for m in problems),
+            "the test case cannot run: " + "; ".join(m.en for m in problems),
             hint=Msg(
                 "按提示改正用例；xueji test 会给出详情",
                 "correct the case as the message says; xueji test shows the details",
             ),
         )
-        for c in cases
-        if c.problems
+        for span, problems in cases.broken
     ]
     return broken + [
         warning(
@@ -500,7 +503,7 @@ def _untested(ps: PolicySet) -> list[Diagnostic]:
                 f"write a case in {paths[0]} that violates it and one that satisfies it",
             ),
         )
-        for r in policytest.untested_rules(ps, cases)
+        for r in casefiles.untested_rules(ps, cases)
     ]
 
 
@@ -607,6 +610,8 @@ def cmd_fmt(args: argparse.Namespace, lang: Lang) -> int:
 def _judge_one(name: str, on: dt.date, policy: PolicySet, lang: Lang) -> tuple[Decision, str | None]:
     """Read and judge one record: the decision and the student's name; bad input is a UsageError
     naming the file and every problem."""
+    from engine.run.evaluate import evaluate
+
     record, diags = read_record(name)
     errors = [d for d in diags if d.severity is Severity.ERROR]
     if errors:
@@ -621,6 +626,7 @@ def _judge_one(name: str, on: dt.date, policy: PolicySet, lang: Lang) -> tuple[D
 
 def cmd_deadlines(args: argparse.Namespace, lang: Lang) -> int:
     from engine.faces.render_machine import deadlines_ics  # deferred for start-up time
+    from engine.run.evaluate import deadlines
 
     on = _parse_on(args.on) or dt.date.today()
     policy = _load_policy_arg(args.policy)
@@ -732,6 +738,8 @@ def _diff_set(path: str) -> PolicySet:
 
 
 def _parse_date(option: str, text: str) -> dt.date:
+    from engine.run.evaluate import as_date
+
     try:
         return as_date(text)
     except ValueError:

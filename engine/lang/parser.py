@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
-import os
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
+from engine import cache
 from engine.diagnostics import Msg, ParseError
 from engine.lang import syntax as s
 from engine.lang.limits import MAX_DEPTH, MAX_NESTING, MAX_RULE_CHARS
@@ -84,31 +84,27 @@ def _parse(text: str, start: str) -> Any:
 
 
 class AstCache:
-    """Parsed rules keyed by a hash of the grammar and the text, kept in the user's cache directory.
+    """Parsed rules keyed by a hash of the grammar and the text, kept in the engine's cache directory.
 
-    Loading a policy set whose rules were parsed before skips the parser. The file lives in
-    ``$XDG_CACHE_HOME/xueji`` (default ``~/.cache/xueji``); ``XUEJI_CACHE_DIR`` moves it and
-    ``XUEJI_NO_CACHE=1`` turns it off. Entries are pickled frozen AST nodes, written atomically.
+    Loading a policy set whose rules were parsed before skips the parser. The entry is one pickle of
+    frozen AST nodes, ``ast-<tag>.pickle`` in :func:`engine.cache.directory` (``XUEJI_CACHE_DIR``;
+    ``XUEJI_NO_CACHE=1`` turns it off), read and written under the rules of :mod:`engine.cache`: it
+    is unpickled only when its HMAC (keyed by the user's secret) matches, so a planted or corrupt
+    file runs nothing and is rewritten.
     """
 
     def __init__(self) -> None:
         self.entries: dict[str, Any] = {}
         self.handed_out: set[str] = set()
         self.dirty = False
-        self.path: Path | None = None
+        self.name: str | None = None
 
     @staticmethod
     def directory() -> Path | None:
-        if os.environ.get("XUEJI_NO_CACHE"):
-            return None
-        if os.environ.get("XUEJI_CACHE_DIR"):
-            return Path(os.environ["XUEJI_CACHE_DIR"])
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return Path(base) / "xueji"
+        return cache.directory()
 
     def open(self) -> None:
-        directory = self.directory()
-        if directory is None:
+        if cache.directory() is None:
             return
         # what makes a parse: the grammar, the code that turns it into nodes, and the node classes
         here = Path(__file__).parent
@@ -116,27 +112,23 @@ class AstCache:
         digest = hashlib.sha256(_CACHE_FORMAT.encode())
         for source in sources:
             digest.update(source.read_bytes())
-        tag = digest.hexdigest()[:16]
-        self.path = directory / f"ast-{tag}.pickle"
-        try:
-            with self.path.open("rb") as f:
-                loaded = pickle.load(f)
-            if isinstance(loaded, dict):
-                self.entries = loaded
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, ImportError):
-            self.entries = {}
-
-    def save(self) -> None:
-        if not self.dirty or self.path is None:
+        self.name = f"ast-{digest.hexdigest()[:16]}.pickle"
+        raw = cache.load(self.name)
+        if raw is None:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            with tmp.open("wb") as f:
-                pickle.dump(self.entries, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # a cache that cannot be written only costs time
+            loaded = pickle.loads(raw)  # authentic: written by this user's engine (engine.cache)
+        except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, ImportError, IndexError):
+            loaded = None
+        if isinstance(loaded, dict):
+            self.entries = loaded
+        else:
+            self.dirty = True  # unreadable: rewritten at the end of the load
+
+    def save(self) -> None:
+        if not self.dirty or self.name is None:
+            return
+        cache.save(self.name, pickle.dumps(self.entries, protocol=pickle.HIGHEST_PROTOCOL))
         self.dirty = False
 
     def parse(self, text: str, start: str) -> Any:
@@ -156,7 +148,7 @@ class AstCache:
         return tree
 
 
-_CACHE_FORMAT = "xueji-ast-2"  # 2: engine.lang.syntax (package folders)
+_CACHE_FORMAT = "xueji-ast-3"  # 2: engine.lang.syntax (package folders); 3: engine.cache (HMAC)
 _cache: AstCache | None = None
 
 

@@ -39,6 +39,7 @@ import keyword
 from collections.abc import Callable
 from typing import Any
 
+from engine.cache import compile_cached
 from engine.lang import syntax as s
 from engine.lang import types as t
 from engine.run.compiler import CompiledVersion
@@ -646,7 +647,7 @@ def generate(cv: CompiledVersion) -> None:
     # ascii() of a str, or a constant bound in `ns`; no policy text (messages, names) is pasted in. See
     # the module docstring.
     try:
-        code = compile(source, f"<xueji generated {cv.version.id}>", "exec")
+        code = compile_cached(source, f"<xueji generated {cv.version.id}>")  # compile(), once per user
     # a generator bug or a rule too deep to compile: the closures judge every rule
     except (SyntaxError, RecursionError, MemoryError) as ex:
         cv.fallbacks = {cr.rule.id: f"the generated source does not compile: {ex!r}" for cr in cv.rules}

@@ -20,8 +20,6 @@ import attrs
 
 from engine.check.checker import check_version
 from engine.diagnostics import Diagnostic, PolicyError, Severity
-from engine.run.codegen import generate
-from engine.run.compiler import compile_version
 from engine.sources.loader import read_policy
 from engine.sources.policy import Parameter, PolicySet, PolicyVersion
 from engine.sources.schema import Schema
@@ -51,10 +49,21 @@ def load_policy(path: str | Path | None = None, *, evaluator: str | None = None)
     evaluator = default_evaluator() if evaluator is None else evaluator
     if evaluator not in EVALUATORS:
         raise ValueError(f"evaluator: {evaluator!r} is not one of {', '.join(EVALUATORS)}")
+    return _load(path, compiled=True, generated=evaluator == "generated")
+
+
+def load_checked(path: str | Path | None = None) -> PolicySet:
+    """Load and check a policy directory without compiling it: :func:`load_policy`'s diagnostics (its
+    ``PolicyError``, the set's ``warnings``), which is all ``xueji lint`` reports. The versions of the
+    set it gives have no compiled rules: it cannot judge a record (use :func:`load_policy` for that)."""
+    return _load(path, compiled=False, generated=False)
+
+
+def _load(path: str | Path | None, *, compiled: bool, generated: bool) -> PolicySet:
     ps, diags = read_policy(path)
-    ps.schema.generated = evaluator == "generated"  # the record check too: generated, or the closures alone
+    ps.schema.generated = generated  # the record check too: generated, or the closures alone
     unread = any(d.severity is Severity.ERROR and d.code.startswith(_UNREAD_CODES) for d in diags)
-    diags.extend(_check_and_compile(ps.schema, ps.versions, unread=unread, generated=evaluator == "generated"))
+    diags.extend(_check_and_compile(ps.schema, ps.versions, unread=unread, compiled=compiled, generated=generated))
     # a rule or definition a later version carries over is checked again: report what it finds once
     diags = list({(d.code, d.span, d.message): d for d in diags}.values())
     if any(d.severity is Severity.ERROR for d in diags):
@@ -64,10 +73,18 @@ def load_policy(path: str | Path | None = None, *, evaluator: str | None = None)
 
 
 def _check_and_compile(
-    schema: Schema, versions: Sequence[PolicyVersion], *, unread: bool = False, generated: bool = False
+    schema: Schema,
+    versions: Sequence[PolicyVersion],
+    *,
+    unread: bool = False,
+    compiled: bool = True,
+    generated: bool = False,
 ) -> list[Diagnostic]:
-    """Check each version (its ``info``) and compile those without errors (its ``compiled``); the
-    checker's diagnostics."""
+    """Check each version (its ``info``) and, when ``compiled``, compile those without errors (its
+    ``compiled``); the checker's diagnostics."""
+    if compiled:  # deferred for start-up time: xueji lint only checks
+        from engine.run.codegen import generate
+        from engine.run.compiler import compile_version
     diags: list[Diagnostic] = []
     for v in versions:
         info, found = check_version(schema, v)
@@ -75,7 +92,7 @@ def _check_and_compile(
         if unread:
             found = [d for d in found if d.code not in _CONSEQUENCES_OF_UNREAD]
         diags.extend(found)
-        if not unread and not any(d.severity is Severity.ERROR for d in found):
+        if compiled and not unread and not any(d.severity is Severity.ERROR for d in found):
             v.compiled = compile_version(v, info)
             if generated:
                 generate(v.compiled)

@@ -24,7 +24,7 @@ import datetime as dt
 import difflib
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
@@ -41,6 +41,8 @@ from engine.sources.factpath import parse as _parse_path
 from engine.sources.factpath import show as _show
 from engine.sources.policy import PolicySet, PolicyVersion, Rule
 from engine.sources.yamlsource import YMap, YNode, YScalar, YSeq, load_data, load_yaml, to_python
+from engine.tools import casefiles
+from engine.tools.casefiles import case_files, default_case_paths, shown
 
 __all__ = [
     "ArticleCoverage",
@@ -160,27 +162,10 @@ class Case:
         return f"{self.span.file}:{self.span.line}"
 
 
-def default_case_paths(policy: PolicySet) -> list[Path]:
-    """Where a policy set keeps its cases: ``<policy root>/tests``, after those of the sets it extends
-    (a revision must keep every earlier case passing)."""
-    return [root / "tests" for root in (*policy.bases, policy.root) if (root / "tests").is_dir()] or [
-        policy.root / "tests"
-    ]
-
-
 def untested_rules(policy: PolicySet, cases: Sequence[Case]) -> list[Rule]:
     """Judged rules that no case expects anything of, by its id or its article (a static reading of
     the case files: cheap enough for ``xueji lint``; ``xueji coverage`` says which outcomes ran)."""
-    named = {e.rule for c in cases for e in c.expect if e.rule is not None}
-    articles = {e.article for c in cases for e in c.expect if e.article is not None}
-    judged_all = any(c.expect_none_judged for c in cases)
-    # a rule a later version carries over is written once: named once
-    written = {(r.id, r.span): r for v in policy.versions for r in v.rules}
-    return [
-        r
-        for r in written.values()
-        if r.kind != "invariant" and r.id not in named and r.article not in articles and not judged_all
-    ]
+    return casefiles.untested_rules(policy, casefiles.summarize(cases))
 
 
 def load_cases(paths: Iterable[str | Path]) -> list[Case]:
@@ -190,7 +175,7 @@ def load_cases(paths: Iterable[str | Path]) -> list[Case]:
     which :func:`run_cases` reports as an error at its file:line.
     """
     cases: list[Case] = []
-    for path in _expand(paths):
+    for path in case_files(paths):
         cases.extend(_load_file(path))
     first: dict[str, Case] = {}
     out: list[Case] = []
@@ -213,22 +198,6 @@ def load_cases(paths: Iterable[str | Path]) -> list[Case]:
     return out
 
 
-def _expand(paths: Iterable[str | Path]) -> Iterator[Path]:
-    for p in paths:
-        path = Path(p)
-        if path.is_dir():
-            yield from sorted(q for q in path.iterdir() if q.suffix in (".yaml", ".yml") and q.is_file())
-        else:
-            yield path
-
-
-def _rel(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return str(path)
-
-
 def _file_error(name: str, span: Span | None, *problems: Msg) -> Case:
     return Case(name, span or Span(name, 1, 1), problems=problems)
 
@@ -239,7 +208,7 @@ def _diag_msg(d: Diagnostic) -> Msg:
 
 
 def _load_file(path: Path) -> list[Case]:
-    name = _rel(path)
+    name = shown(path)
     try:
         data = path.read_bytes()
     except OSError as ex:
@@ -929,7 +898,7 @@ def _fixture(name: str, dirs: list[Path], cache: dict[Path, Any]) -> Any:
                 return cache[key]
     known = sorted({p.stem for d in dirs if d.is_dir() for p in d.iterdir() if p.suffix in (".yaml", ".yml", ".json")})
     close = difflib.get_close_matches(name, known, n=1)
-    where = ", ".join(_rel(d) for d in dirs)
+    where = ", ".join(shown(d) for d in dirs)
     raise _CaseError(
         Msg(
             f"找不到样例 {name}（在 {where} 中查找）" + (f"；是否应为 {close[0]}？" if close else ""),
@@ -939,18 +908,18 @@ def _fixture(name: str, dirs: list[Path], cache: dict[Path, Any]) -> Any:
 
 
 def _read_fixture(path: Path) -> Any:
-    shown = _rel(path)
+    name = shown(path)
     try:
         data = path.read_bytes()
     except OSError as ex:
         raise _CaseError(
-            Msg(f"无法读取样例 {shown}：{ex.strerror}", f"cannot read the fixture {shown}: {ex.strerror}")
+            Msg(f"无法读取样例 {name}：{ex.strerror}", f"cannot read the fixture {name}: {ex.strerror}")
         ) from None
-    value, diags = load_data(data, shown)
+    value, diags = load_data(data, name)
     errors = [d for d in diags if d.severity is Severity.ERROR]
     if errors or value is None:
         raise _CaseError(
-            Msg(f"样例 {shown} 无法读取：", f"the fixture {shown} cannot be read:"), *(_diag_msg(d) for d in errors)
+            Msg(f"样例 {name} 无法读取：", f"the fixture {name} cannot be read:"), *(_diag_msg(d) for d in errors)
         )
     return value
 
