@@ -60,10 +60,18 @@ def patterns_in(node: Any) -> Iterator[dict[str, Any]]:
             yield from patterns_in(v)
 
 
-def with_captures(end: str, m: re.Match[str]) -> str:
-    """An ``end`` regex with its ``\\N`` back-references to the ``begin`` captures filled in, as
-    vscode-textmate does (the captured text, escaped)."""
-    return re.sub(r"\\(\d+)", lambda r: re.escape(m.group(int(r.group(1))) or ""), end)
+def py(rx: str) -> str:
+    """A line-anchored pattern for ``re``: ``(?:^|\\G)`` is where scanning starts on a line (column 0 for a
+    host grammar that does not consume indentation, as here); ``re`` has no ``\\G``."""
+    rx = rx.replace(r"(?:^|\G)", "^")
+    assert r"\G" not in rx, rx
+    return rx
+
+
+def with_captures(rx: str, m: re.Match[str]) -> str:
+    """A ``while`` (or ``end``) regex with its ``\\N`` back-references to the ``begin`` captures filled
+    in, as vscode-textmate does (the captured text, escaped)."""
+    return re.sub(r"\\(\d+)", lambda r: re.escape(m.group(int(r.group(1))) or ""), py(rx))
 
 
 # ------------------------------------------------------------------------------------ the rule language
@@ -231,13 +239,12 @@ def test_every_regex_compiles_and_every_include_resolves() -> None:
             assert p["include"].lstrip("#") in grammar()["repository"], p["include"]
         for key in ("match", "begin"):
             if key in p:
-                re.compile(p[key])
+                re.compile(py(p[key]))
                 seen += 1
-        if "end" in p:
-            # back-references name begin captures: fill them as the tokenizer does, with the widest text
-            m = re.match(p["begin"], re.sub(r"[|>].*", "|", "    -  rule:  |"))
-            filled = with_captures(p["end"], m) if m else re.sub(r"\\\d+", "", p["end"])
-            re.compile(filled)
+        for key in ("while", "end"):
+            if key in p:  # back-references name begin captures: fill them as the tokenizer does
+                m = re.match(py(p["begin"]), "    -  rule:  |")
+                re.compile(with_captures(p[key], m) if m else re.sub(r"\\\d+", "", py(p[key])))
     assert seen > 20
 
 
@@ -245,30 +252,31 @@ def test_every_regex_compiles_and_every_include_resolves() -> None:
 
 
 def grammar_rule_texts(lines: list[str]) -> list[str]:
-    """The rule texts the grammar's line-anchored regions find in a file (TextMate's begin/end)."""
+    """The rule texts the grammar's line-anchored regions find in a file (TextMate's begin/while: a
+    region goes on while its ``while`` matches at the start of the next line)."""
     out: list[list[str]] = []
-    defs, defs_end = False, ""
+    defs, defs_while = False, ""
     i = 0
     while i < len(lines):
         line = lines[i]
-        if defs and re.match(defs_end, line):
+        if defs and not re.match(defs_while, line):
             defs = False
         tried = repo("definitions")["patterns"] if defs else [repo(n) for n in ("rule-block", "item-rule-block")]
         for p in [q for q in tried if "begin" in q]:
-            if m := re.match(p["begin"], line):
-                end, body, i = with_captures(p["end"], m), [], i + 1
-                while i < len(lines) and not re.match(end, lines[i]):
+            if m := re.match(py(p["begin"]), line):
+                go_on, body, i = with_captures(p["while"], m), [], i + 1
+                while i < len(lines) and re.match(go_on, lines[i]):
                     body.append(lines[i])
                     i += 1
                 out.append(body)
                 break
         else:
             inline = repo("definitions")["patterns"][1] if defs else repo("rule-inline")
-            if m := re.match(inline["match"], line):
+            if m := re.match(py(inline["match"]), line):
                 last = max(int(k) for k in inline["captures"])
                 out.append([re.sub(r"\s+#.*$", "", m.group(last))])
-            elif not defs and (m := re.match(repo("definitions")["begin"], line)):
-                defs, defs_end = True, with_captures(repo("definitions")["end"], m)
+            elif not defs and (m := re.match(py(repo("definitions")["begin"]), line)):
+                defs, defs_while = True, with_captures(repo("definitions")["while"], m)
             i += 1
     return ["\n".join(t.strip() for t in body if t.strip()) for body in out]
 
