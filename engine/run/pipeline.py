@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -61,11 +61,29 @@ def load_policy(path: str | Path | None = None, *, evaluator: str | None = None)
     return ps
 
 
+def check_policy(
+    path: str | Path | None = None, *, overrides: Mapping[Path, str] | None = None
+) -> tuple[PolicySet, list[Diagnostic]]:
+    """Load and check a policy directory without compiling it, and every diagnostic (errors too)
+    instead of raising them: what an editor shows while the author types. ``overrides``: file texts
+    that stand in for the files on disk (see :func:`~engine.sources.loader.read_policy`). Raises
+    PolicyError only when there is nothing to check (no manifest, no schema, no version)."""
+    ps, diags = read_policy(path, overrides=overrides)
+    unread = any(d.severity is Severity.ERROR and d.code.startswith(_UNREAD_CODES) for d in diags)
+    diags.extend(_check_and_compile(ps.schema, ps.versions, unread=unread, compiling=False))
+    return ps, list({(d.code, d.span, d.message): d for d in diags}.values())
+
+
 def _check_and_compile(
-    schema: Schema, versions: Sequence[PolicyVersion], *, unread: bool = False, generated: bool = False
+    schema: Schema,
+    versions: Sequence[PolicyVersion],
+    *,
+    unread: bool = False,
+    generated: bool = False,
+    compiling: bool = True,
 ) -> list[Diagnostic]:
-    """Check each version (its ``info``) and compile those without errors (its ``compiled``); the
-    checker's diagnostics."""
+    """Check each version (its ``info``) and compile those without errors (its ``compiled``; not when
+    ``compiling`` is false); the checker's diagnostics."""
     diags: list[Diagnostic] = []
     for v in versions:
         info, found = check_version(schema, v)
@@ -73,7 +91,7 @@ def _check_and_compile(
         if unread:
             found = [d for d in found if d.code not in _CONSEQUENCES_OF_UNREAD]
         diags.extend(found)
-        if not unread and not any(d.severity is Severity.ERROR for d in found):
+        if compiling and not unread and not any(d.severity is Severity.ERROR for d in found):
             v.compiled = compile_version(v, info)
             if generated:
                 generate(v.compiled)
