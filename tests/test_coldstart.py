@@ -34,6 +34,10 @@ NEVER = {
     "concurrent.futures",
     "multiprocessing",
     "lark",  # the AST cache is warm
+    "pygls",  # the language server's (the lsp extra)
+    "lsprotocol",
+    "engine.faces.lsp",
+    "engine.tools.editor",
 }
 # and what `eval` (one record, text) does not need either
 NOT_FOR_EVAL = NEVER | {
