@@ -375,6 +375,37 @@ def test_a_broken_manifest_is_a_diagnostic_not_a_crash(client: Client, policies:
     assert client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": pos(0, 1)}) is None
 
 
+def test_a_policy_test_file_with_a_case_that_cannot_run(client: Client, policies: Path) -> None:
+    path = policies / "tests" / "ch3.yaml"
+    good = path.read_text(encoding="utf-8")
+    bad = good.replace("    on: 2024-11-01\n", "    on: 2024-02-30\n", 1)
+    assert bad != good
+    uri = open_doc(client, path, bad)
+    diags = client.diagnostics(uri)
+    assert [d["code"] for d in diags] == ["test-case-invalid"]
+    assert "2024-02-30" in diags[0]["message"]
+    client.notify(
+        "textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": good}]}
+    )
+    assert client.diagnostics(uri, version=2) == []
+
+
+def test_a_repeated_key_points_at_the_first_one_too(client: Client, policies: Path) -> None:
+    """Related places: a YAML key written twice names where it was first written."""
+    path = policies / ANNUAL
+    good = path.read_text(encoding="utf-8")
+    first, _ = where(good, "title: 学年注册手续")
+    lines = good.splitlines(keepends=True)
+    lines.insert(first + 1, lines[first])
+    uri = open_doc(client, path, "".join(lines))
+    diags = [d for d in client.diagnostics(uri) if d["code"] == "yaml-duplicate-key"]
+    assert len(diags) == 1, diags
+    assert diags[0]["range"]["start"]["line"] == first + 1
+    related = diags[0]["relatedInformation"]
+    assert related[0]["location"]["uri"] == uri and related[0]["location"]["range"]["start"]["line"] == first
+    assert related[0]["message"] == "first defined here"
+
+
 # ---------------------------------------------------------------------------------------- helpers
 
 

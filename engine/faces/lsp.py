@@ -31,11 +31,12 @@ from pygls.uris import from_fs_path, to_fs_path
 from pygls.workspace import TextDocument
 
 from engine import __version__
-from engine.diagnostics import Diagnostic, Lang, Msg, PolicyError, Severity, Span
+from engine.diagnostics import Diagnostic, Lang, Msg, PolicyError, Severity, Span, error
 from engine.resources import bundled_policy_dir
 from engine.run.pipeline import check_policy
 from engine.sources.discover import find_policy
 from engine.sources.policy import PolicySet
+from engine.tools import policytest
 from engine.tools.editor import Completion, Queries, Symbol
 from engine.tools.fmt import format_file
 
@@ -220,6 +221,7 @@ class XuejiServer(LanguageServer):
             policy, diags = None, list(ex.diagnostics)
         if policy is not None:
             self.last_good[root] = policy
+            diags += case_diagnostics(policy, overrides)
         shown = policy or self.last_good.get(root)
         analysis = Analysis(
             root,
@@ -299,6 +301,28 @@ class XuejiServer(LanguageServer):
         detail = "".join(traceback.format_exception(ex))
         sys.stderr.write(detail)
         self.log(f"xueji: internal error in {what} ({type(ex).__name__}: {ex}); please report it\n{detail}")
+
+
+def case_diagnostics(policy: PolicySet, overrides: dict[Path, str]) -> list[Diagnostic]:
+    """The policy test cases of the set that cannot run (``xueji lint``'s ``test-case-invalid``), read
+    with the open buffers; only when one of the case files is open."""
+    dirs = [d.resolve() for d in policytest.default_case_paths(policy) if d.is_dir()]
+    if not any(p.parent == d or d in p.parents for p in overrides for d in dirs):
+        return []
+    return [
+        error(
+            "test-case-invalid",
+            case.span,
+            "测试用例无法运行：" + "；".join(m.zh for m in case.problems),
+            "the test case cannot run: " + "; ".join(m.en for m in case.problems),
+            hint=Msg(
+                "按提示改正用例；xueji test 会给出详情",
+                "correct the case as the message says; xueji test shows the details",
+            ),
+        )
+        for case in policytest.load_cases(dirs, overrides=overrides)
+        if case.problems
+    ]
 
 
 def _current_task() -> asyncio.Task[Any] | None:
