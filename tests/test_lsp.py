@@ -363,7 +363,7 @@ def test_chinese_messages_from_the_settings_and_a_failing_request_does_not_kill_
     response = client.raw_request(
         "textDocument/hover", {"textDocument": {"uri": "untitled:Untitled-1"}, "position": pos(0, 0)}
     )
-    assert "error" in response or response.get("result") is None
+    assert response.get("result") is None and "error" not in response
     assert client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
 
 
@@ -407,6 +407,22 @@ def test_a_repeated_key_points_at_the_first_one_too(client: Client, policies: Pa
 
 
 # ---------------------------------------------------------------------------------------- helpers
+
+
+def test_a_failing_handler_answers_with_an_error_without_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    from pygls.exceptions import JsonRpcInternalError
+
+    from engine.faces.lsp import guarded
+
+    @guarded("hover")
+    def broken(ls: object, params: object) -> None:
+        raise KeyError("boom")
+
+    with pytest.raises(JsonRpcInternalError) as info:
+        broken(None, None)
+    assert info.value.message.startswith("xueji: internal error in hover (KeyError: 'boom')")
+    assert info.value.data is None
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_utf16_conversion() -> None:

@@ -9,14 +9,17 @@ on change after a pause (debounced). Spans are 1-based lines and columns in char
 are 0-based lines and, by default, UTF-16 code units — :func:`to_client` and :func:`from_client`
 convert (a character outside the BMP is two UTF-16 units, a Chinese character of the BMP one).
 
-No traceback reaches the author: a handler that fails logs the error to the editor's output
-(``window/logMessage``) and, for a request, answers with a JSON-RPC error; the server keeps running.
+No traceback reaches the author: a handler that fails logs one line to the editor's output
+(``window/logMessage``; the traceback on stderr with ``XUEJI_DEBUG=1``, as the CLI does) and, for a
+request, answers with a JSON-RPC error that says so; the server keeps running. A document that is not
+a file (``untitled:``) gets no answers, not an error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import re
 import sys
 import traceback
@@ -26,6 +29,7 @@ from typing import Any, TypeVar, cast
 
 import attrs
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcInternalError
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 from pygls.workspace import TextDocument
@@ -122,6 +126,10 @@ def message_text(d: Diagnostic, lang: Lang) -> str:
 # ------------------------------------------------------------------------------------------ the server
 
 
+class NotAFile(Exception):
+    """A document the server cannot place in a policy set (``untitled:``, a virtual document)."""
+
+
 @attrs.define
 class Analysis:
     """One check of a policy set, with the buffers it saw."""
@@ -200,7 +208,7 @@ class XuejiServer(LanguageServer):
         """The file, its lines, and the 1-based line and character column of an LSP position."""
         path = _path(uri)
         if path is None:
-            raise ValueError(f"not a file: {uri}")
+            raise NotAFile(uri)
         lines = self.lines_of(path)
         text = lines[position.line] if position.line < len(lines) else ""
         return path, lines, position.line + 1, from_client(text, position.character, self.encoding)
@@ -289,7 +297,7 @@ class XuejiServer(LanguageServer):
         """The analysis of the set ``uri`` belongs to, checked again first if its buffers changed."""
         path = _path(uri)
         if path is None:
-            raise ValueError(f"not a file: {uri}")
+            raise NotAFile(uri)
         root = self.root_of(path)
         analysis = self.analyses.get(root)
         current = {d.uri: d.version or 0 for d in self.documents_under(root)}
@@ -297,10 +305,16 @@ class XuejiServer(LanguageServer):
             analysis = self.analyse(root)
         return analysis
 
-    def log_failure(self, what: str, ex: BaseException) -> None:
-        detail = "".join(traceback.format_exception(ex))
-        sys.stderr.write(detail)
-        self.log(f"xueji: internal error in {what} ({type(ex).__name__}: {ex}); please report it\n{detail}")
+    def log_failure(self, what: str, ex: BaseException) -> str:
+        """Log an internal error (the traceback only with XUEJI_DEBUG=1); the line logged."""
+        if os.environ.get("XUEJI_DEBUG"):
+            sys.stderr.write("".join(traceback.format_exception(ex)))
+        line = (
+            f"xueji: internal error in {what} ({type(ex).__name__}: {ex}); "
+            "please report it, with XUEJI_DEBUG=1 for details"
+        )
+        self.log(line, lsp.MessageType.Error)
+        return line
 
 
 def case_diagnostics(policy: PolicySet, overrides: dict[Path, str]) -> list[Diagnostic]:
@@ -349,16 +363,18 @@ server = XuejiServer()
 
 
 def guarded(what: str) -> Callable[[F], F]:
-    """Log a handler's failure to the editor; a request still answers with a JSON-RPC error."""
+    """A request handler whose failure is logged and answered with a JSON-RPC error naming it, without
+    the traceback pygls would attach; a document that is not a file has no answer (null)."""
 
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
         def inner(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
+            except NotAFile:
+                return None
             except Exception as ex:
-                server.log_failure(what, ex)
-                raise
+                raise JsonRpcInternalError(message=server.log_failure(what, ex)) from None
 
         return cast(F, inner)
 

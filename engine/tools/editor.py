@@ -650,7 +650,9 @@ class Queries:
             info: TypeInfo = version.info
             for name in version.definitions:
                 if name not in scope:
-                    out.append(Completion(name, "function", str(info.globals.get(name, ""))))
+                    gt = info.globals.get(name)
+                    kind: Literal["function", "variable"] = "function" if isinstance(gt, t.FnT) else "variable"
+                    out.append(Completion(name, kind, str(gt) if gt is not None else ""))
             for name, p in version.parameters.items():
                 shown = str(parameter_type(p.values[0][1])) if p.values else ""
                 out.append(Completion(name, "parameter", shown, p.doc))
@@ -675,10 +677,11 @@ class Queries:
         loop_fields: dict[str, t.Type | None] = {}  # inside `for`, a bare field is the element's
         known = self._checked_locals(file, line)
         for m in re.finditer(
-            r"\b(?:for\s+(\w+)\s+in\s+([\w.]+)|(?:let|deadline)\s+(\w+)\s*=\s*([\w.]*)|\((\w+)\s+in\s+([\w.]+))", text
+            r"\b(?:for\s+(\w+)\s+in\s+([\w.]+)|(?:let|deadline)\s+(\w+)\s*=\s*([\w.]*)(\(?)|\((\w+)\s+in\s+([\w.]+))",
+            text,
         ):
-            if m.group(1) or m.group(5):
-                name, coll = (m.group(1), m.group(2)) if m.group(1) else (m.group(5), m.group(6))
+            if m.group(1) or m.group(6):
+                name, coll = (m.group(1), m.group(2)) if m.group(1) else (m.group(6), m.group(7))
                 ct = self._path_type(coll.split("."), scope)
                 elem = t.strip(ct) if ct is not None else None
                 scope[name] = elem.elem if isinstance(elem, t.ListT) else known.get(name)
@@ -686,10 +689,21 @@ class Queries:
                 if m.group(1) and isinstance(elem_t, t.RecordT):
                     loop_fields.update((fname, f.type) for fname, f in elem_t.fields.items())
             else:
-                name, value = m.group(3), m.group(4)
-                ty = self._path_type(value.split("."), scope) if value else None
+                name, value, call = m.group(3), m.group(4), m.group(5)
+                ty = (self._result_of(value) if call else self._path_type(value.split("."), scope)) if value else None
                 scope[name] = ty if ty is not None else known.get(name)
         return loop_fields | scope
+
+    def _result_of(self, fn: str) -> t.Type | None:
+        """What calling ``fn`` gives: a built-in's result, or a function definition's."""
+        if fn in BUILTINS:
+            return BUILTINS[fn].result
+        for v in reversed(self.policy.versions):
+            info: TypeInfo | None = v.info
+            ty = info.globals.get(fn) if info is not None else None
+            if isinstance(ty, t.FnT):
+                return ty.result
+        return None
 
     def _checked_locals(self, file: Path, line: int) -> dict[str, t.Type]:
         """The local names of the checked rule around ``line`` (the last time it parsed), with types."""
