@@ -306,13 +306,28 @@ def test_a_session_as_an_editor_has_it(client: Client, policies: Path) -> None:
     art11 = symbols[names.index("Art. 11")]
     assert [c["name"] for c in art11["children"]][:1] == ["art11.annual_registration"]
 
-    # formatting: the bundled files are canonical already
+    # formatting: the bundled files are canonical already; a rule whose lines were run together is laid out
     assert (
         client.request(
             "textDocument/formatting", {"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": True}}
         )
         == []
     )
+    messy = good.replace(
+        "          arises year.term_start\n          deadline annual_registration",
+        "          arises  year.term_start   deadline annual_registration",
+        1,
+    )
+    assert messy != good
+    client.notify(
+        "textDocument/didChange", {"textDocument": {"uri": uri, "version": 5}, "contentChanges": [{"text": messy}]}
+    )
+    edits = client.request(
+        "textDocument/formatting", {"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": True}}
+    )
+    assert len(edits) == 1 and edits[0]["newText"] == good
+
+    assert client.close() == 0  # shutdown, exit: the process ends cleanly
 
 
 def test_utf16_columns_with_chinese_and_astral_text_on_the_line(client: Client, policies: Path) -> None:
@@ -404,6 +419,59 @@ def test_a_repeated_key_points_at_the_first_one_too(client: Client, policies: Pa
     related = diags[0]["relatedInformation"]
     assert related[0]["location"]["uri"] == uri and related[0]["location"]["range"]["start"]["line"] == first
     assert related[0]["message"] == "first defined here"
+
+
+# ------------------------------------------------------------------ the queries, without the protocol
+
+
+@pytest.fixture(scope="module")
+def queries() -> Any:
+    from engine.run.pipeline import check_policy
+    from engine.tools.editor import Queries
+
+    policy, diags = check_policy(REPO / "policies")
+    assert [d for d in diags if d.severity.value == "error"] == []
+    return Queries(policy, "en")
+
+
+def _at(path: Path, needle: str, offset: int = 0) -> tuple[int, int]:
+    line, col = where(path.read_text(encoding="utf-8"), needle, offset)
+    return line + 1, col + 1  # the spans' 1-based line and column
+
+
+def test_queries_on_builtins_aggregates_and_parameters(queries: Any) -> None:
+    ch2 = (REPO / "policies" / "2021" / "ch2-new-student-registration.yaml").resolve()
+    text, span = queries.hover(ch2, *_at(ch2, "year_of(preparatory.filed_on)", 2))
+    assert text.startswith("```\nyear_of(date) -> int\n```") and "calendar year" in text
+    # `other` inside any(...) is the aggregate's variable: its type, and its definition is the binding
+    line, col = _at(ch2, "lasts_some_time(other)", len("lasts_some_time(") + 1)
+    text, _ = queries.hover(ch2, line, col)
+    assert text.startswith("```\nother: full_time_status\n```")
+    assert queries.definition(ch2, line, col) == queries.definition(ch2, *_at(ch2, "any(other in", 5))
+    assert queries.definition(ch2, *_at(ch2, "any(other in", 5)).col == _at(ch2, "any(other in", 4)[1]
+    # a parameter: its values by date, and its definition in the manifest
+    ch3 = (REPO / "policies" / "2021" / ANNUAL.split("/")[1]).resolve()
+    line, col = _at(ch3, "+ annual_registration_window", 4)
+    text, _ = queries.hover(ch3, line, col)
+    assert "annual_registration_window: duration" in text and "2021-11-01: `2 weeks`" in text
+    span = queries.definition(ch3, line, col)
+    assert Path(span.file).name == "xueji.yaml"
+    assert (REPO / "policies" / "xueji.yaml").read_text(encoding="utf-8").splitlines()[span.line - 1].strip() == (
+        "annual_registration_window:"
+    )
+
+
+def test_completion_of_enum_values_in_a_set_and_of_a_let_bound_to_a_fact(queries: Any) -> None:
+    ch3 = (REPO / "policies" / "2021" / ANNUAL.split("/")[1]).resolve()
+    lines = ch3.read_text(encoding="utf-8").splitlines()
+    line, _ = _at(ch3, "require year.registered_on by annual_registration")
+    lines[line - 1] = "          require admission.qualification in {given_up, "
+    got = [c.label for c in queries.completions(ch3, lines, line, len(lines[line - 1]) + 1)]
+    assert got == ["enrolled", "given_up", "retained", "cancelled"]
+    lines[line - 1] = "          let r = admission"
+    lines.insert(line, "          require r.")
+    got = [c.label for c in queries.completions(ch3, lines, line + 1, len(lines[line]) + 1)]
+    assert got[:2] == ["year", "level"] and "recheck" in got
 
 
 # ---------------------------------------------------------------------------------------- helpers
