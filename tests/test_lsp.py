@@ -474,6 +474,24 @@ def test_completion_of_enum_values_in_a_set_and_of_a_let_bound_to_a_fact(queries
     assert got[:2] == ["year", "level"] and "recheck" in got
 
 
+def test_completion_knows_where_it_is(queries: Any) -> None:
+    """Nothing in an article's Chinese text; in a message's `{…}`, the rule's names and `due`; in a
+    definition, its parameters."""
+    ch3 = (REPO / "policies" / "2021" / ANNUAL.split("/")[1]).resolve()
+    lines = ch3.read_text(encoding="utf-8").splitlines()
+    line, col = _at(ch3, "学生应在每学年第一学期开学后两周内", 4)
+    assert queries.completions(ch3, lines, line, col) == []
+    line, _ = _at(ch3, 'zh: "{year.year}学年应在开学')
+    for typed, expected in (('zh: "{year.', "term_start"), ('zh: "{du', "due"), ('zh: "学年', None)):
+        lines[line - 1] = "          " + typed
+        got = [c.label for c in queries.completions(ch3, lines, line, len(lines[line - 1]) + 1)]
+        assert (expected in got) if expected else got == [], (typed, got)
+    line, _ = _at(ch3, "let annual_registration_due(")
+    lines[line - 1] = "    let annual_registration_due(y: academic_year) = y."
+    got = [c.label for c in queries.completions(ch3, lines, line, len(lines[line - 1]) + 1)]
+    assert got[:2] == ["year", "term_start"]
+
+
 # ---------------------------------------------------------------------------------------- helpers
 
 

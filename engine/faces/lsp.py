@@ -235,7 +235,7 @@ class XuejiServer(LanguageServer):
             root,
             policy,
             diags,
-            Queries(shown, self.lang) if shown is not None else None,
+            Queries(shown, self.lang, overrides) if shown is not None else None,
             {d.uri: d.version or 0 for d in docs},
         )
         self.analyses[root] = analysis
@@ -478,9 +478,7 @@ def references(ls: XuejiServer, params: lsp.ReferenceParams) -> list[lsp.Locatio
     return [ls.location(s) for s in spans]
 
 
-@server.feature(
-    lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=[".", " ", "{"], resolve_provider=False)
-)
+@server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["."], resolve_provider=False))
 @guarded("completion")
 def completion(ls: XuejiServer, params: lsp.CompletionParams) -> lsp.CompletionList | None:
     analysis = ls.fresh(params.text_document.uri)

@@ -12,7 +12,7 @@ nothing here parses the rule language. :mod:`engine.faces.lsp` turns the answers
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -243,12 +243,14 @@ def schema_file(policy: PolicySet) -> Path | None:
     return None
 
 
-def schema_places(policy: PolicySet) -> SchemaPlaces:
+def schema_places(policy: PolicySet, overrides: Mapping[Path, str] | None = None) -> SchemaPlaces:
+    """Where the schema's names are written (``overrides``: file texts in place of the disk's)."""
     path = schema_file(policy)
     if path is None:
         return SchemaPlaces()
+    texts = {p.resolve(): text for p, text in (overrides or {}).items()}
     try:
-        text = path.read_text(encoding="utf-8")
+        text = texts.get(path.resolve()) or path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return SchemaPlaces()
     tree, _ = load_yaml(text, str(path))
@@ -376,10 +378,10 @@ def target(site: Site, places: SchemaPlaces, root: t.RecordT) -> Target | None:
 class Queries:
     """The questions an editor asks about one checked policy set."""
 
-    def __init__(self, policy: PolicySet, lang: Lang = "zh") -> None:
+    def __init__(self, policy: PolicySet, lang: Lang = "zh", overrides: Mapping[Path, str] | None = None) -> None:
         self.policy = policy
         self.lang = lang
-        self.places = schema_places(policy)
+        self.places = schema_places(policy, overrides)
 
     def target(self, site: Site) -> Target | None:
         return target(site, self.places, self.policy.schema.root)
@@ -617,8 +619,16 @@ class Queries:
         ``=``/``in {``, else names, built-ins and keywords."""
         current = lines[line - 1] if 0 < line <= len(lines) else ""
         before = current[: col - 1]
-        rule_lines = [*_rule_text_before(lines, line - 1), before]
+        context = _context(lines, line - 1, before)
+        if context == "none":
+            return []
+        if context == "message":
+            rule_lines = [*_rule_of_message(lines, line - 1), before[before.rfind("{") + 1 :]]
+        else:
+            rule_lines = [*_rule_text_before(lines, line - 1), _YAML_KEY.sub("", before, count=1)]
         scope = self._text_scope(file, rule_lines, line)
+        if context == "message":
+            scope = {**MESSAGE_NAMES, **scope}
         dotted = re.search(r"((?:[^\W\d]\w*\.)+)(\w*)$", before)
         if dotted:
             path = dotted.group(1).rstrip(".").split(".")
@@ -676,6 +686,9 @@ class Queries:
         scope: dict[str, t.Type | None] = {}
         loop_fields: dict[str, t.Type | None] = {}  # inside `for`, a bare field is the element's
         known = self._checked_locals(file, line)
+        for params in re.finditer(r"\blet\s+\w+\s*\(([^)]*)\)", text):  # a function's parameters
+            for p in re.finditer(r"(\w+)\s*:\s*(\w+)", params.group(1)):
+                scope[p.group(1)] = self.policy.schema.type_named(p.group(2))
         for m in re.finditer(
             r"\b(?:for\s+(\w+)\s+in\s+([\w.]+)|(?:let|deadline)\s+(\w+)\s*=\s*([\w.]*)(\(?)|\((\w+)\s+in\s+([\w.]+))",
             text,
@@ -779,14 +792,54 @@ def _rule_symbols(node: YNode | None) -> list[Symbol]:
     return out
 
 
-_YAML_KEY = re.compile(r"^\s*(?:-\s+)?[A-Za-z_][\w-]*:(?:\s|$)")
+_YAML_KEY = re.compile(r"^\s*(?:-\s+)?([A-Za-z_][\w-]*):(?:\s|$)")
+_BLOCK_ITEM = re.compile(r"^\s*-\s*[|>][-+0-9]*\s*$")  # `- |`: a definition in `definitions:`
+_RULE_KEYS = ("rule", "scope")
+_MESSAGE_KEYS = ("zh", "en")
+
+
+def _opener(lines: Sequence[str], index: int) -> int:
+    """The index of the line that opens the YAML scalar holding line ``index``: the nearest line at or
+    above it with a key, or a `- |` list item (-1: none)."""
+    for i in range(index, -1, -1):
+        if _YAML_KEY.match(lines[i]) or _BLOCK_ITEM.match(lines[i]):
+            return i
+    return -1
 
 
 def _rule_text_before(lines: Sequence[str], index: int) -> list[str]:
-    """The lines of the rule text above line ``index`` (0-based): up to the YAML key that opens it."""
-    out: list[str] = []
+    """The lines of the rule text above line ``index`` (0-based), from the line that opens it."""
+    start = _opener(lines, index - 1) if index > 0 else -1
+    if start < 0:
+        return []
+    first = _YAML_KEY.sub("", lines[start], count=1) if _YAML_KEY.match(lines[start]) else ""
+    return [first, *lines[start + 1 : index]]
+
+
+def _context(lines: Sequence[str], index: int, before: str) -> Literal["rule", "message", "none"]:
+    """Where the cursor is: in rule text (a `rule:`, `scope:` or a definition), inside a message's
+    ``{…}``, or elsewhere (article text, keys: nothing to complete)."""
+    key = _YAML_KEY.match(before)
+    if key is not None and key.group(1) in _MESSAGE_KEYS:
+        return "message" if before.rfind("{") > before.rfind("}") else "none"
+    start = _opener(lines, index - 1) if key is None and index > 0 else -1
+    if key is not None:
+        return "rule" if key.group(1) in _RULE_KEYS else "none"
+    if start < 0:
+        return "none"
+    opened = _YAML_KEY.match(lines[start])
+    return "rule" if opened is None or opened.group(1) in _RULE_KEYS else "none"
+
+
+def _rule_of_message(lines: Sequence[str], index: int) -> list[str]:
+    """The rule text of the rule whose message is on line ``index``: the `rule:` block above it."""
     for i in range(index - 1, -1, -1):
-        if _YAML_KEY.match(lines[i]):
-            break
-        out.append(lines[i])
-    return out[::-1]
+        key = _YAML_KEY.match(lines[i])
+        if key is not None and key.group(1) == "rule":
+            end = i + 1
+            while end < len(lines) and not _YAML_KEY.match(lines[end]):
+                end += 1
+            return [_YAML_KEY.sub("", lines[i], count=1), *lines[i + 1 : end]]
+        if key is not None and lines[i].lstrip().startswith("- "):  # the rule's first key: no rule text
+            return []
+    return []
