@@ -39,6 +39,7 @@ from engine.diagnostics import Diagnostic, Lang, Msg, PolicyError, Severity, Spa
 from engine.resources import bundled_policy_dir
 from engine.run.pipeline import check_policy
 from engine.sources.discover import find_policy
+from engine.sources.loader import MANIFEST
 from engine.sources.policy import PolicySet
 from engine.tools import policytest
 from engine.tools.editor import Completion, Queries, Symbol
@@ -245,8 +246,10 @@ class XuejiServer(LanguageServer):
     def publish(self, analysis: Analysis, docs: Sequence[TextDocument]) -> None:
         by_file: dict[str, list[Diagnostic]] = {}
         for d in analysis.diagnostics:
-            if d.span is not None:
-                by_file.setdefault(from_fs_path(str(_abs(d.span.file))) or "", []).append(d)
+            if d.span is None:  # a problem of the whole set: shown on its manifest
+                d = attrs.evolve(d, span=Span(str(analysis.root / MANIFEST), 1, 1))
+            assert d.span is not None
+            by_file.setdefault(from_fs_path(str(_abs(d.span.file))) or "", []).append(d)
         versions = {d.uri: d.version for d in docs}
         before = self.published.get(analysis.root, set())
         for uri in sorted(set(by_file) | set(versions) | before):
