@@ -536,6 +536,18 @@ def test_suggestion_and_language() -> None:
     assert lang_of("en", {"xueji": {"lang": "zh"}}) == "zh"
 
 
+def test_the_verb_refuses_a_missing_policy_directory(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "engine", "lsp", "--policy", str(tmp_path / "nowhere")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert run.returncode == 2 and "no such directory" in run.stderr and "Traceback" not in run.stderr
+
+
 def test_find_policy_walks_up_to_the_manifest(policies: Path, tmp_path: Path) -> None:
     assert find_policy(policies / ANNUAL) == policies.resolve()
     assert find_policy(policies) == policies.resolve()

@@ -277,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
         "xueji lsp --stdio   # as editors' language clients start it",
     )
     ls.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the only transport; accepted)")
+    # --lang: the messages' language unless the client says; --policy: the set of files outside any set
     return p
 
 
@@ -842,7 +843,9 @@ def cmd_lsp(args: argparse.Namespace, lang: Lang) -> int:
         raise UsageError(
             f"xueji lsp needs the lsp extra ({ex.name or ex}): pip install 'xueji[lsp]' / 需要安装 xueji[lsp]"
         ) from None
-    return serve()
+    if args.policy is not None and not Path(args.policy).exists():
+        raise UsageError(f"--policy: {args.policy}: no such directory / 目录不存在")
+    return serve(lang=args.lang, policy=args.policy)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Lang], int]] = {

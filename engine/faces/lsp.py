@@ -149,6 +149,8 @@ class XuejiServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("xueji", __version__)
         self.lang: Lang = "zh"
+        self.forced_lang: Lang | None = None  # `xueji lsp --lang`: before the client's locale
+        self.fallback: Path | None = None  # `xueji lsp --policy`: the set of a file that belongs to none
         self.delay = DEBOUNCE_SECONDS
         self.analyses: dict[Path, Analysis] = {}
         self.last_good: dict[Path, PolicySet] = {}
@@ -171,7 +173,7 @@ class XuejiServer(LanguageServer):
             return lsp.PositionEncodingKind.Utf16
 
     def root_of(self, path: Path) -> Path:
-        return find_policy(path) or bundled_policy_dir()
+        return find_policy(path) or self.fallback or bundled_policy_dir()
 
     def documents_under(self, root: Path) -> list[TextDocument]:
         out = []
@@ -387,7 +389,7 @@ def guarded(what: str) -> Callable[[F], F]:
 @server.feature(lsp.INITIALIZE)
 @guarded("initialize")
 def initialize(ls: XuejiServer, params: lsp.InitializeParams) -> None:
-    ls.lang = lang_of(params.locale, params.initialization_options)
+    ls.lang = lang_of(ls.forced_lang or params.locale, params.initialization_options)
     options = params.initialization_options
     if isinstance(options, dict) and isinstance(options.get("debounce_ms"), int | float):
         ls.delay = max(0.0, float(options["debounce_ms"]) / 1000)
@@ -557,7 +559,12 @@ def code_action(ls: XuejiServer, params: lsp.CodeActionParams) -> list[lsp.CodeA
     return out
 
 
-def serve() -> int:
-    """Speak LSP on stdin/stdout until the editor says exit."""
+def serve(*, lang: Lang | None = None, policy: str | Path | None = None) -> int:
+    """Speak LSP on stdin/stdout until the editor says exit. ``lang``: the language unless the client's
+    options say; ``policy``: the set of a file no ``xueji.yaml`` is above (default: the bundled set)."""
+    server.forced_lang = lang
+    server.fallback = Path(policy).resolve() if policy is not None else None
+    if server.fallback is not None and server.fallback.is_file():
+        server.fallback = server.fallback.parent
     server.start_io()
     return 0

@@ -726,9 +726,10 @@ class Queries:
             if not spans or not (min(sp.line for sp in spans) - 3 <= line <= max(sp.end_line for sp in spans) + 3):
                 continue
             for x in sites(u):
-                if x.kind == "binder":
-                    out.setdefault(x.name, self._binding_type(u, x.node))  # type: ignore[arg-type]
-        return {k: v for k, v in out.items() if not isinstance(v, str)}
+                ty = self._binding_type(u, x.node) if x.kind == "binder" else "?"
+                if not isinstance(ty, str):
+                    out.setdefault(x.name, ty)
+        return out
 
     def _path_type(self, path: list[str], scope: dict[str, t.Type | None]) -> t.Type | None:
         """The type of ``a.b.c`` from its head (a name in scope, a definition, a fact) down the schema."""
