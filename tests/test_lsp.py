@@ -403,6 +403,15 @@ def test_a_policy_test_file_with_a_case_that_cannot_run(client: Client, policies
         "textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": good}]}
     )
     assert client.diagnostics(uri, version=2) == []
+    # a case's rule id: its definition is the rule, its hover the rule text and the article
+    line, col = where(good, "rule: art10.status_change_marked", len("rule: art10."))
+    loc = client.request("textDocument/definition", {"textDocument": {"uri": uri}, "position": pos(line, col)})
+    annual = (policies / ANNUAL).read_text(encoding="utf-8")
+    assert loc["uri"] == uri_of(policies / ANNUAL)
+    assert loc["range"]["start"] == pos(*where(annual, "- id: art10.status_change_marked", len("- id: ")))
+    hover = client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": pos(line, col)})
+    assert "for change in status_changes" in hover["contents"]["value"]
+    assert "**Art. 10 学年电子注册的内容" in hover["contents"]["value"]
 
 
 def test_a_repeated_key_points_at_the_first_one_too(client: Client, policies: Path) -> None:

@@ -467,8 +467,8 @@ def definition(ls: XuejiServer, params: lsp.DefinitionParams) -> lsp.Location | 
     analysis = ls.fresh(params.text_document.uri)
     if analysis.queries is None:
         return None
-    path, _, line, col = ls.place(params.text_document.uri, params.position)
-    span = analysis.queries.definition(path, line, col)
+    path, lines, line, col = ls.place(params.text_document.uri, params.position)
+    span = analysis.queries.definition(path, line, col, "\n".join(lines))
     return ls.location(span) if span is not None else None
 
 

@@ -391,12 +391,27 @@ class Queries:
 
     # ----------------------------------------------------------------------------------- definition
 
-    def definition(self, file: Path, line: int, col: int) -> Span | None:
+    def definition(self, file: Path, line: int, col: int, text: str | None = None) -> Span | None:
+        """Where the name at ``line``:``col`` is defined; in YAML (``text``, e.g. a policy test case),
+        a rule id's rule."""
         site = site_at(self.policy, file, line, col)
         if site is None:
-            return None
+            rule = self._rule_named_at(file, text, line, col) if text is not None else None
+            return rule.span if rule is not None else None
         tg = self.target(site)
         return tg.span if tg is not None else None
+
+    def _rule_named_at(self, file: Path, text: str, line: int, col: int) -> Rule | None:
+        """The rule whose id is the YAML scalar at ``line``:``col`` (`rule: art11.x` in a test case)."""
+        tree, _ = load_yaml(text, str(file))
+        scalar = _scalar_at(tree, line, col) if tree is not None else None
+        if scalar is None or not isinstance(scalar.value, str):
+            return None
+        for v in reversed(self.policy.versions):
+            for r in v.rules:
+                if r.id == scalar.value:
+                    return r
+        return None
 
     def references(self, file: Path, line: int, col: int, *, include_declaration: bool = True) -> list[Span]:
         """Every place that refers to what the name at ``line``:``col`` refers to, in the whole set."""
@@ -424,7 +439,16 @@ class Queries:
             if shown:
                 return shown, site.span
         if text is not None:
-            return self._hover_article(file, text, line, col)
+            found = self._hover_article(file, text, line, col)
+            if found is not None:
+                return found
+            rule = self._rule_named_at(file, text, line, col)
+            tree, _ = load_yaml(text, str(file))
+            scalar = _scalar_at(tree, line, col) if rule is not None and tree is not None else None
+            article = self._article(rule.article) if rule is not None else None
+            if rule is not None and scalar is not None:
+                head = self._article_markdown(article.number, article.title, article.text) if article else ""
+                return f"```\n{rule.source.rstrip()}\n```\n\n{head}", scalar.span
         return None
 
     def _type_line(self, name: str, ty: t.Type | str) -> str:
@@ -782,6 +806,19 @@ class Queries:
             )
         out += _rule_symbols(tree.get("rules"))
         return out
+
+
+def _scalar_at(node: YNode, line: int, col: int) -> YScalar | None:
+    """The scalar (a key or a value) at ``line``:``col`` of a located YAML tree."""
+    if isinstance(node, YScalar):
+        return node if _contains(node.span, line, col, inclusive=True) else None
+    children: list[YNode] = [x for kv in node.entries for x in kv] if isinstance(node, YMap) else list(node.items)
+    for child in children:
+        if child.span.line <= line <= child.span.end_line:
+            found = _scalar_at(child, line, col)
+            if found is not None:
+                return found
+    return None
 
 
 def _rule_symbols(node: YNode | None) -> list[Symbol]:
