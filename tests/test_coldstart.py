@@ -36,6 +36,10 @@ NEVER = {
     "lark",  # the AST cache is warm
     "engine.tools.policytest",  # lint's summary of the test cases is cached
     "tempfile",  # a warm cache is only read
+    "pygls",  # the language server's (the lsp extra)
+    "lsprotocol",
+    "engine.faces.lsp",
+    "engine.tools.editor",
 }
 # and what `eval` (one record, text) does not need either
 NOT_FOR_EVAL = NEVER | {

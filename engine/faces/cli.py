@@ -265,6 +265,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     co.add_argument("--show", action="store_true", help="print the generated source")
     co.add_argument("--rule", metavar="ID", help="only this rule's functions (and the helpers first used by it)")
+
+    ls = verb(
+        "lsp",
+        "run the language server for editors (stdio)",
+        "Speak the Language Server Protocol on stdin/stdout for the policy YAML files: diagnostics as you type, "
+        "hover, completion, go to definition, references, outline, formatting and quick fixes. The policy set is "
+        "the nearest xueji.yaml above each opened file, else the bundled one. Needs the lsp extra: "
+        "pip install 'xueji[lsp]'.",
+        "xueji lsp",
+        "xueji lsp --stdio   # as editors' language clients start it",
+    )
+    ls.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the only transport; accepted)")
+    # --lang: the messages' language unless the client says; --policy: the set of files outside any set
     return p
 
 
@@ -831,6 +844,18 @@ def cmd_compile(args: argparse.Namespace, lang: Lang) -> int:
     return EXIT_OK
 
 
+def cmd_lsp(args: argparse.Namespace, lang: Lang) -> int:
+    try:
+        from engine.faces.lsp import serve  # deferred: pygls is the lsp extra, and only this verb needs it
+    except ImportError as ex:
+        raise UsageError(
+            f"xueji lsp needs the lsp extra ({ex.name or ex}): pip install 'xueji[lsp]' / 需要安装 xueji[lsp]"
+        ) from None
+    if args.policy is not None and not Path(args.policy).exists():
+        raise UsageError(f"--policy: {args.policy}: no such directory / 目录不存在")
+    return serve(lang=args.lang, policy=args.policy)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Lang], int]] = {
     "test": cmd_test,
     "coverage": cmd_coverage,
@@ -841,6 +866,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Lang], int]] = {
     "fmt": cmd_fmt,
     "diff": cmd_diff,
     "compile": cmd_compile,
+    "lsp": cmd_lsp,
 }
 
 

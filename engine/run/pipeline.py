@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -70,6 +70,19 @@ def _load(path: str | Path | None, *, compiled: bool, generated: bool) -> Policy
         raise PolicyError(diags)
     ps.warnings = [d for d in diags if d.severity is not Severity.ERROR]
     return ps
+
+
+def check_policy(
+    path: str | Path | None = None, *, overrides: Mapping[Path, str] | None = None
+) -> tuple[PolicySet, list[Diagnostic]]:
+    """Load and check a policy directory without compiling it, and every diagnostic (errors too)
+    instead of raising them: what an editor shows while the author types. ``overrides``: file texts
+    that stand in for the files on disk (see :func:`~engine.sources.loader.read_policy`). Raises
+    PolicyError only when there is nothing to check (no manifest, no schema, no version)."""
+    ps, diags = read_policy(path, overrides=overrides)
+    unread = any(d.severity is Severity.ERROR and d.code.startswith(_UNREAD_CODES) for d in diags)
+    diags.extend(_check_and_compile(ps.schema, ps.versions, unread=unread, compiled=False))
+    return ps, list({(d.code, d.span, d.message): d for d in diags}.values())
 
 
 def _check_and_compile(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,10 @@ _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
 
 class _Loader:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, overrides: Mapping[Path, str] | None = None) -> None:
         self.root = root
+        #: file texts that stand in for what is on disk (an editor's unsaved buffers), by resolved path
+        self.overrides = {p.resolve(): text for p, text in (overrides or {}).items()}
         self.diags: list[Diagnostic] = []
         self.extending: frozenset[Path] = frozenset()  # the sets being extended (a cycle is an error)
 
@@ -64,8 +67,9 @@ class _Loader:
 
     def read(self, path: Path) -> YNode | None:
         name = self.rel(path)
+        override = self.overrides.get(path.resolve()) if self.overrides else None
         try:
-            size = path.stat().st_size
+            size = path.stat().st_size if override is None else len(override.encode("utf-8"))
             if size > MAX_FILE_BYTES:
                 self.diags.append(
                     error(
@@ -77,7 +81,7 @@ class _Loader:
                     )
                 )
                 return None
-            data = path.read_bytes()
+            data: str | bytes = path.read_bytes() if override is None else override
         except OSError as ex:
             self.diags.append(
                 error(
@@ -327,7 +331,7 @@ class _Loader:
         if root.resolve() in self.extending:
             self.bad("policy-shape", node, "extends: 形成循环", "extends: goes round in a circle")
             return None
-        base_loader = _Loader(root)
+        base_loader = _Loader(root, self.overrides)
         base_loader.extending = self.extending | {self.root.resolve()}
         try:
             base, diags = base_loader.load()
@@ -924,12 +928,15 @@ def _shift(e: Any, by: int) -> Any:
     return attrs.evolve(e, **changes)
 
 
-def read_policy(path: str | Path | None = None) -> tuple[PolicySet, list[Diagnostic]]:
+def read_policy(
+    path: str | Path | None = None, *, overrides: Mapping[Path, str] | None = None
+) -> tuple[PolicySet, list[Diagnostic]]:
     """Read a policy directory (default: the bundled policy set): its articles, rules parsed, not yet
     checked; and every diagnostic found so far. Raises PolicyError when there is nothing to check
-    (no manifest, no schema, no version)."""
+    (no manifest, no schema, no version). ``overrides`` gives the text of some files in place of what
+    is on disk (an editor's buffers: the language server checks what the author sees)."""
     root = Path(path) if path is not None else bundled_policy_dir()
     if root.is_file():
         root = root.parent
     with cached_parsing():
-        return _Loader(root).load()
+        return _Loader(root, overrides).load()

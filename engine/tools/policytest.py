@@ -24,7 +24,7 @@ import datetime as dt
 import difflib
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
@@ -168,15 +168,17 @@ def untested_rules(policy: PolicySet, cases: Sequence[Case]) -> list[Rule]:
     return casefiles.untested_rules(policy, casefiles.summarize(cases))
 
 
-def load_cases(paths: Iterable[str | Path]) -> list[Case]:
-    """Read every case in ``paths`` (case files, or directories of ``*.yaml`` case files), in order.
+def load_cases(paths: Iterable[str | Path], *, overrides: Mapping[Path, str] | None = None) -> list[Case]:
+    """Read every case in ``paths`` (case files, or directories of ``*.yaml`` case files), in order;
+    ``overrides``: file texts that stand in for the files on disk (an editor's buffers).
 
     Never raises: an unreadable file or a malformed case becomes a :class:`Case` with ``problems``,
     which :func:`run_cases` reports as an error at its file:line.
     """
+    texts = {p.resolve(): text for p, text in (overrides or {}).items()}
     cases: list[Case] = []
     for path in case_files(paths):
-        cases.extend(_load_file(path))
+        cases.extend(_load_file(path, texts.get(path.resolve()) if texts else None))
     first: dict[str, Case] = {}
     out: list[Case] = []
     for case in cases:
@@ -207,10 +209,10 @@ def _diag_msg(d: Diagnostic) -> Msg:
     return Msg(where + d.message.zh, where + d.message.en)
 
 
-def _load_file(path: Path) -> list[Case]:
+def _load_file(path: Path, text: str | None = None) -> list[Case]:
     name = shown(path)
     try:
-        data = path.read_bytes()
+        data: str | bytes = path.read_bytes() if text is None else text
     except OSError as ex:
         return [
             _file_error(
