@@ -146,6 +146,8 @@ class Case:
     #: force when it arose), and where the key is written
     version: str | None = None
     version_span: Span | None = None
+    #: where ``fixture:`` names the fixture (an unknown fixture is reported there)
+    fixture_span: Span | None = None
 
     @property
     def file(self) -> str:
@@ -293,6 +295,9 @@ def _load_file(path: Path) -> list[Case]:
     out = []
     for item, case in zip(items, cases, strict=True):
         mine = [d for d in local if d.span and item.span.line <= d.span.line <= item.span.end_line]
+        # a value the case already reports at the same place (`on: 2024-11-31`) is one problem, not two
+        said = {p.en.split(": ", 1)[0] for p in case.problems}
+        mine = [d for d in mine if str(d.span) not in said]
         out.append(attrs.evolve(case, problems=(*case.problems, *map(_diag_msg, mine))) if mine else case)
     return out
 
@@ -307,21 +312,21 @@ def _key_name(key: YScalar) -> str:
     return str(key.value)
 
 
-def _as_date(node: YNode | None) -> dt.date | str | None:
+def _as_date(node: YNode | None) -> dt.date | Msg:
     """A date from a scalar (``2024-10-23`` or ``"2024-10-23"``), else a description of the problem."""
     if not isinstance(node, YScalar):
-        return "not a date"
+        return Msg("不是日期", "not a date")
     v = node.value
     if isinstance(v, dt.datetime):
-        return "a date and time, not a date"
+        return Msg("是日期加时间，而不是日期", "a date and time, not a date")
     if isinstance(v, dt.date):
         return v
     if isinstance(v, str):
         try:
             return dt.date.fromisoformat(v)
         except ValueError:
-            return f"{v!r} is not a date (YYYY-MM-DD)"
-    return f"{v!r} is not a date (YYYY-MM-DD)"
+            pass
+    return Msg(f"{v!r} 不是日期（YYYY-MM-DD）", f"{v!r} is not a date (YYYY-MM-DD)")
 
 
 def _parse_case(node: YNode, file: str) -> Case:
@@ -371,7 +376,7 @@ def _parse_case(node: YNode, file: str) -> Case:
         if isinstance(got, dt.date):
             on = got
         else:
-            bad(on_node.span, f"on: 应为日期 YYYY-MM-DD（{got}）", f"on: must be a date YYYY-MM-DD ({got})")
+            bad(on_node.span, f"on: 应为日期 YYYY-MM-DD（{got.zh}）", f"on: must be a date YYYY-MM-DD ({got.en})")
 
     record: Any = None
     fixture: str | None = None
@@ -496,6 +501,7 @@ def _parse_case(node: YNode, file: str) -> Case:
         tuple(problems),
         version,
         version_span,
+        fix_node.span if fixture is not None and fix_node is not None else None,
     )
 
 
@@ -578,8 +584,8 @@ def _parse_expectation(node: YNode, problems: list[Msg]) -> Expectation | None:
             else:
                 bad(
                     due_n.span,
-                    f"{key}: 应为日期 YYYY-MM-DD（{got_due}）",
-                    f"{key}: must be a date YYYY-MM-DD ({got_due})",
+                    f"{key}: 应为日期 YYYY-MM-DD（{got_due.zh}）",
+                    f"{key}: must be a date YYYY-MM-DD ({got_due.en})",
                 )
                 ok = False
     missing: tuple[str, ...] | None = None
@@ -785,10 +791,18 @@ def _run_one(
 def _judge_case(
     case: Case, policy: PolicySet, index: _Index, dirs: list[Path], cache: dict[Path, Any], evaluator: Evaluator
 ) -> CaseResult:
-    if case.problems:
-        raise _CaseError(*case.problems)
-    _check_names(case, index)
-    record = _record(case, dirs, cache)
+    # every problem of the case at once: how it is written, the names it uses, its record and patches
+    problems = [*case.problems]
+    try:
+        _check_names(case, index)
+    except _CaseError as ex:
+        problems += ex.messages
+    try:
+        record = _record(case, dirs, cache)
+    except _CaseError as ex:
+        problems += ex.messages
+    if problems:
+        raise _CaseError(*sorted(problems, key=_position))
     assert case.on is not None  # a case without `on` has problems
     judge = index.policy_for(case)
     try:
@@ -839,6 +853,16 @@ def _judge_case(
     return CaseResult(case, status, tuple(mismatches), (), decision, tuple(dict.fromkeys(hits)))
 
 
+_AT: Final = re.compile(r"^.*?:(\d+):(\d+): ")
+
+
+def _position(message: Msg) -> tuple[int, int]:
+    """Where a problem is, from its ``file:line:col:`` prefix (those without one last), to list them
+    in the order of the file."""
+    m = _AT.match(message.en)
+    return (int(m.group(1)), int(m.group(2))) if m else (1 << 30, 0)
+
+
 def _check_names(case: Case, index: _Index) -> None:
     errors: list[Msg] = []
     pinned_to = None
@@ -846,7 +870,7 @@ def _check_names(case: Case, index: _Index) -> None:
         pinned_to = index.policy.version(case.version)
         if pinned_to is None:
             known = [v.id for v in index.policy.versions]
-            raise _CaseError(
+            errors.append(
                 Msg(
                     f"{case.version_span}: 策略中没有版本 {case.version}（已有版本：{'、'.join(known)}）",
                     f"{case.version_span}: the policy set has no version {case.version} "
@@ -896,24 +920,31 @@ def _check_names(case: Case, index: _Index) -> None:
 
 
 def _record(case: Case, dirs: list[Path], cache: dict[Path, Any]) -> Any:
+    """The case's record, its patches and removals applied; every patch or removal that cannot be
+    applied is reported (each at its line), not only the first."""
     if case.fixture is not None:
-        base = copy.deepcopy(_fixture(case.fixture, dirs, cache))
-    else:
+        try:
+            base = copy.deepcopy(_fixture(case.fixture, dirs, cache))
+        except _CaseError as ex:
+            where = f"{case.fixture_span}: " if case.fixture_span is not None else ""
+            raise _CaseError(*(Msg(where + m.zh, where + m.en) for m in ex.messages)) from None
+    elif case.record is not None:
         base = copy.deepcopy(case.record)
+    else:
+        return None  # the case has no usable record: a problem of the case already says so
+    errors: list[Msg] = []
     for path, value, span in case.patch:
         try:
             _set(base, _parse_path(path), copy.deepcopy(value))
         except _CaseError as ex:
-            raise _CaseError(
-                *(Msg(f"{span}: patch {path}: {m.zh}", f"{span}: patch {path}: {m.en}") for m in ex.messages)
-            ) from None
+            errors += (Msg(f"{span}: patch {path}: {m.zh}", f"{span}: patch {path}: {m.en}") for m in ex.messages)
     for path, span in case.remove:
         try:
             _delete(base, _parse_path(path))
         except _CaseError as ex:
-            raise _CaseError(
-                *(Msg(f"{span}: remove {path}: {m.zh}", f"{span}: remove {path}: {m.en}") for m in ex.messages)
-            ) from None
+            errors += (Msg(f"{span}: remove {path}: {m.zh}", f"{span}: remove {path}: {m.en}") for m in ex.messages)
+    if errors:
+        raise _CaseError(*errors)
     return base
 
 
