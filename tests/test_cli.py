@@ -760,6 +760,36 @@ def test_fmt_leaves_unparsable_rules_alone_and_says_so(cli: CLI, work: Path) -> 
     assert re.match(rf"policies/{CH3}:\d+:\d+: left unformatted: ", r.err)
 
 
+def test_fmt_keeps_a_trailing_comment_on_its_line(cli: CLI, work: Path, golden) -> None:
+    """Issue 14: a `# comment` after a rule line, or after a YAML value, stays on its line."""
+    root = copy_policies(work)
+    replace_once(
+        root / CH3,
+        "      - id: art12.college_report\n        rule: |\n          for year in academic_years\n"
+        "          arises year.term_start\n          deadline college_report = college_report_due(year)\n"
+        "          require year.college_reported_on by college_report\n"
+        "            when annual_registration_applies(year)\n",
+        "      - id: art12.college_report  # the college's report\n        rule: |  # Art. 12, first sentence\n"
+        "          for year in academic_years   # one finding per year\n"
+        "          arises year.term_start\n          deadline college_report = college_report_due( year )  # week 3\n"
+        "          require year.college_reported_on by college_report # inclusive\n"
+        "            when annual_registration_applies(year)    # only applicable years\n",
+    )
+    r = cli("fmt", "--check", "policies/2021", "--lang", "en")
+    assert r.code == 1
+    golden.check("cli/fmt/trailing-comments.diff", r.out)
+    assert cli("fmt", "policies/2021", "--lang", "en").code == 0
+    text = (root / CH3).read_text(encoding="utf-8")
+    assert (
+        "      - id: art12.college_report  # the college's report\n        rule: |  # Art. 12, first sentence\n"
+        "          for year in academic_years  # one finding per year\n"
+        "          arises year.term_start\n          deadline college_report = college_report_due(year)  # week 3\n"
+        "          require year.college_reported_on by college_report  # inclusive\n"
+        "            when annual_registration_applies(year)  # only applicable years\n"
+    ) in text
+    assert cli("fmt", "--check", "policies/2021").code == 0
+
+
 def test_fmt_usage_errors(cli: CLI, work: Path) -> None:
     r = cli("fmt", "--check", "nowhere")
     assert r.code == 2
