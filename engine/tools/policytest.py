@@ -1139,6 +1139,8 @@ class RuleCoverage:
     #: outcome → (version, case names) for an outcome no finding of this version shows but a finding of
     #: another version whose rule has the same text does (the rule carried over unchanged)
     carried: dict[Outcome, tuple[str, tuple[str, ...]]] = attrs.Factory(dict)
+    #: where the rule's ``id:`` is written
+    span: Span | None = None
 
     @property
     def invariant(self) -> bool:
@@ -1163,6 +1165,8 @@ class ArticleCoverage:
     informative: bool
     scope: bool  # the article that declares the version's scope (Art. 2)
     rules: tuple[RuleCoverage, ...]
+    #: where the article's number is written
+    span: Span | None = None
 
     @property
     def normative(self) -> bool:
@@ -1184,6 +1188,8 @@ class Problem:
     article: int
     rule: str | None
     message: Msg
+    #: the rule's ``id:`` (or the article's number, for an article without rules)
+    span: Span | None = None
 
     def __str__(self) -> str:
         return self.message.en
@@ -1214,6 +1220,7 @@ class Coverage:
                                 f"article {a.number} ({a.title}) is normative but has no rule",
                             ),
                             several,
+                            a.span,
                         )
                     )
                 for r in a.rules:
@@ -1228,20 +1235,22 @@ class Coverage:
                                 f"规则 {r.id} 没有判为“{outcome.word('zh')}”（{outcome.value}）的用例",
                                 f"no case makes rule {r.id} {outcome.value}",
                             )
-                            out.append(_problem(code, v, a.number, r.id, message, several))
+                            out.append(_problem(code, v, a.number, r.id, message, several, r.span))
                     if pending and r.deadline and not r.names(Outcome.PENDING):
                         message = Msg(
                             f"期限规则 {r.id} 没有判为“待办”（pending）的用例",
                             f"no case makes the deadline rule {r.id} pending",
                         )
-                        out.append(_problem("deadline-never-pending", v, a.number, r.id, message, several))
+                        out.append(_problem("deadline-never-pending", v, a.number, r.id, message, several, r.span))
         return out
 
 
-def _problem(code: str, v: VersionCoverage, article: int, rule: str | None, message: Msg, several: bool) -> Problem:
+def _problem(
+    code: str, v: VersionCoverage, article: int, rule: str | None, message: Msg, several: bool, span: Span | None
+) -> Problem:
     if several:
         message = Msg(f"{message.zh}（版本 {v.id}）", f"{message.en} (version {v.id})")
-    return Problem(code, v.id, article, rule, message)
+    return Problem(code, v.id, article, rule, message, span)
 
 
 def coverage(policy: PolicySet, report: Report) -> Coverage:
@@ -1279,9 +1288,11 @@ def coverage(policy: PolicySet, report: Report) -> Coverage:
                     w = next((w for w in alike if (w.id, r.id, o) in hits), None)
                     if w is not None:
                         carried[o] = (w.id, tuple(hits[(w.id, r.id, o)]))
-                rules.append(RuleCoverage(r.id, r.article, r.kind, r.is_deadline, own, carried))
+                rules.append(RuleCoverage(r.id, r.article, r.kind, r.is_deadline, own, carried, r.span))
             articles.append(
-                ArticleCoverage(a.number, a.title, a.chapter, a.informative, a.number == v.scope_article, tuple(rules))
+                ArticleCoverage(
+                    a.number, a.title, a.chapter, a.informative, a.number == v.scope_article, tuple(rules), a.span
+                )
             )
         versions.append(VersionCoverage(v.id, v.effective, tuple(articles), v.previous))
     return Coverage(tuple(versions))
