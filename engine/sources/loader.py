@@ -34,7 +34,7 @@ from engine.sources.policy import (
     Template,
 )
 from engine.sources.schema import Schema, load_schema
-from engine.sources.yamlsource import YMap, YNode, YScalar, YSeq, load_yaml, to_python
+from engine.sources.yamlsource import YMap, YNode, YScalar, YSeq, dedented_key, load_yaml, to_python
 
 MANIFEST = "xueji.yaml"
 MANIFEST_KEYS = frozenset({"name", "document", "schema", "calendar", "versions", "parameters", "extends"})
@@ -120,11 +120,17 @@ class _Loader:
             )
         return ""
 
-    def known_keys(self, node: YMap, known: frozenset[str], where_zh: str, where_en: str) -> None:
-        """An unknown key is an error: a misspelt `rules:` or `articles:` would silently drop rules."""
+    def known_keys(self, node: YMap, known: frozenset[str], where_zh: str, where_en: str) -> bool:
+        """An unknown key is an error: a misspelt `rules:` or `articles:` would silently drop rules.
+        False when a key is a line of a `rule: |` text dedented out of it (reported as that)."""
+        whole = True
         for key, _ in node.entries:
             name = str(key.value)
-            if name not in known:
+            dedented = dedented_key(key) if name not in known else None
+            if dedented is not None:
+                self.diags.append(dedented)
+                whole = False
+            elif name not in known:
                 import difflib  # deferred for start-up time: only a misspelt name needs it
 
                 close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
@@ -138,6 +144,7 @@ class _Loader:
                     if close
                     else Msg(f"可用的键：{listed}", f"known keys: {listed}"),
                 )
+        return whole
 
     def scalar_locate(self, scalar: YScalar) -> Locate:
         return lambda pos: scalar.span_at(pos[0], max(1, pos[1] - pos[0]))
@@ -839,7 +846,7 @@ class _Loader:
                 Msg("例如 id: art11.annual_registration", "for example id: art11.annual_registration"),
             )
             return None
-        self.known_keys(node, RULE_KEYS, "规则", "a rule")
+        whole = self.known_keys(node, RULE_KEYS, "规则", "a rule")
         body = node.get("rule")
         if not isinstance(body, YScalar) or not isinstance(body.value, str):
             self.bad(
@@ -848,6 +855,9 @@ class _Loader:
                 f"规则 {id_node.value} 缺少 rule: 文本",
                 f"rule {id_node.value} has no rule: text",
             )
+            return None
+        if not whole:  # a line of the rule text was read as a key: the rest is not the rule as written
+            version.dropped_words.update(_WORD.findall(str(body.value)))
             return None
         prog = self.parse(body)
         messages: dict[str, Template] = {}

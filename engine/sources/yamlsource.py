@@ -843,11 +843,17 @@ _BLOCK_START: Final = re.compile(r"^(?P<lead> *(?:- +)*)(?:(?P<key>[^\s#'\"][^#]
 _STRUCTURAL: Final = re.compile(r"""^(?:#|-( |$)|---|\.\.\.|[?"'&!*\[{%]|[^\s#:()]+(?: [^\s#:()]+)*\s*:(\s|$))""")
 
 
+# a key YAML read where a block scalar ended that is a real key (a name), not rule text with a colon
+_KEY_NOT_TEXT: Final = re.compile(r"^(?:#|-( |$)|---|\.\.\.|[?\"'&!*\[{%]|[\w.-]+\s*:(\s|$))")
+
+
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
-def _dedented_line(src: _Source, last: int) -> tuple[int, int, int, int, str | None] | None:
+def _dedented_line(
+    src: _Source, last: int, structural: re.Pattern[str] = _STRUCTURAL
+) -> tuple[int, int, int, int, str | None] | None:
     """The last line, up to line index ``last``, that ends a block scalar (``rule: |``) by being indented
     less than its text while YAML cannot read it as anything else (not a key, item or comment): most
     likely a line of the text dedented by mistake. (line index, block line index, the text's indent, the
@@ -875,7 +881,7 @@ def _dedented_line(src: _Source, last: int) -> tuple[int, int, int, int, str | N
                 break
         else:
             indent = -1  # an empty block: its first line is not indented under the key
-        if not _STRUCTURAL.match(src.line_text(j).strip()):
+        if not structural.match(src.line_text(j).strip()):
             found = (j, i, indent, parent, m.group("key"))
         i = j
     return found
@@ -911,9 +917,9 @@ def _dedent_diag(src: _Source, found: tuple[int, int, int, int, str | None], yam
         "yaml-dedented-line",
         Severity.ERROR,
         Msg(
-            f"这一行比第 {block + 1} 行 {opener} 的文字缩进少，YAML 在此结束了那段文字，无法读取这一行",
+            f"这一行比第 {block + 1} 行 {opener} 的文字缩进少，YAML 在此结束了那段文字，这一行不再属于它",
             f"this line is indented less than the text of the {opener} on line {block + 1}, so YAML ends "
-            "the text above it and cannot read this line",
+            "the text above it: this line is no longer part of it",
         ),
         span,
         Msg(
@@ -922,6 +928,18 @@ def _dedent_diag(src: _Source, found: tuple[int, int, int, int, str | None], yam
         ),
         tuple(related),
     )
+
+
+def dedented_key(key: YScalar) -> Diagnostic | None:
+    """For a mapping key that is a line of a block scalar above it, dedented by mistake (YAML read
+    ``        and any(x in xs: …)`` under a `rule: |` as the key ``and any(x in xs``): the diagnostic
+    at that line (``yaml-dedented-line``); else None."""
+    src = key._src
+    if src is None:
+        return None
+    line = key.span.line - 1
+    found = _dedented_line(src, line, structural=_KEY_NOT_TEXT)
+    return _dedent_diag(src, found, None) if found is not None and found[0] == line else None
 
 
 def _syntax_diag(exc: yaml.YAMLError, src: _Source) -> Diagnostic:
