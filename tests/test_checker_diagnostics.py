@@ -224,3 +224,44 @@ def test_every_diagnostic_has_a_hint(case: dict[str, Any], tmp_path: Path, monke
     apply_edit(case, tmp_path)
     for d in lint(tmp_path, monkeypatch):
         assert d.hint is not None and d.hint.zh and d.hint.en, d.render("en")
+
+
+def test_a_syntax_error_in_one_rule_does_not_hide_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, golden: Any
+) -> None:
+    """No cascade from one rule to another: after a syntax error in one rule, the other rules of the
+    same file and of other files are still checked, and the broken rule causes nothing else (no unknown
+    name, no unused definition)."""
+    case = {
+        "name": "several-rules",
+        "file": "2021/ch3-annual-registration.yaml",
+        "replace": {
+            "old": "deadline college_report = college_report_due(year)",
+            "new": "deadline college_report = college_report_due(year) + 3 weks",
+        },
+    }
+    target = apply_edit(case, tmp_path)
+    text = target.read_text(encoding="utf-8")
+    # a mistake in the next rule of the same file
+    text = text.replace(
+        "require year.e_registered_on by e_registration", "require year.e_registerd_on by e_registration"
+    )
+    target.write_text(text, encoding="utf-8")
+    # and one in another file
+    other = tmp_path / "policies" / "2021" / "ch2-new-student-registration.yaml"
+    other.write_text(
+        other.read_text(encoding="utf-8").replace(
+            "require admission.recheck = passed", "require admission.recheck = pased"
+        ),
+        encoding="utf-8",
+    )
+    diags = lint(tmp_path, monkeypatch)
+    got = [(d.code, d.span.file if d.span else None, span_text(d, tmp_path)) for d in diags]
+    assert sorted(got) == sorted(
+        [
+            ("syntax-error", "policies/2021/ch3-annual-registration.yaml", "weks"),
+            ("unknown-field", "policies/2021/ch3-annual-registration.yaml", "e_registerd_on"),
+            ("unknown-enum-literal", "policies/2021/ch2-new-student-registration.yaml", "pased"),
+        ]
+    ), render(diags)
+    golden.check("diagnostics/no-cascade/syntax-error-and-other-rules.txt", render(diags))

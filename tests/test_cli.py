@@ -760,6 +760,36 @@ def test_fmt_leaves_unparsable_rules_alone_and_says_so(cli: CLI, work: Path) -> 
     assert re.match(rf"policies/{CH3}:\d+:\d+: left unformatted: ", r.err)
 
 
+def test_fmt_keeps_a_trailing_comment_on_its_line(cli: CLI, work: Path, golden) -> None:
+    """Issue 14: a `# comment` after a rule line, or after a YAML value, stays on its line."""
+    root = copy_policies(work)
+    replace_once(
+        root / CH3,
+        "      - id: art12.college_report\n        rule: |\n          for year in academic_years\n"
+        "          arises year.term_start\n          deadline college_report = college_report_due(year)\n"
+        "          require year.college_reported_on by college_report\n"
+        "            when annual_registration_applies(year)\n",
+        "      - id: art12.college_report  # the college's report\n        rule: |  # Art. 12, first sentence\n"
+        "          for year in academic_years   # one finding per year\n"
+        "          arises year.term_start\n          deadline college_report = college_report_due( year )  # week 3\n"
+        "          require year.college_reported_on by college_report # inclusive\n"
+        "            when annual_registration_applies(year)    # only applicable years\n",
+    )
+    r = cli("fmt", "--check", "policies/2021", "--lang", "en")
+    assert r.code == 1
+    golden.check("cli/fmt/trailing-comments.diff", r.out)
+    assert cli("fmt", "policies/2021", "--lang", "en").code == 0
+    text = (root / CH3).read_text(encoding="utf-8")
+    assert (
+        "      - id: art12.college_report  # the college's report\n        rule: |  # Art. 12, first sentence\n"
+        "          for year in academic_years  # one finding per year\n"
+        "          arises year.term_start\n          deadline college_report = college_report_due(year)  # week 3\n"
+        "          require year.college_reported_on by college_report  # inclusive\n"
+        "            when annual_registration_applies(year)  # only applicable years\n"
+    ) in text
+    assert cli("fmt", "--check", "policies/2021").code == 0
+
+
 def test_fmt_usage_errors(cli: CLI, work: Path) -> None:
     r = cli("fmt", "--check", "nowhere")
     assert r.code == 2
@@ -989,6 +1019,46 @@ def test_test_json(cli: CLI, cases: Path) -> None:
     assert [c["status"] for c in report["cases"]] == ["passed", "failed", "error"]
 
 
+def test_test_json_shape(cli: CLI, cases: Path) -> None:
+    """The documented shape (engine/faces/render_policytest.py, README)."""
+    report = json.loads(cli("test", "cases.yaml", "--format", "json").out)
+    assert set(report) == {"ok", "counts", "cases"}
+    case_keys = {"name", "file", "line", "col", "status", "skip", "would_pass", "seconds", "version", "versions"}
+    for case in report["cases"]:
+        assert set(case) == case_keys | {"mismatches", "errors"}
+        assert case["file"] == "cases.yaml" and case["col"] == 5
+    failed = report["cases"][1]
+    assert set(failed["mismatches"][0]) == {"target", "line", "expected", "actual"}
+    assert set(report["cases"][2]["errors"][0]) == {"zh", "en"}
+
+
+def test_test_format_github(cli: CLI, golden, cases: Path) -> None:
+    """One ::error annotation per failing or broken case, at its `name:`; a ::notice with the summary."""
+    r = cli("test", "cases.yaml", "--format", "github", "--lang", "en")
+    assert r.code == 1
+    lines = r.out.splitlines()
+    names = [n for n, line in enumerate(CASES.splitlines(), 1) if "- name:" in line]
+    assert [line.split("::")[1] for line in lines] == [
+        f"error file=cases.yaml,line={names[1]},col=5,endLine={names[1]},endColumn=6,title=xueji test%3A FAILED",
+        f"error file=cases.yaml,line={names[2]},col=5,endLine={names[2]},endColumn=6,title=xueji test%3A ERROR",
+        "notice title=xueji test",
+    ]
+    assert "expected: violated, due 2025-09-14%0A" in lines[0]
+    assert "art11.no_such_rule" in lines[1]
+    golden.check("cli/test/cases.github.txt", r.out)
+    ok = cli("test", "passing.yaml", "--format", "github", "--lang", "en")
+    assert (ok.code, ok.out) == (0, "::notice title=xueji test::1 cases: 1 passed, 0 failed, 0 errors, 0 skipped\n")
+
+
+def test_test_format_junit_is_the_junit_report_on_stdout(cli: CLI, cases: Path) -> None:
+    r = cli("test", "cases.yaml", "--format", "junit", "--lang", "en", "--junit", "report.xml")
+    assert r.code == 1
+    file_text = (cases.parent / "report.xml").read_text(encoding="utf-8")
+    assert re.sub(r'time="[0-9.]+"', "", r.out) == re.sub(r'time="[0-9.]+"', "", file_text)
+    root = ET.fromstring(r.out)
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("3", "1", "1")
+
+
 def test_test_exit_codes(cli: CLI, cases: Path) -> None:
     assert cli("test", "passing.yaml").code == 0
     assert cli("test", "passing.yaml", "--junit", "ok.xml").code == 0
@@ -1044,6 +1114,47 @@ def test_coverage_bundled_and_json(cli: CLI, cases: Path, work: Path) -> None:
     small = cli("coverage", str(work / "passing.yaml"), "--format", "json")
     assert small.code == 1
     assert json.loads(small.out)["problems"]
+
+
+def test_coverage_format_github(cli: CLI, cases: Path) -> None:
+    """One ::error annotation per coverage problem, at the rule's `id:` (or the article's number)."""
+    problems = json.loads(cli("coverage", "passing.yaml", "--format", "json").out)["problems"]
+    r = cli("coverage", "passing.yaml", "--format", "github", "--lang", "en")
+    assert r.code == 1
+    lines = r.out.splitlines()
+    assert len(lines) == len(problems) > 0
+    for line, p in zip(lines, problems, strict=True):
+        m = re.match(
+            r"::error file=([^,]+),line=(\d+),col=(\d+),endLine=\d+,endColumn=\d+,title=xueji coverage (\S+)::(.*)$",
+            line,
+        )
+        assert m is not None, line
+        assert m.group(1).endswith(Path(p["file"]).as_posix().split("policies/", 1)[-1])
+        assert (int(m.group(2)), m.group(4), m.group(5)) == (p["line"], p["code"], p["en"])
+    assert all(p["file"] and p["line"] for p in problems)
+    bundled = cli("coverage", "--format", "github")
+    assert (bundled.code, bundled.out) == (0, "")
+
+
+def test_coverage_format_junit(cli: CLI, cases: Path) -> None:
+    """Per version, a testcase per rule and per normative article without rules; a failure per problem."""
+    data = json.loads(cli("coverage", "passing.yaml", "--format", "json").out)
+    r = cli("coverage", "passing.yaml", "--format", "junit", "--lang", "en")
+    assert r.code == 1
+    root = ET.fromstring(r.out)
+    (suite,) = root.findall("testsuite")
+    assert suite.get("name") == "version 2021"
+    rules = [r for v in data["versions"] for a in v["articles"] for r in a["rules"]]
+    testcases = suite.findall("testcase")
+    assert [tc.get("name") for tc in testcases if not tc.get("name", "").startswith("article ")] == [
+        r["id"] for r in rules
+    ]
+    failing = {tc.get("name") for tc in testcases if tc.find("failure") is not None}
+    assert failing == {p["rule"] or f"article {p['article']}" for p in data["problems"]}
+    assert all(tc.get("line", "").isdigit() for tc in testcases)
+    assert root.get("failures") == str(len(failing))
+    bundled = ET.fromstring(cli("coverage", "--format", "junit").out)
+    assert bundled.get("failures") == "0" and int(bundled.get("tests", "0")) > 20
 
 
 def test_coverage_usage_errors(cli: CLI, work: Path) -> None:

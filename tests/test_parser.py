@@ -644,3 +644,50 @@ def test_the_ast_cache_never_hands_one_text_the_same_nodes_twice(
         second, third = parse_program("require x exists"), parse_program("require x exists")
     assert second == third and second is not third
     assert first == second
+
+
+# ------------------------------------------------------------------------------- trailing comments (fmt)
+
+
+def test_a_trailing_comment_stays_on_its_line() -> None:
+    """Issue 14: `xueji fmt` keeps a `# comment` written after code at the end of that code's line."""
+    from engine.lang.printer import format_rule_text
+
+    text = (
+        "for year in academic_years   # one finding per year\n"
+        "# why the day\n"
+        "arises year.term_start\n"
+        "deadline d = year.term_start+2 weeks # two weeks\n"
+        "require year.registered_on by d # inclusive\n"
+        "  when year.year>2020    # only later years\n"
+    )
+    out = format_rule_text(text)
+    assert out == (
+        "for year in academic_years  # one finding per year\n"
+        "# why the day\n"
+        "arises year.term_start\n"
+        "deadline d = year.term_start + 2 weeks  # two weeks\n"
+        "require year.registered_on by d  # inclusive\n"
+        "  when year.year > 2020  # only later years\n"
+    )
+    assert format_rule_text(out) == out  # printing printed text changes nothing
+
+
+def test_a_trailing_comment_in_a_long_chain_stays_with_its_operand() -> None:
+    from engine.lang.printer import format_rule_text
+
+    long_a = "a_long_name_for_a_fact_that_is_true_here"
+    text = f"require {long_a}   # first\n  and {long_a}_too and {long_a}_as_well  # last\n  when x # the clause\n"
+    out = format_rule_text(text)
+    assert out == (
+        f"require {long_a}  # first\n    and {long_a}_too\n    and {long_a}_as_well  # last\n  when x  # the clause\n"
+    )
+    assert format_rule_text(out) == out
+
+
+def test_two_trailing_comments_that_meet_on_one_line_keep_both() -> None:
+    from engine.lang.printer import format_rule_text
+
+    out = format_rule_text("require a # one\n  and b # two\n")
+    assert out == "# two\nrequire a and b  # one\n"
+    assert format_rule_text(out) == out

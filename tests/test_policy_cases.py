@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -241,6 +242,52 @@ cases:
     assert "no date to judge on" in bad and "expcet" in bad and "did you mean expect:" in bad
     assert "outcome: must be one of" in bad and "cases.yaml:27" in bad
     assert "duplicate case name" in failure_text(errors["unknown fixture28"], "en")
+
+
+def test_a_case_file_reports_all_its_errors_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, golden) -> None:
+    """Issue 14: an author who makes several mistakes in a case file sees them all in one run, each at
+    its line and column — not the first, then after a fix the next."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cases.yaml").write_text(
+        """\
+cases:
+  - name: four mistakes in one case
+    fixture: transfer-sequentail
+    version: "2019"
+    patch:
+      status_changes[9].marked_on: "2023-10-05"
+      status_changes[0].marked_on: "2023-10-05"
+      academic_years[0].nothing.here: 1
+    on: 2024-11-01
+    expect:
+      - {rule: art10.status_change_markd, outcome: satisfied}
+      - {article: 99, outcome: violatd}
+  - name: a bad patch and a bad date
+    fixture: transfer-sequential
+    patch:
+      status_changes[9].marked_on: "2023-10-05"
+      status_changes[0].kind.more: x
+    on: 2024-11-31
+    expect:
+      - {rule: art10.status_change_marked, outcome: satisfied, due: 2023-02-30}
+""",
+        encoding="utf-8",
+    )
+    shutil.copytree(FIXTURES, tmp_path / "fixtures")  # so that the messages name a relative path
+    report = run_cases(load_cases(["cases.yaml"]), bundled_policy(), fixtures_dir="fixtures")
+    first, second = report.results
+    assert first.status is Status.ERROR and second.status is Status.ERROR
+    where = [e.en.split(": ", 1)[0] for e in first.errors]
+    # every mistake, in the order of the file (the patches cannot apply without the fixture)
+    assert where == ["cases.yaml:3:14", "cases.yaml:4:14", "cases.yaml:11:9", "cases.yaml:12:32"], where
+    where = [e.en.split(": ", 1)[0] for e in second.errors]
+    assert where == ["cases.yaml:16:7", "cases.yaml:17:7", "cases.yaml:18:9", "cases.yaml:20:69"], where
+    # one date written wrong is one problem, not one from YAML and one from the case
+    assert sum("2024-11-31" in e.en for e in second.errors) == 1
+    golden.check(
+        "diagnostics/policy-tests/all-errors-at-once.txt",
+        report_text(report, "en") + "---\n" + report_text(report, "zh"),
+    )
 
 
 def test_yaml_syntax_error_is_an_error_case(tmp_path: Path) -> None:

@@ -173,6 +173,10 @@ class Checker:
         self._used_locals: set[str] = set()
         self._local_reads: dict[str, list[tuple[str, ...]]] = {}
         self._in_arises = False  # checking a rule's `arises`: it may not read a parameter
+        # names (and functions) already reported unknown in the rule or definition being checked: a
+        # name is reported once, at its first use, not at every use and in every message (no cascade)
+        self._unknown: set[str] = set()
+        self._rule_has_for = False
         self._value_defs = {
             n: d.stmt.expr
             for n, d in version.definitions.items()
@@ -244,7 +248,7 @@ class Checker:
             seen[rule.id] = rule
             self._rule(rule)
         for name, d in self.version.definitions.items():
-            if name not in self.used_globals:
+            if name not in self.used_globals and name not in self.version.dropped_words:
                 self.diags.append(
                     warning(
                         "unused-definition",
@@ -272,8 +276,8 @@ class Checker:
             )
             return ERROR
         self._checking.append(name)
-        saved = (self.locate, self._reads)
-        self.locate, self._reads = d.locate, []
+        saved = (self.locate, self._reads, self._unknown)
+        self.locate, self._reads, self._unknown = d.locate, [], set()
         stmt = d.stmt
         scope: dict[str, _Var] = {}
         if isinstance(stmt, s.Let) and stmt.params is not None:
@@ -297,7 +301,7 @@ class Checker:
             if isinstance(stmt, s.Deadline):
                 self._expect_date(stmt.expr, result, "deadline")
         self.info.global_reads[name] = self._reads
-        self.locate, self._reads = saved
+        self.locate, self._reads, self._unknown = saved
         self._checking.pop()
         self.info.globals[name] = result
         return result
@@ -320,7 +324,9 @@ class Checker:
         self.locate = rule.locate
         self._reads = []
         self._loop = None
+        self._unknown = set()
         prog = rule.program
+        self._rule_has_for = any(isinstance(st, s.For) for st in prog.statements)
         verdicts = prog.verdicts
         if len(verdicts) != 1 or not isinstance(prog.statements[-1], s.Verdict):
             self._err(
@@ -584,17 +590,62 @@ class Checker:
     def _unbound(self, e: s.Expr, scope: dict[str, _Var]) -> bool:
         return isinstance(e, s.Name) and self._bound_type(e.id, scope) is None
 
-    def _enum_literal(self, e: s.Name, enum: t.EnumT) -> t.Type:
-        if e.id in enum.members:
-            self.info.names[id(e)] = Resolution("enum", e.id, e.id)
+    def _enum_literal(self, e: s.Name | s.StrLit, enum: t.EnumT) -> t.Type:
+        word = e.id if isinstance(e, s.Name) else e.value
+        listed = ", ".join(enum.members)
+        labelled = Msg(
+            "、".join(f"{m}（{enum.label(m, 'zh')}）" if enum.label(m, "zh") != m else m for m in enum.members),
+            ", ".join(f"{m} ({enum.label(m, 'zh')})" if enum.label(m, "zh") != m else m for m in enum.members),
+        )
+        by_label = next((m for m, label in enum.labels_zh if label == word.strip()), None)
+        if isinstance(e, s.StrLit):
+            # `admission.recheck = "passed"`: an enum value is a name, not text
+            member = word if word in enum.members else by_label
+            shown = f'"{word}"'
+            if member is not None:
+                return self._err(
+                    "unknown-enum-literal",
+                    e.pos,
+                    f"{enum.name} 的取值不加引号：{shown} 是文字",
+                    f"{enum.name} values are written without quotes: {shown} is text",
+                    Msg(
+                        f"写作 {member}（不加引号）；可取：{labelled.zh}",
+                        f"write {member} (no quotes); the values: {labelled.en}",
+                    ),
+                )
+            return self._err(
+                "unknown-enum-literal",
+                e.pos,
+                f"{shown} 是文字，而 {enum.name} 的取值是不加引号的名称（可取：{listed}）",
+                f"{shown} is text, but {enum.name} values are names without quotes (one of: {listed})",
+                Msg(
+                    f"写其中一个名称，不加引号：{labelled.zh}",
+                    f"write one of the names, without quotes: {labelled.en}",
+                ),
+            )
+        if word in enum.members:
+            self.info.names[id(e)] = Resolution("enum", word, word)
             self.info.types[id(e)] = enum
             return enum
+        if by_label is not None:
+            # `admission.recheck = 合格`: the Chinese label the messages show, not the value's name
+            return self._err(
+                "unknown-enum-literal",
+                e.pos,
+                f"{word} 是 {enum.name} 取值 {by_label} 的中文名称；规则中写取值的名称",
+                f"{word} is the Chinese label of the {enum.name} value {by_label}; rules write the value's name",
+                Msg(
+                    f"写作 {by_label}（中文消息中仍显示为“{word}”）；可取：{labelled.zh}",
+                    f"write {by_label} (Chinese messages still show it as {word}); the values: {labelled.en}",
+                ),
+            )
         return self._err(
             "unknown-enum-literal",
             e.pos,
-            f"{e.id} 不是 {enum.name} 的取值（可取：{', '.join(enum.members)}）",
-            f"{e.id} is not a {enum.name} value (one of: {', '.join(enum.members)})",
-            self._did_you_mean(e.id, list(enum.members)),
+            f"{word} 不是 {enum.name} 的取值（可取：{listed}）",
+            f"{word} is not a {enum.name} value (one of: {listed})",
+            self._did_you_mean(word, list(enum.members))
+            or Msg(f"写其中一个取值的名称：{labelled.zh}", f"write the name of one of the values: {labelled.en}"),
         )
 
     def _operand_with_enum(
@@ -603,6 +654,8 @@ class Checker:
         enum = t.strip(other_ty)
         if isinstance(enum, t.SetT | t.ListT):
             enum = enum.elem
+        if isinstance(e, s.StrLit) and isinstance(enum, t.EnumT):
+            return self._enum_literal(e, enum)
         if isinstance(e, s.Name) and isinstance(enum, t.EnumT):
             bound = self._bound_type(e.id, scope)
             # a bare name is an enum literal when nothing else has that name, or when it is one of the
@@ -673,7 +726,9 @@ class Checker:
                         )
                 return t.VERDICT if t.VERDICT in (lt, rt) else t.BOOL
             case s.Binary(op="=" | "!=", left=a, right=b):
-                if self._unbound(a, scope) and not self._unbound(b, scope):
+                if (self._unbound(a, scope) or isinstance(a, s.StrLit)) and not (
+                    self._unbound(b, scope) or isinstance(b, s.StrLit)
+                ):
                     rt = self._expr(b, scope, present)
                     lt = self._operand_with_enum(a, rt, scope, present)
                 else:
@@ -924,6 +979,24 @@ class Checker:
             self.info.names[id(e)] = Resolution("field", name)
             self._reads.append((name,))
             return field.type
+        if name in self._unknown:
+            return ERROR  # reported at its first use in this rule
+        self._unknown.add(name)
+        if name in self.version.unparsed:
+            return self._unparsed(name)
+        collection = None if self._checking or self._rule_has_for else self._loop_over(name)
+        if collection is not None:
+            # `year.registered_on` in a rule without `for year in academic_years`
+            return self._err(
+                "unknown-name",
+                e.pos,
+                f"这里没有定义 {name}；逐个 {name} 判断的规则以 `for {name} in {collection}` 开头",
+                f"`{name}` is not defined here; a rule over each {name} starts with `for {name} in {collection}`",
+                Msg(
+                    f"在规则的第一行写 `for {name} in {collection}`",
+                    f"add `for {name} in {collection}` as the first line of the rule",
+                ),
+            )
         loop_fields = list(self._loop[1].fields) if self._loop is not None else []
         candidates = [
             *scope,
@@ -940,6 +1013,31 @@ class Checker:
             self._did_you_mean(name, candidates)
             or Msg("先用 let 定义它，或检查拼写", "define it with `let`, or check the spelling"),
         )
+
+    def _unparsed(self, name: str) -> t.Type:
+        """A use of a name whose definition does not parse: the cause is that syntax error, which the
+        loader reported; it is given again (the pipeline reports a diagnostic once) so that the rule
+        is not compiled."""
+        self.diags.append(self.version.unparsed[name])
+        return ERROR
+
+    def _loop_over(self, name: str) -> str | None:
+        """The collection a rule iterates with the variable ``name``: as other rules of the version
+        write it (``for year in academic_years``), else a list of records in the facts schema whose
+        name or element type says so (``diploma`` → ``diplomas``)."""
+        for rule in self.version.rules:
+            for st in rule.program.statements:
+                if isinstance(st, s.For) and st.var == name and isinstance(st.collection, s.Name):
+                    return st.collection.id
+        for fname, f in self.schema.root.fields.items():
+            ft = t.strip(f.type)
+            if (
+                isinstance(ft, t.ListT)
+                and isinstance(ft.elem, t.RecordT)
+                and (fname in (name + "s", name + "es") or ft.elem.name == name)
+            ):
+                return fname
+        return None
 
     def _attr(self, e: s.Attr, scope: dict[str, _Var], present: frozenset[str]) -> t.Type:
         ot = self._expr(e.obj, scope, present)
@@ -1006,6 +1104,11 @@ class Checker:
         else:
             for a in e.args:
                 self._expr(a, scope, present)
+            if e.fn in self._unknown:
+                return ERROR  # reported at its first use
+            self._unknown.add(e.fn)
+            if e.fn in self.version.unparsed:
+                return self._unparsed(e.fn)
             return self._err(
                 "unknown-function",
                 e.pos,

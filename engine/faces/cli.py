@@ -176,9 +176,15 @@ def build_parser() -> argparse.ArgumentParser:
         "xueji test",
         "xueji test policies/tests/ch3.yaml --lang en",
         "xueji test --junit report.xml          # for CI dashboards",
+        "xueji test --format github             # annotations on a pull request",
     )
     te.add_argument("paths", nargs="*", metavar="PATH")
-    te.add_argument("--format", choices=["text", "json"], default="text")
+    te.add_argument(
+        "--format",
+        choices=["text", "json", "junit", "github"],
+        default="text",
+        help="text (default), json, junit (JUnit XML on stdout) or github (annotations for GitHub Actions)",
+    )
     te.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     te.add_argument("--verbose", "-v", action="store_true", help="list passing cases too")
 
@@ -192,7 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
         "xueji coverage --format json --pending",
     )
     co.add_argument("paths", nargs="*", metavar="PATH", help="test case files (default: the policy's tests/)")
-    co.add_argument("--format", choices=["text", "json"], default="text")
+    co.add_argument(
+        "--format",
+        choices=["text", "json", "junit", "github"],
+        default="text",
+        help="text (default), json, junit (JUnit XML on stdout) or github (annotations for GitHub Actions)",
+    )
     co.add_argument("--pending", action="store_true", help="also require a pending case for each deadline rule")
 
     ck = verb(
@@ -679,11 +690,14 @@ def cmd_test(args: argparse.Namespace, lang: Lang) -> int:
             Path(args.junit).write_text(render_policytest.junit_xml(report, lang), encoding="utf-8")
         except OSError as ex:
             raise UsageError(f"--junit {args.junit}: {ex.strerror}") from None
-    _print(
-        render_policytest.report_json(report)
-        if args.format == "json"
-        else render_policytest.report_text(report, lang, verbose=args.verbose)
-    )
+    if args.format == "json":
+        _print(render_policytest.report_json(report))
+    elif args.format == "junit":
+        sys.stdout.write(render_policytest.junit_xml(report, lang))
+    elif args.format == "github":
+        _print(render_policytest.report_github(report, lang))
+    else:
+        _print(render_policytest.report_text(report, lang, verbose=args.verbose))
     return EXIT_OK if report.ok else EXIT_FINDINGS
 
 
@@ -693,9 +707,16 @@ def cmd_coverage(args: argparse.Namespace, lang: Lang) -> int:
 
     policy, report = _run_policy_tests(args)
     cov = policytest.coverage(policy, report)
-    _print(
-        render_policytest.coverage_json(cov) if args.format == "json" else render_policytest.coverage_text(cov, lang)
-    )
+    if args.format == "json":
+        _print(render_policytest.coverage_json(cov))
+    elif args.format == "junit":
+        sys.stdout.write(render_policytest.coverage_junit(cov, lang, pending=args.pending))
+    elif args.format == "github":
+        annotations = render_policytest.coverage_github(cov, lang, pending=args.pending)
+        if annotations:
+            _print(annotations)
+    else:
+        _print(render_policytest.coverage_text(cov, lang))
     return EXIT_FINDINGS if cov.problems(pending=args.pending) else EXIT_OK
 
 

@@ -1,5 +1,6 @@
-"""The machine formats other programs read: SARIF and GitHub Actions annotations for ``xueji lint``,
-iCalendar for ``xueji deadlines``.
+"""The machine formats other programs read: SARIF and GitHub Actions annotations for ``xueji lint``
+(:func:`github_annotation` also writes those of ``xueji test`` and ``xueji coverage``), iCalendar for
+``xueji deadlines``.
 
 Apart from :mod:`engine.faces.render` so that a verb that prints none of them (``xueji eval``) never
 imports them; the CLI imports this module inside the verbs that use it. They only render.
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.diagnostics import Diagnostic, Lang
+from engine.diagnostics import Diagnostic, Lang, Span
 from engine.faces.render import _article_ref, due_text, outcome_word
 from engine.run.decision import Decision, Finding
 
@@ -75,23 +76,29 @@ def _gh_escape(text: str, *, prop: bool = False) -> str:
     return text
 
 
+def github_annotation(kind: str, span: Span | None, title: str, message: str) -> str:
+    """One GitHub Actions workflow command, ``::error file=…,line=…,col=…,title=…::message``
+    (``kind``: error, warning or notice); a message over several lines stays one annotation."""
+    props = [f"title={_gh_escape(title, prop=True)}"]
+    if span is not None:
+        props = [
+            f"file={_gh_escape(Path(span.file).as_posix(), prop=True)}",
+            f"line={span.line}",
+            f"col={span.col}",
+            f"endLine={span.end_line}",
+            f"endColumn={span.end_col}",
+            *props,
+        ]
+    return f"::{kind} {','.join(props)}::{_gh_escape(message)}"
+
+
 def diagnostics_github(diags: Sequence[Diagnostic], lang: Lang) -> str:
     """GitHub Actions workflow commands: ``::error file=…,line=…,col=…::message``."""
     lines = []
     for d in diags:
         kind = {"error": "error", "warning": "warning"}.get(d.severity.value, "notice")
-        props = [f"title={_gh_escape('xueji ' + d.code, prop=True)}"]
-        if d.span is not None:
-            props = [
-                f"file={_gh_escape(Path(d.span.file).as_posix(), prop=True)}",
-                f"line={d.span.line}",
-                f"col={d.span.col}",
-                f"endLine={d.span.end_line}",
-                f"endColumn={d.span.end_col}",
-                *props,
-            ]
         message = d.message.get(lang) + (f" — {d.hint.get(lang)}" if d.hint else "")
-        lines.append(f"::{kind} {','.join(props)}::{_gh_escape(message)}")
+        lines.append(github_annotation(kind, d.span, "xueji " + d.code, message))
     return "\n".join(lines)
 
 

@@ -1,7 +1,30 @@
-"""Renderers for the policy tests: the report as text, JSON and JUnit XML, and coverage as text and JSON.
+"""Renderers for the policy tests: the report and coverage as text, JSON, JUnit XML and GitHub Actions
+annotations (``xueji test --format text|json|junit|github``, ``xueji coverage --format …`` likewise).
 
 They only render what :mod:`engine.tools.policytest` decided (which cases passed, which rules each case
 exercised); the CLI calls them for ``xueji test`` and ``xueji coverage``.
+
+The JSON of ``xueji test`` (:func:`report_json`)::
+
+    {"ok": bool, "counts": {"passed": n, "failed": n, "error": n, "skipped": n},
+     "cases": [{"name", "file", "line", "col", "status": "passed|failed|error|skipped", "skip", "would_pass",
+                "seconds", "version", "versions",
+                "mismatches": [{"target", "line", "expected": {"zh", "en"}, "actual": {"zh", "en"}}],
+                "errors": [{"zh", "en"}]}]}
+
+The JSON of ``xueji coverage`` (:func:`coverage_json`)::
+
+    {"versions": [{"id", "effective", "revises",
+                   "articles": [{"article", "title", "chapter", "informative", "scope", "file", "line",
+                                 "rules": [{"id", "kind", "deadline", "file", "line",
+                                            "cases": {outcome: [case name, ...]},
+                                            "carried_over": {outcome: {"version", "cases"}}}]}]}],
+     "problems": [{"code", "version", "article", "rule", "file", "line", "zh", "en"}]}
+
+GitHub annotations: ``::error file=…,line=…,col=…::…`` for each failing or broken case at its ``name:``
+(``xueji test``), for each coverage problem at the rule's ``id:`` or the article's number
+(``xueji coverage``). JUnit: one ``<testcase>`` per case (``xueji test``); per version, one per rule and
+one per normative article without rules (``xueji coverage``), with a ``<failure>`` per problem.
 """
 
 from __future__ import annotations
@@ -12,8 +35,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Final
 
-from engine.diagnostics import Lang
+from engine.diagnostics import Lang, Span
 from engine.faces.render import _width, outcome_word
+from engine.faces.render_machine import github_annotation
 from engine.run.decision import Outcome
 from engine.tools.policytest import CaseResult, Coverage, Report, Status
 
@@ -92,6 +116,7 @@ def report_json(report: Report) -> str:
                 "name": r.case.name,
                 "file": r.case.file,
                 "line": r.case.line,
+                "col": r.case.span.col,
                 "status": r.status.value,
                 "skip": r.case.skip,
                 "would_pass": r.would_pass,
@@ -315,11 +340,13 @@ def coverage_json(cov: Coverage) -> str:
                         "chapter": a.chapter,
                         "informative": a.informative,
                         "scope": a.scope,
+                        **_where(a.span),
                         "rules": [
                             {
                                 "id": r.id,
                                 "kind": r.kind,
                                 "deadline": r.deadline,
+                                **_where(r.span),
                                 # the cases of findings this version judged, and for an outcome none
                                 # shows, the version with the same rule text whose cases cover it
                                 "cases": {o.value: list(r.cases.get(o, ())) for o in _COV_OUTCOMES},
@@ -343,6 +370,7 @@ def coverage_json(cov: Coverage) -> str:
                 "version": p.version,
                 "article": p.article,
                 "rule": p.rule,
+                **_where(p.span),
                 "zh": p.message.zh,
                 "en": p.message.en,
             }
@@ -350,3 +378,80 @@ def coverage_json(cov: Coverage) -> str:
         ],
     }
     return json.dumps(out, ensure_ascii=False, indent=2)
+
+
+def _where(span: Span | None) -> dict[str, Any]:
+    return {"file": span.file if span else None, "line": span.line if span else None}
+
+
+# ------------------------------------------------------------------------------ GitHub and JUnit for CI
+
+
+def report_github(report: Report, lang: Lang = "en") -> str:
+    """A GitHub Actions ``::error`` annotation for each failing or broken case, at its ``name:``, with
+    what failed (expected against actual, or the errors), and a ``::notice`` with the summary."""
+    lines = []
+    for r in report.results:
+        if r.status in (Status.FAILED, Status.ERROR):
+            title = f"xueji test: {_status_word(r.status, lang)}"
+            lines.append(github_annotation("error", r.case.span, title, failure_text(r, lang)))
+    lines.append(github_annotation("notice", None, "xueji test", _summary(report, lang)))
+    return "\n".join(lines)
+
+
+def coverage_github(cov: Coverage, lang: Lang = "en", *, pending: bool = False) -> str:
+    """A GitHub Actions ``::error`` annotation for each coverage problem, at the rule's ``id:`` (or the
+    article's number); nothing when there is none."""
+    return "\n".join(
+        github_annotation("error", p.span, f"xueji coverage {p.code}", p.message.get(lang))
+        for p in cov.problems(pending=pending)
+    )
+
+
+def _junit_case(suite: ET.Element, counts: dict[str, int], name: str, classname: str, span: Span | None) -> ET.Element:
+    attributes = {"name": _xml(name), "classname": _xml(classname)}
+    if span is not None:
+        attributes |= {"file": _xml(span.file), "line": str(span.line)}
+    counts["tests"] += 1
+    return ET.SubElement(suite, "testcase", attributes)
+
+
+def coverage_junit(cov: Coverage, lang: Lang = "en", *, pending: bool = False) -> str:
+    """Coverage as JUnit XML: one ``<testsuite>`` per version; a ``<testcase>`` per judged rule (an
+    invariant is ``<skipped>``: ``xueji check`` tests it) and per normative article without rules, with a
+    ``<failure>`` for each coverage problem (a rule never violated or never satisfied, …)."""
+    problems = cov.problems(pending=pending)
+    root = ET.Element("testsuites", name="xueji coverage")
+    totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
+    for v in cov.versions:
+        suite = ET.SubElement(root, "testsuite", name=_xml(f"version {v.id}"))
+        counts = dict.fromkeys(totals, 0)
+
+        for a in v.articles:
+            classname = f"version {v.id}.art{a.number}"
+            mine = [p for p in problems if p.version == v.id and p.article == a.number]
+            if not a.rules:
+                if a.normative:
+                    tc = _junit_case(suite, counts, f"article {a.number}", classname, a.span)
+                    for p in mine:
+                        counts["failures"] += 1
+                        ET.SubElement(tc, "failure", message=_xml(p.message.get(lang)), type=p.code)
+                continue
+            for r in a.rules:
+                tc = _junit_case(suite, counts, r.id, classname, r.span)
+                if r.invariant:
+                    counts["skipped"] += 1
+                    ET.SubElement(tc, "skipped", message="invariant: checked by xueji check")
+                    continue
+                failed = [p for p in mine if p.rule == r.id]
+                if failed:
+                    counts["failures"] += 1
+                    el = ET.SubElement(tc, "failure", message=_xml(failed[0].message.get(lang)), type=failed[0].code)
+                    el.text = _xml("\n".join(p.message.get(lang) for p in failed))
+        for k, n in counts.items():
+            suite.set(k, str(n))
+            totals[k] += n
+    for k, n in totals.items():
+        root.set(k, str(n))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

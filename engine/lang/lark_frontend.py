@@ -11,7 +11,7 @@ import datetime as dt
 import difflib
 import functools
 import json
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import lark
 from lark import Token, Transformer, v_args
@@ -20,6 +20,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from engine.diagnostics import Msg, ParseError
 from engine.lang import syntax as s
 from engine.lang.limits import MAX_DEPTH
+from engine.lang.parser import FULL_WIDTH
 from engine.resources import data_path
 
 UNITS: dict[str, s.Unit] = {
@@ -310,16 +311,55 @@ def _unit_hint(word: str) -> Msg | None:
     return Msg(f"时间单位写错了吗？是否应为 '{close[0]}'", f"a misspelt time unit? did you mean '{close[0]}'")
 
 
+def _unexpected_character(ch: str) -> tuple[Msg, Msg]:
+    """The message and hint for a character the language does not have."""
+    known = FULL_WIDTH.get(ch)
+    if known is not None:
+        ascii_ch, zh_name, en_name = known
+        shown = "空格" if ascii_ch == " " else f"'{ascii_ch}'"
+        shown_en = "a space" if ascii_ch == " " else f"'{ascii_ch}'"
+        return (
+            Msg(
+                f"这里是{zh_name} '{ch}'，规则中应写半角 {shown}", f"'{ch}' is a {en_name}: rules use ASCII {shown_en}"
+            ),
+            Msg(
+                f"把全角的 '{ch}' 改为半角 {shown}（写规则时把输入法切换到英文标点）",
+                f"write {shown_en} instead of the full-width '{ch}' "
+                "(switch the input method to English punctuation for rules)",
+            ),
+        )
+    code = f"U+{ord(ch):04X}" if ch else ""
+    return (
+        Msg(f"无法识别的字符 '{ch}'", f"unexpected character '{ch}'"),
+        Msg(
+            f"删除这个字符（{code}），或换成规则语言中的符号",
+            f"delete this character ({code}) or replace it with a symbol of the rule language",
+        ),
+    )
+
+
+#: words authors reach for that the language says otherwise: word → (what to write, zh hint, en hint)
+_WRONG_WORDS: Final[dict[str, tuple[str, str, str]]] = {
+    "before": (
+        "by",
+        "截止日期写作 by：`办理日期 by 期限` 表示在期限当天或之前办理；严格早于某日请用 <",
+        "write `by`: `act by due` means on or before the due date (inclusive); for strictly earlier use <",
+    ),
+    "until": (
+        "by",
+        "截止日期写作 by：`办理日期 by 期限` 表示在期限当天或之前办理",
+        "write `by`: `act by due` means on or before the due date (inclusive)",
+    ),
+    "after": (">", "晚于某日请用 > 比较日期", "compare dates with > for later than"),
+}
+
+
 def _syntax_error(text: str, exc: UnexpectedInput) -> ParseError:
     offset = int(getattr(exc, "pos_in_stream", None) or 0)
     if isinstance(exc, UnexpectedCharacters):
         ch = text[offset : offset + 1]
-        return ParseError(
-            offset,
-            1,
-            Msg(f"无法识别的字符 '{ch}'", f"unexpected character '{ch}'"),
-            Msg("检查是否混入了全角符号或多余的字符", "look for a full-width symbol or a stray character"),
-        )
+        message, advice = _unexpected_character(ch)
+        return ParseError(offset, 1, message, advice)
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         expected = set(getattr(exc, "expected", set()) or getattr(exc, "accepts", set()) or set())
         zh, en = _words(expected)
@@ -338,6 +378,15 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> ParseError:
     prev = exc.token_history[-1] if exc.token_history else None
     if prev is not None and prev.type == "INT" and tok.type == "NAME":
         hint = _unit_hint(str(tok))
+    wrong = _WRONG_WORDS.get(str(tok)) if tok.type == "NAME" and hint is None else None
+    if wrong is not None and {"BY", "CMP"} & set(exc.accepts or exc.expected):  # where `by` or `<` may stand
+        instead, hzh, hen = wrong
+        return ParseError(
+            offset,
+            len(str(tok)),
+            Msg(f"规则语言中没有 `{tok}`，应写 `{instead}`", f"the rule language has no `{tok}`: write `{instead}`"),
+            Msg(hzh, hen),
+        )
     if hint is None and tok.type == "EQ" and "CMP" in (exc.accepts or set()):
         hint = Msg("比较相等请写 '='，定义请用 let", "compare with '='; define values with `let`")
     if hint is None and tok.type == "NAME":  # a misspelt keyword (`requre`) lexes as a name

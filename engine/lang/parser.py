@@ -16,7 +16,7 @@ import hashlib
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from engine import cache
 from engine.diagnostics import Msg, ParseError
@@ -25,6 +25,7 @@ from engine.lang.limits import MAX_DEPTH, MAX_NESTING, MAX_RULE_CHARS
 from engine.resources import data_path
 
 __all__ = [
+    "FULL_WIDTH",
     "MAX_DEPTH",
     "MAX_NESTING",
     "MAX_RULE_CHARS",
@@ -34,6 +35,32 @@ __all__ = [
     "parse_expr",
     "parse_program",
 ]
+
+#: full-width (and other CJK) punctuation a Chinese input method types, and the ASCII the language wants:
+#: (ASCII, Chinese name, English name)
+FULL_WIDTH: Final[dict[str, tuple[str, str, str]]] = {
+    "，": (",", "全角逗号", "full-width comma"),
+    "、": (",", "顿号", "ideographic comma"),
+    "（": ("(", "全角左括号", "full-width left parenthesis"),
+    "）": (")", "全角右括号", "full-width right parenthesis"),
+    "｛": ("{", "全角左花括号", "full-width left brace"),
+    "｝": ("}", "全角右花括号", "full-width right brace"),
+    "＝": ("=", "全角等号", "full-width equals sign"),
+    "＜": ("<", "全角小于号", "full-width less-than sign"),
+    "＞": (">", "全角大于号", "full-width greater-than sign"),
+    "：": (":", "全角冒号", "full-width colon"),
+    "＋": ("+", "全角加号", "full-width plus sign"),
+    "－": ("-", "全角减号", "full-width hyphen-minus"),
+    "＊": ("*", "全角星号", "full-width asterisk"),
+    "．": (".", "全角句点", "full-width full stop"),
+    "。": (".", "中文句号", "ideographic full stop"),
+    "＂": ('"', "全角引号", "full-width quotation mark"),
+    "“": ('"', "中文左引号", "left double quotation mark"),
+    "”": ('"', "中文右引号", "right double quotation mark"),
+    "！": ("!", "全角感叹号", "full-width exclamation mark"),
+    "＃": ("#", "全角井号", "full-width number sign"),
+    "\u3000": (" ", "全角空格", "ideographic (full-width) space"),
+}
 
 
 def _check_nesting(text: str) -> None:

@@ -2,8 +2,9 @@
 
 Takes a :class:`~engine.lang.syntax.Program` (or an expression); gives its canonical layout — one
 statement per line, ``when``/``unless`` clauses indented under their verdict, long ``and``/``or``
-chains broken one operand per line, operators spaced. Comments found in the source are kept, each above
-the statement it was written in or before. ``parse(format_program(p)) == p``, and printing printed text
+chains broken one operand per line, operators spaced. Comments found in the source are kept: one
+written after code at the end of the line that prints that code, one on a line of its own above the
+statement it was written in or before. ``parse(format_program(p)) == p``, and printing printed text
 changes nothing. ``xueji fmt`` (:mod:`engine.tools.fmt`) writes it back into the YAML files; the
 explanation (:mod:`engine.run.explain`) quotes expressions with it.
 """
@@ -132,41 +133,44 @@ def _chain(e: s.Expr, op: str) -> list[s.Expr]:
     return [e]
 
 
-def _lines(e: s.Expr, indent: str) -> list[str]:
-    """A condition as lines: on one line if it fits, else one top-level operand per line."""
+def _lines(e: s.Expr, indent: str) -> list[tuple[str, int]]:
+    """A condition as lines: on one line if it fits, else one top-level operand per line; each line
+    with the source offset where what it prints ends (a trailing comment after it stays on it)."""
     one = expr(e)
     if len(indent) + len(one) <= WIDTH or not (isinstance(e, s.Binary) and e.op in ("and", "or")):
-        return [one]
+        return [(one, e.pos[1])]
     op = e.op
     operands = _chain(e, op)
     need = _OR if op == "or" else _AND
     first, *rest = operands
-    out = [expr(first, need)]
-    out += [f"{op} {expr(x, need + 1)}" for x in rest]
+    out = [(expr(first, need), first.pos[1])]
+    out += [(f"{op} {expr(x, need + 1)}", x.pos[1]) for x in rest]
     return out
 
 
-def _statement(st: s.Statement) -> list[str]:
+def _statement(st: s.Statement) -> list[tuple[str, int]]:
+    """A statement's lines, each with the source offset where what it prints ends."""
+    end = st.pos[1]
     match st:
         case s.For(var=var, collection=c):
-            return [f"for {var} in {expr(c, _SUM)}"]
+            return [(f"for {var} in {expr(c, _SUM)}", end)]
         case s.Let(name=name, expr=value, params=params):
             head = f"let {name}"
             if params is not None:
                 head += "(" + ", ".join(f"{p.name}: {p.type_name}" for p in params) + ")"
             body = _lines(value, "    ")
-            return [f"{head} = {body[0]}", *("    " + line for line in body[1:])]
+            return [(f"{head} = {body[0][0]}", body[0][1]), *(("    " + line, at) for line, at in body[1:])]
         case s.Deadline(name=name, expr=value):
-            return [f"deadline {name} = {expr(value)}"]
+            return [(f"deadline {name} = {expr(value)}", end)]
         case s.Arises(expr=value):
-            return [f"arises {expr(value)}"]
+            return [(f"arises {expr(value)}", end)]
         case s.Verdict(kind=kind, cond=cond, clauses=clauses):
             body = _lines(cond, "    ")
-            out = [f"{kind} {body[0]}", *("    " + line for line in body[1:])]
+            out = [(f"{kind} {body[0][0]}", body[0][1]), *(("    " + line, at) for line, at in body[1:])]
             for clause in clauses:
                 cl = _lines(clause.expr, "      ")
-                out.append(f"  {clause.kind} {cl[0]}")
-                out += ["      " + line for line in cl[1:]]
+                out.append((f"  {clause.kind} {cl[0][0]}", cl[0][1]))
+                out += [("      " + line, at) for line, at in cl[1:]]
             return out
     raise AssertionError(f"unhandled statement {st!r}")
 
@@ -194,16 +198,48 @@ def _comments(text: str) -> list[tuple[int, str]]:
     return out
 
 
+def _trailing(source: str, offset: int) -> int | None:
+    """For a comment at ``offset`` written after code on its line, the offset of the last character of
+    that code (where the comment is anchored); None for a comment on a line of its own."""
+    start = source.rfind("\n", 0, offset) + 1
+    before = source[start:offset].rstrip()
+    return start + len(before) - 1 if before.strip() else None
+
+
 def format_program(prog: s.Program, source: str = "") -> str:
-    """Canonical text of a rule; comments found in ``source`` go above the statement they belong to."""
+    """Canonical text of a rule with the comments found in ``source``: a comment written after code
+    stays at the end of the line that prints that code; a comment on a line of its own goes above the
+    statement it was written in or before."""
     comments = _comments(source)
+    trailing: dict[int, list[str]] = {}  # statement index → its trailing comments, by line
+    placed: dict[tuple[int, int], str] = {}  # (statement index, line index) → the comment kept on it
+    own_line: list[tuple[int, str]] = []
+    for offset, text in comments:
+        anchor = _trailing(source, offset)
+        where = next(
+            (i for i, st in enumerate(prog.statements) if anchor is not None and st.pos[0] <= anchor < st.pos[1]),
+            None,
+        )
+        if where is None:
+            own_line.append((offset, text))
+            continue
+        assert anchor is not None
+        printed = _statement(prog.statements[where])
+        at = next((k for k, (_, end) in enumerate(printed) if end > anchor), len(printed) - 1)
+        if (where, at) in placed:  # two comments end up on one line: the later one goes above
+            trailing.setdefault(where, []).append(text)
+        else:
+            placed[where, at] = text
     lines: list[str] = []
-    for st in prog.statements:
-        # a comment belongs to the first statement that ends after it (a trailing comment moves up)
-        while comments and comments[0][0] < st.pos[1]:
-            lines.append(comments.pop(0)[1])
-        lines += _statement(st)
-    lines += [c for _, c in comments]
+    for i, st in enumerate(prog.statements):
+        # a comment on its own line belongs to the first statement that ends after it
+        while own_line and own_line[0][0] < st.pos[1]:
+            lines.append(own_line.pop(0)[1])
+        lines += trailing.get(i, [])
+        for k, (line, _) in enumerate(_statement(st)):
+            comment = placed.get((i, k))
+            lines.append(f"{line}  {comment}" if comment is not None else line)
+    lines += [c for _, c in own_line]
     return "\n".join(lines) + "\n"
 
 

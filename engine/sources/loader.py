@@ -21,7 +21,7 @@ from engine.diagnostics import Diagnostic, Msg, PolicyError, Severity, Span, err
 from engine.lang import syntax as s
 from engine.lang.calendar import CalendarDataError, WorkCalendar
 from engine.lang.limits import MAX_FILE_BYTES
-from engine.lang.parser import ParseError, cached_parsing, parse_expr, parse_program
+from engine.lang.parser import FULL_WIDTH, ParseError, cached_parsing, parse_expr, parse_program
 from engine.resources import bundled_policy_dir
 from engine.sources.policy import (
     Article,
@@ -35,7 +35,7 @@ from engine.sources.policy import (
     Template,
 )
 from engine.sources.schema import Schema, load_schema
-from engine.sources.yamlsource import YMap, YNode, YScalar, YSeq, load_yaml, to_python
+from engine.sources.yamlsource import YMap, YNode, YScalar, YSeq, dedented_key, load_yaml, to_python
 
 MANIFEST = "xueji.yaml"
 MANIFEST_KEYS = frozenset({"name", "document", "schema", "calendar", "versions", "parameters", "extends"})
@@ -47,6 +47,8 @@ FILE_KEYS = frozenset({"chapter", "definitions", "articles", "rules"})
 ARTICLE_KEYS = frozenset({"article", "title", "text", "reading", "informative", "scope", "rules"})
 RULE_KEYS = frozenset({"id", "rule", "message", "note", "article"})
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+_WORD = re.compile(r"[^\W\d]\w*")
+_DEFINED_NAME = re.compile(r"(?:^|\s)(?:let|deadline)\s+([^\W\d]\w*)")
 
 
 class _Loader:
@@ -122,11 +124,17 @@ class _Loader:
             )
         return ""
 
-    def known_keys(self, node: YMap, known: frozenset[str], where_zh: str, where_en: str) -> None:
-        """An unknown key is an error: a misspelt `rules:` or `articles:` would silently drop rules."""
+    def known_keys(self, node: YMap, known: frozenset[str], where_zh: str, where_en: str) -> bool:
+        """An unknown key is an error: a misspelt `rules:` or `articles:` would silently drop rules.
+        False when a key is a line of a `rule: |` text dedented out of it (reported as that)."""
+        whole = True
         for key, _ in node.entries:
             name = str(key.value)
-            if name not in known:
+            dedented = dedented_key(key) if name not in known else None
+            if dedented is not None:
+                self.diags.append(dedented)
+                whole = False
+            elif name not in known:
                 import difflib  # deferred for start-up time: only a misspelt name needs it
 
                 close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
@@ -140,6 +148,7 @@ class _Loader:
                     if close
                     else Msg(f"可用的键：{listed}", f"known keys: {listed}"),
                 )
+        return whole
 
     def scalar_locate(self, scalar: YScalar) -> Locate:
         return lambda pos: scalar.span_at(pos[0], max(1, pos[1] - pos[0]))
@@ -182,13 +191,23 @@ class _Loader:
                 expr = parse_expr(inner)
             except ParseError as ex:
                 ok = False
+                hint = ex.hint
+                ch = inner[ex.offset : ex.offset + 1]
+                if ch in FULL_WIDTH and ch.strip():
+                    # in a message, the full-width mark may belong to the text after the placeholder
+                    ascii_ch = FULL_WIDTH[ch][0]
+                    hint = Msg(
+                        f"{{…}} 中是表达式，应写半角 '{ascii_ch}'；若 '{ch}' 属于消息文字，把它移到右花括号 }} 之后",
+                        f"`{{…}}` holds an expression: write '{ascii_ch}' there, not the full-width '{ch}'; "
+                        f"if '{ch}' belongs to the message text, move it after the closing }}",
+                    )
                 self.diags.append(
                     Diagnostic(
                         "syntax-error",
                         Severity.ERROR,
                         ex.message,
                         scalar.span_at(m.start(1) + ex.offset, ex.length),
-                        ex.hint
+                        hint
                         or Msg(
                             "消息中 {…} 内须为表达式；字面的花括号写作 {{ }}",
                             "`{…}` in a message holds an expression; write literal braces as {{ }}",
@@ -583,6 +602,8 @@ class _Loader:
             n: attrs.evolve(a, rules=[attrs.evolve(r) for r in a.rules]) for n, a in previous.articles.items()
         }
         version.definitions = dict(previous.definitions)
+        version.unparsed = {**previous.unparsed, **own.unparsed}
+        version.dropped_words = previous.dropped_words | own.dropped_words
         version.scope, version.scope_article, version.scope_locate = (
             (own.scope, own.scope_article, own.scope_locate)
             if own.scope is not None
@@ -706,7 +727,7 @@ class _Loader:
                         ),
                     )
                     continue
-                rule = self.load_rule(r, number, fname)
+                rule = self.load_rule(r, number, fname, version)
                 if rule is not None:
                     version.articles[number].rules.append(rule)
 
@@ -721,6 +742,9 @@ class _Loader:
             return
         prog = self.parse(node)
         if prog is None:
+            # the syntax error is reported; the names the entry defines are not then unknown at every use
+            syntax = self.diags[-1]
+            version.unparsed.update((m.group(1), syntax) for m in _DEFINED_NAME.finditer(str(node.value)))
             return
         locate = self.scalar_locate(node)
         for stmt in prog.statements:
@@ -791,7 +815,7 @@ class _Loader:
                     f"article {number} is informative but has rules",
                 )
             for r in rules.items:
-                rule = self.load_rule(r, number, fname)
+                rule = self.load_rule(r, number, fname, version)
                 if rule is not None:
                     article.rules.append(rule)
         elif rules is not None:
@@ -812,7 +836,7 @@ class _Loader:
         version.scope_article = article
         version.scope_locate = self.scalar_locate(node)
 
-    def load_rule(self, node: YNode, article: int, fname: str) -> Rule | None:
+    def load_rule(self, node: YNode, article: int, fname: str, version: PolicyVersion) -> Rule | None:
         if not isinstance(node, YMap):
             self.bad("policy-shape", node, "每条规则应为映射", "each rule must be a mapping")
             return None
@@ -826,7 +850,7 @@ class _Loader:
                 Msg("例如 id: art11.annual_registration", "for example id: art11.annual_registration"),
             )
             return None
-        self.known_keys(node, RULE_KEYS, "规则", "a rule")
+        whole = self.known_keys(node, RULE_KEYS, "规则", "a rule")
         body = node.get("rule")
         if not isinstance(body, YScalar) or not isinstance(body.value, str):
             self.bad(
@@ -835,6 +859,9 @@ class _Loader:
                 f"规则 {id_node.value} 缺少 rule: 文本",
                 f"rule {id_node.value} has no rule: text",
             )
+            return None
+        if not whole:  # a line of the rule text was read as a key: the rest is not the rule as written
+            version.dropped_words.update(_WORD.findall(str(body.value)))
             return None
         prog = self.parse(body)
         messages: dict[str, Template] = {}
@@ -863,6 +890,8 @@ class _Loader:
             if tpl is not None:
                 messages[lang] = tpl
         if prog is None or len(messages) < 2:
+            # left out: what it names is not then reported unused
+            version.dropped_words.update(_WORD.findall(str(body.value)))
             return None
         return Rule(
             id_node.value,

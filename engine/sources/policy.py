@@ -148,6 +148,13 @@ class PolicyVersion:
     changes: list[Change] = attrs.Factory(list)
     #: the version before it, whose articles it carries over (None for the first)
     previous: str | None = None
+    #: the names a ``definitions:`` entry that does not parse would define (``let``/``deadline`` NAME),
+    #: each with that entry's syntax error: the checker reports a use of one as that same diagnostic
+    #: (reported once), not as an unknown name at every use
+    unparsed: dict[str, Diagnostic] = attrs.Factory(dict)
+    #: the words of the rules left out for an error (a syntax error in the rule or its messages): a
+    #: definition only such a rule uses is not reported unused
+    dropped_words: set[str] = attrs.Factory(set)
     # filled in by the checker (what every name refers to, every node's type) and the compiler
     info: Any = None
     compiled: Any = None

@@ -837,6 +837,111 @@ def _find_tab(src: _Source, line_index: int, col_index: int) -> Span | None:
     return None
 
 
+# a line that opens a block scalar: `rule: |`, `- |`, `text: >-` (a comment may follow)
+_BLOCK_START: Final = re.compile(r"^(?P<lead> *(?:- +)*)(?:(?P<key>[^\s#'\"][^#]*?) *: +)?[|>][-+1-9]{0,2} *(?:#.*)?$")
+# a line YAML can read where a block scalar ends: a key, a list item, a comment, a quoted or flow node
+_STRUCTURAL: Final = re.compile(r"""^(?:#|-( |$)|---|\.\.\.|[?"'&!*\[{%]|[^\s#:()]+(?: [^\s#:()]+)*\s*:(\s|$))""")
+
+
+# a key YAML read where a block scalar ended that is a real key (a name), not rule text with a colon
+_KEY_NOT_TEXT: Final = re.compile(r"^(?:#|-( |$)|---|\.\.\.|[?\"'&!*\[{%]|[\w.-]+\s*:(\s|$))")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _dedented_line(
+    src: _Source, last: int, structural: re.Pattern[str] = _STRUCTURAL
+) -> tuple[int, int, int, int, str | None] | None:
+    """The last line, up to line index ``last``, that ends a block scalar (``rule: |``) by being indented
+    less than its text while YAML cannot read it as anything else (not a key, item or comment): most
+    likely a line of the text dedented by mistake. (line index, block line index, the text's indent, the
+    key's indent, the key), or None."""
+    found = None
+    i = 0
+    while i <= last:
+        m = _BLOCK_START.match(src.line_text(i).rstrip())
+        if m is None:
+            i += 1
+            continue
+        lead = m.group("lead")
+        # the text must be indented more than its key, or than the `-` of a `- |` item
+        parent = len(lead) if m.group("key") or "-" not in lead else lead.rindex("-")
+        j = i + 1
+        while j <= last and not src.line_text(j).strip():
+            j += 1
+        if j > last:
+            break
+        indent = _indent(src.line_text(j))
+        if indent > parent:  # the text's lines: until one is indented less
+            while j <= last and (not src.line_text(j).strip() or _indent(src.line_text(j)) >= indent):
+                j += 1
+            if j > last:
+                break
+        else:
+            indent = -1  # an empty block: its first line is not indented under the key
+        if not structural.match(src.line_text(j).strip()):
+            found = (j, i, indent, parent, m.group("key"))
+        i = j
+    return found
+
+
+def _dedent_diag(src: _Source, found: tuple[int, int, int, int, str | None], yaml_span: Span | None) -> Diagnostic:
+    line, block, indent, parent, key = found
+    text = src.line_text(line)
+    start = src.line_starts[line] + _indent(text)
+    span = src.span(start, src.line_starts[line] + len(text.rstrip()))
+    opener = f"`{key}: |`" if key else "`|`"
+    related = [Related(Span(src.filename, block + 1, parent + 1), Msg("文字块从这里开始", "the block starts here"))]
+    if yaml_span is not None and yaml_span.line != line + 1:
+        related.append(Related(yaml_span, Msg("YAML 在这里报告了语法错误", "YAML reported the syntax error here")))
+    if indent < 0:
+        col = parent + 3
+        return Diagnostic(
+            "yaml-dedented-line",
+            Severity.ERROR,
+            Msg(
+                f"这一行没有缩进在第 {block + 1} 行的 {opener} 之下，YAML 不把它读作这段文字",
+                f"this line is not indented under the {opener} of line {block + 1}, so YAML does not read it "
+                "as that text",
+            ),
+            span,
+            Msg(
+                f"把这段文字的每一行缩进得比 {key or '-'} 更深，例如从第 {col} 列开始",
+                f"indent every line of the text more than {key or '-'}, e.g. from column {col}",
+            ),
+            tuple(related),
+        )
+    return Diagnostic(
+        "yaml-dedented-line",
+        Severity.ERROR,
+        Msg(
+            f"这一行比第 {block + 1} 行 {opener} 的文字缩进少，YAML 在此结束了那段文字，这一行不再属于它",
+            f"this line is indented less than the text of the {opener} on line {block + 1}, so YAML ends "
+            "the text above it: this line is no longer part of it",
+        ),
+        span,
+        Msg(
+            f"把它缩进到第 {indent + 1} 列，与这段文字的其他行对齐",
+            f"indent it to column {indent + 1}, like the other lines of the text",
+        ),
+        tuple(related),
+    )
+
+
+def dedented_key(key: YScalar) -> Diagnostic | None:
+    """For a mapping key that is a line of a block scalar above it, dedented by mistake (YAML read
+    ``        and any(x in xs: …)`` under a `rule: |` as the key ``and any(x in xs``): the diagnostic
+    at that line (``yaml-dedented-line``); else None."""
+    src = key._src
+    if src is None:
+        return None
+    line = key.span.line - 1
+    found = _dedented_line(src, line, structural=_KEY_NOT_TEXT)
+    return _dedent_diag(src, found, None) if found is not None and found[0] == line else None
+
+
 def _syntax_diag(exc: yaml.YAMLError, src: _Source) -> Diagnostic:
     filename = src.filename
     problem = getattr(exc, "problem", None) or str(exc)
@@ -868,6 +973,12 @@ def _syntax_diag(exc: yaml.YAMLError, src: _Source) -> Diagnostic:
                 _TAB_HINT,
                 tuple(related),
             )
+
+    if span is not None:
+        # the cause may be lines above: a line of a `rule: |` text dedented out of it
+        dedented = _dedented_line(src, span.line - 1)
+        if dedented is not None:
+            return _dedent_diag(src, dedented, span)
 
     zh = f"YAML 语法错误：{problem}"
     hint = _GENERIC_SYNTAX_HINT

@@ -148,6 +148,8 @@ class Case:
     #: force when it arose), and where the key is written
     version: str | None = None
     version_span: Span | None = None
+    #: where ``fixture:`` names the fixture (an unknown fixture is reported there)
+    fixture_span: Span | None = None
 
     @property
     def file(self) -> str:
@@ -264,6 +266,9 @@ def _load_file(path: Path, text: str | None = None) -> list[Case]:
     out = []
     for item, case in zip(items, cases, strict=True):
         mine = [d for d in local if d.span and item.span.line <= d.span.line <= item.span.end_line]
+        # a value the case already reports at the same place (`on: 2024-11-31`) is one problem, not two
+        said = {p.en.split(": ", 1)[0] for p in case.problems}
+        mine = [d for d in mine if str(d.span) not in said]
         out.append(attrs.evolve(case, problems=(*case.problems, *map(_diag_msg, mine))) if mine else case)
     return out
 
@@ -278,21 +283,21 @@ def _key_name(key: YScalar) -> str:
     return str(key.value)
 
 
-def _as_date(node: YNode | None) -> dt.date | str | None:
+def _as_date(node: YNode | None) -> dt.date | Msg:
     """A date from a scalar (``2024-10-23`` or ``"2024-10-23"``), else a description of the problem."""
     if not isinstance(node, YScalar):
-        return "not a date"
+        return Msg("不是日期", "not a date")
     v = node.value
     if isinstance(v, dt.datetime):
-        return "a date and time, not a date"
+        return Msg("是日期加时间，而不是日期", "a date and time, not a date")
     if isinstance(v, dt.date):
         return v
     if isinstance(v, str):
         try:
             return dt.date.fromisoformat(v)
         except ValueError:
-            return f"{v!r} is not a date (YYYY-MM-DD)"
-    return f"{v!r} is not a date (YYYY-MM-DD)"
+            pass
+    return Msg(f"{v!r} 不是日期（YYYY-MM-DD）", f"{v!r} is not a date (YYYY-MM-DD)")
 
 
 def _parse_case(node: YNode, file: str) -> Case:
@@ -342,7 +347,7 @@ def _parse_case(node: YNode, file: str) -> Case:
         if isinstance(got, dt.date):
             on = got
         else:
-            bad(on_node.span, f"on: 应为日期 YYYY-MM-DD（{got}）", f"on: must be a date YYYY-MM-DD ({got})")
+            bad(on_node.span, f"on: 应为日期 YYYY-MM-DD（{got.zh}）", f"on: must be a date YYYY-MM-DD ({got.en})")
 
     record: Any = None
     fixture: str | None = None
@@ -467,6 +472,7 @@ def _parse_case(node: YNode, file: str) -> Case:
         tuple(problems),
         version,
         version_span,
+        fix_node.span if fixture is not None and fix_node is not None else None,
     )
 
 
@@ -549,8 +555,8 @@ def _parse_expectation(node: YNode, problems: list[Msg]) -> Expectation | None:
             else:
                 bad(
                     due_n.span,
-                    f"{key}: 应为日期 YYYY-MM-DD（{got_due}）",
-                    f"{key}: must be a date YYYY-MM-DD ({got_due})",
+                    f"{key}: 应为日期 YYYY-MM-DD（{got_due.zh}）",
+                    f"{key}: must be a date YYYY-MM-DD ({got_due.en})",
                 )
                 ok = False
     missing: tuple[str, ...] | None = None
@@ -756,10 +762,18 @@ def _run_one(
 def _judge_case(
     case: Case, policy: PolicySet, index: _Index, dirs: list[Path], cache: dict[Path, Any], evaluator: Evaluator
 ) -> CaseResult:
-    if case.problems:
-        raise _CaseError(*case.problems)
-    _check_names(case, index)
-    record = _record(case, dirs, cache)
+    # every problem of the case at once: how it is written, the names it uses, its record and patches
+    problems = [*case.problems]
+    try:
+        _check_names(case, index)
+    except _CaseError as ex:
+        problems += ex.messages
+    try:
+        record = _record(case, dirs, cache)
+    except _CaseError as ex:
+        problems += ex.messages
+    if problems:
+        raise _CaseError(*sorted(problems, key=_position))
     assert case.on is not None  # a case without `on` has problems
     judge = index.policy_for(case)
     try:
@@ -810,6 +824,16 @@ def _judge_case(
     return CaseResult(case, status, tuple(mismatches), (), decision, tuple(dict.fromkeys(hits)))
 
 
+_AT: Final = re.compile(r"^.*?:(\d+):(\d+): ")
+
+
+def _position(message: Msg) -> tuple[int, int]:
+    """Where a problem is, from its ``file:line:col:`` prefix (those without one last), to list them
+    in the order of the file."""
+    m = _AT.match(message.en)
+    return (int(m.group(1)), int(m.group(2))) if m else (1 << 30, 0)
+
+
 def _check_names(case: Case, index: _Index) -> None:
     errors: list[Msg] = []
     pinned_to = None
@@ -817,7 +841,7 @@ def _check_names(case: Case, index: _Index) -> None:
         pinned_to = index.policy.version(case.version)
         if pinned_to is None:
             known = [v.id for v in index.policy.versions]
-            raise _CaseError(
+            errors.append(
                 Msg(
                     f"{case.version_span}: 策略中没有版本 {case.version}（已有版本：{'、'.join(known)}）",
                     f"{case.version_span}: the policy set has no version {case.version} "
@@ -867,24 +891,31 @@ def _check_names(case: Case, index: _Index) -> None:
 
 
 def _record(case: Case, dirs: list[Path], cache: dict[Path, Any]) -> Any:
+    """The case's record, its patches and removals applied; every patch or removal that cannot be
+    applied is reported (each at its line), not only the first."""
     if case.fixture is not None:
-        base = copy.deepcopy(_fixture(case.fixture, dirs, cache))
-    else:
+        try:
+            base = copy.deepcopy(_fixture(case.fixture, dirs, cache))
+        except _CaseError as ex:
+            where = f"{case.fixture_span}: " if case.fixture_span is not None else ""
+            raise _CaseError(*(Msg(where + m.zh, where + m.en) for m in ex.messages)) from None
+    elif case.record is not None:
         base = copy.deepcopy(case.record)
+    else:
+        return None  # the case has no usable record: a problem of the case already says so
+    errors: list[Msg] = []
     for path, value, span in case.patch:
         try:
             _set(base, _parse_path(path), copy.deepcopy(value))
         except _CaseError as ex:
-            raise _CaseError(
-                *(Msg(f"{span}: patch {path}: {m.zh}", f"{span}: patch {path}: {m.en}") for m in ex.messages)
-            ) from None
+            errors += (Msg(f"{span}: patch {path}: {m.zh}", f"{span}: patch {path}: {m.en}") for m in ex.messages)
     for path, span in case.remove:
         try:
             _delete(base, _parse_path(path))
         except _CaseError as ex:
-            raise _CaseError(
-                *(Msg(f"{span}: remove {path}: {m.zh}", f"{span}: remove {path}: {m.en}") for m in ex.messages)
-            ) from None
+            errors += (Msg(f"{span}: remove {path}: {m.zh}", f"{span}: remove {path}: {m.en}") for m in ex.messages)
+    if errors:
+        raise _CaseError(*errors)
     return base
 
 
@@ -1079,6 +1110,8 @@ class RuleCoverage:
     #: outcome → (version, case names) for an outcome no finding of this version shows but a finding of
     #: another version whose rule has the same text does (the rule carried over unchanged)
     carried: dict[Outcome, tuple[str, tuple[str, ...]]] = attrs.Factory(dict)
+    #: where the rule's ``id:`` is written
+    span: Span | None = None
 
     @property
     def invariant(self) -> bool:
@@ -1103,6 +1136,8 @@ class ArticleCoverage:
     informative: bool
     scope: bool  # the article that declares the version's scope (Art. 2)
     rules: tuple[RuleCoverage, ...]
+    #: where the article's number is written
+    span: Span | None = None
 
     @property
     def normative(self) -> bool:
@@ -1124,6 +1159,8 @@ class Problem:
     article: int
     rule: str | None
     message: Msg
+    #: the rule's ``id:`` (or the article's number, for an article without rules)
+    span: Span | None = None
 
     def __str__(self) -> str:
         return self.message.en
@@ -1154,6 +1191,7 @@ class Coverage:
                                 f"article {a.number} ({a.title}) is normative but has no rule",
                             ),
                             several,
+                            a.span,
                         )
                     )
                 for r in a.rules:
@@ -1168,20 +1206,22 @@ class Coverage:
                                 f"规则 {r.id} 没有判为“{outcome.word('zh')}”（{outcome.value}）的用例",
                                 f"no case makes rule {r.id} {outcome.value}",
                             )
-                            out.append(_problem(code, v, a.number, r.id, message, several))
+                            out.append(_problem(code, v, a.number, r.id, message, several, r.span))
                     if pending and r.deadline and not r.names(Outcome.PENDING):
                         message = Msg(
                             f"期限规则 {r.id} 没有判为“待办”（pending）的用例",
                             f"no case makes the deadline rule {r.id} pending",
                         )
-                        out.append(_problem("deadline-never-pending", v, a.number, r.id, message, several))
+                        out.append(_problem("deadline-never-pending", v, a.number, r.id, message, several, r.span))
         return out
 
 
-def _problem(code: str, v: VersionCoverage, article: int, rule: str | None, message: Msg, several: bool) -> Problem:
+def _problem(
+    code: str, v: VersionCoverage, article: int, rule: str | None, message: Msg, several: bool, span: Span | None
+) -> Problem:
     if several:
         message = Msg(f"{message.zh}（版本 {v.id}）", f"{message.en} (version {v.id})")
-    return Problem(code, v.id, article, rule, message)
+    return Problem(code, v.id, article, rule, message, span)
 
 
 def coverage(policy: PolicySet, report: Report) -> Coverage:
@@ -1219,9 +1259,11 @@ def coverage(policy: PolicySet, report: Report) -> Coverage:
                     w = next((w for w in alike if (w.id, r.id, o) in hits), None)
                     if w is not None:
                         carried[o] = (w.id, tuple(hits[(w.id, r.id, o)]))
-                rules.append(RuleCoverage(r.id, r.article, r.kind, r.is_deadline, own, carried))
+                rules.append(RuleCoverage(r.id, r.article, r.kind, r.is_deadline, own, carried, r.span))
             articles.append(
-                ArticleCoverage(a.number, a.title, a.chapter, a.informative, a.number == v.scope_article, tuple(rules))
+                ArticleCoverage(
+                    a.number, a.title, a.chapter, a.informative, a.number == v.scope_article, tuple(rules), a.span
+                )
             )
         versions.append(VersionCoverage(v.id, v.effective, tuple(articles), v.previous))
     return Coverage(tuple(versions))
