@@ -469,7 +469,7 @@ def test_help_golden(cli: CLI, golden, verb: str | None) -> None:
 
 
 def test_lint_bundled_policies_is_clean(cli: CLI, work: Path) -> None:
-    for argv in (["lint"], ["lint", str(POLICIES)], ["lint", "--strict"]):
+    for argv in (["lint"], ["lint", "--policy", str(POLICIES)], ["lint", "--strict"]):
         r = cli(*argv, "--lang", "en")
         assert r.code == 0, r.out
         assert r.out == ""
@@ -478,14 +478,14 @@ def test_lint_bundled_policies_is_clean(cli: CLI, work: Path) -> None:
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_lint_text_golden(cli: CLI, golden, broken: Path, lang: str) -> None:
-    r = cli("lint", "policies", "--lang", lang)
+    r = cli("lint", "--policy", "policies", "--lang", lang)
     assert r.code == 1
     assert r.err == ("2 error(s), 1 warning(s)\n" if lang == "en" else "2 个错误，1 个警告\n")
     golden.check(f"cli/lint/broken.{lang}.txt", r.out)
 
 
 def test_lint_text_points_at_each_token(cli: CLI, broken: Path) -> None:
-    out = cli("lint", "policies", "--lang", "en").out
+    out = cli("lint", "--policy", "policies", "--lang", "en").out
     blocks = out.rstrip("\n").split("\n\n")
     assert len(blocks) == 3
     for block in blocks:
@@ -505,7 +505,7 @@ def test_lint_text_points_at_each_token(cli: CLI, broken: Path) -> None:
 
 
 def test_lint_json(cli: CLI, golden, broken: Path) -> None:
-    r = cli("lint", "policies", "--format", "json", "--lang", "en")
+    r = cli("lint", "--policy", "policies", "--format", "json", "--lang", "en")
     assert r.code == 1
     assert r.err == ""
     diags = json.loads(r.out)["diagnostics"]
@@ -526,7 +526,7 @@ def _sarif_validator():  # type: ignore[no-untyped-def]
 
 
 def test_lint_sarif_validates_and_points_at_the_broken_tokens(cli: CLI, golden, broken: Path) -> None:
-    r = cli("lint", "policies", "--format", "sarif", "--lang", "en")
+    r = cli("lint", "--policy", "policies", "--format", "sarif", "--lang", "en")
     assert r.code == 1
     assert r.err == ""
     log = json.loads(r.out)
@@ -560,7 +560,7 @@ def test_lint_sarif_of_clean_policies_validates(cli: CLI, work: Path) -> None:
 
 
 def test_lint_github(cli: CLI, golden, broken: Path) -> None:
-    r = cli("lint", "policies", "--format", "github", "--lang", "en")
+    r = cli("lint", "--policy", "policies", "--format", "github", "--lang", "en")
     assert r.code == 1
     assert r.err == ""
     lines = r.out.splitlines()
@@ -587,13 +587,13 @@ def test_lint_github_clean_prints_nothing(cli: CLI, work: Path) -> None:
 def test_lint_warnings_fail_only_with_strict(cli: CLI, work: Path) -> None:
     root = copy_policies(work)
     replace_once(root / UNUSED_DEFINITION[0], UNUSED_DEFINITION[1], UNUSED_DEFINITION[2])
-    r = cli("lint", "policies", "--lang", "en")
+    r = cli("lint", "--policy", "policies", "--lang", "en")
     assert r.code == 0
     assert "warning[unused-definition]" in r.out
     assert r.err == "0 error(s), 1 warning(s)\n"
     for fmt in ("text", "json", "sarif", "github"):
-        assert cli("lint", "policies", "--strict", "--format", fmt).code == 1, fmt
-        assert cli("lint", "policies", "--format", fmt).code == 0, fmt
+        assert cli("lint", "--policy", "policies", "--strict", "--format", fmt).code == 1, fmt
+        assert cli("lint", "--policy", "policies", "--format", fmt).code == 0, fmt
 
 
 def test_lint_several_paths(cli: CLI, broken: Path) -> None:
@@ -1497,3 +1497,52 @@ def test_a_yaml_error_in_one_file_does_not_hide_rule_errors_in_another(cli: CLI,
     )
     codes = {d["code"] for d in json.loads(cli("lint", str(root), "--format", "json").out)["diagnostics"]}
     assert {"yaml-tab-indent", "unknown-name"} <= codes or {"yaml-tab-indent"} <= codes
+
+
+# ----------------------------------------------------------------------------- one way to name a set
+
+
+def _broken_copy(tmp_path: Path) -> Path:
+    """A copy of the bundled policy set with a misspelt fact in one rule."""
+    policy = tmp_path / "my-policies"
+    shutil.copytree(POLICIES, policy)
+    rules = policy / "2021" / "ch3-annual-registration.yaml"
+    text = rules.read_text(encoding="utf-8")
+    assert "year.registered_on" in text
+    rules.write_text(text.replace("year.registered_on", "year.registerd_on", 1), encoding="utf-8")
+    return policy
+
+
+def test_the_policy_set_is_found_above_the_current_directory(
+    cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No --policy: the nearest xueji.yaml at or above the current directory (as the language server
+    finds it), else the bundled set."""
+    policy = _broken_copy(tmp_path)
+    monkeypatch.chdir(policy / "2021")
+    r = cli("lint", "--lang", "en")
+    assert r.code == 1 and "registerd_on" in r.out
+    monkeypatch.chdir(tmp_path)  # no xueji.yaml above: the bundled set, which is clean
+    assert cli("lint", "--lang", "en").code == 0
+
+
+def test_policy_names_a_directory_or_its_manifest(cli: CLI, tmp_path: Path) -> None:
+    policy = _broken_copy(tmp_path)
+    by_dir = cli("lint", "--policy", str(policy), "--lang", "en", "--format", "json")
+    by_manifest = cli("lint", "--policy", str(policy / "xueji.yaml"), "--lang", "en", "--format", "json")
+    assert by_dir.code == by_manifest.code == 1 and by_dir.out == by_manifest.out
+    r = cli("eval", "--policy", str(policy / "schema.yaml"), str(REPO / "fixtures" / "annual-pending.yaml"))
+    assert r.code == 2 and "xueji.yaml" in r.err
+
+
+def test_a_directory_as_a_positional_argument_is_deprecated_but_works(cli: CLI, tmp_path: Path) -> None:
+    policy = _broken_copy(tmp_path)
+    old = cli("lint", str(policy), "--lang", "en")
+    new = cli("lint", "--policy", str(policy), "--lang", "en")
+    assert old.code == new.code == 1 and old.out == new.out
+    assert "deprecated: xueji lint DIR" in old.err and "--policy DIR" in old.err
+    assert "deprecated" not in new.err
+    zh = cli("lint", str(policy), "--lang", "zh")
+    assert "已弃用" in zh.err
+    one_file = cli("lint", str(policy / "2021" / "ch3-annual-registration.yaml"), "--lang", "en")
+    assert one_file.code == 1 and "deprecated" not in one_file.err  # a file is the verb's input

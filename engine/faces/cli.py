@@ -78,7 +78,7 @@ examples:
   xueji eval fixtures/graduate-complete.yaml --on 2023-12-01
   xueji eval - --format json < record.json
   xueji lint                      # the bundled policy set
-  xueji lint policies/ --format json
+  xueji lint --policy policies/ --format json
 """
 
 
@@ -86,7 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     def options(default: Any) -> _Parser:
         parent = _Parser(add_help=False)
         parent.add_argument(
-            "--policy", metavar="DIR", default=default, help="policy directory (default: the bundled policy set)"
+            "--policy",
+            metavar="PATH",
+            default=default,
+            help="the policy set: a directory or its xueji.yaml (default: the nearest xueji.yaml at or above the "
+            "current directory, else the bundled set)",
         )
         parent.add_argument(
             "--lang", choices=["zh", "en"], default=default, help="message language (default: from the locale, else zh)"
@@ -151,9 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
         "check policy files",
         "Syntax, schema and type checks of a policy set. Exit 1 on errors (and warnings with --strict).",
         "xueji lint",
-        "xueji lint my-policies/ --format json",
+        "xueji lint --policy my-policies/ --format json",
     )
-    li.add_argument("paths", nargs="*", metavar="PATH")
+    li.add_argument("paths", nargs="*", metavar="FILE", help="report only on these files of the set (default: all)")
     li.add_argument("--format", choices=["text", "json", "sarif", "github"], default="text")
     li.add_argument("--strict", action="store_true", help="fail on warnings too")
 
@@ -214,9 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
         "monotonicity in `on` and in the act date) over generated records. On failure print the shrunk "
         "counterexample and the rules involved; exit 1.",
         "xueji check                      # the bundled policy set, CI budget",
-        "xueji check my-policies/ --examples 5000   # a nightly run",
+        "xueji check --policy my-policies/ --examples 5000   # a nightly run",
     )
-    ck.add_argument("path", nargs="?", metavar="PATH")
+    ck.add_argument("path", nargs="?", metavar="PATH", help=argparse.SUPPRESS)  # the old form of --policy
     ck.add_argument("--examples", type=int, default=100, help="records per law (default 100; nightly: 5000)")
     ck.add_argument("--seed", type=int, default=0, help="generation seed (default 0: reproducible); -1 for random")
     ck.add_argument(
@@ -304,6 +308,41 @@ def _parse_on(text: str | None) -> dt.date | None:
         return as_date(text)  # as engine.evaluate reads it: YYYY-MM-DD only
     except ValueError:
         raise UsageError(f"--on: {text!r} is not a date (YYYY-MM-DD) / 不是有效日期") from None
+
+
+def _resolve_policy(args: argparse.Namespace, lang: Lang) -> None:
+    """One way to name a policy set, for every verb: ``--policy PATH`` (a directory or its
+    ``xueji.yaml``), else the nearest ``xueji.yaml`` at or above the current directory
+    (:func:`~engine.sources.discover.find_policy`, the language server's rule too), else the bundled set
+    (None). Sets ``args.policy`` to the directory and ``args.policy_given`` to whether it was named."""
+    given = getattr(args, "policy", None)
+    args.policy_given = given is not None
+    if given is not None:
+        path = Path(given)
+        if path.name == MANIFEST and path.is_file():
+            args.policy = str(path.parent)
+        elif path.is_file():
+            raise UsageError(
+                f"--policy: {given}: give a policy directory or its {MANIFEST} / 请给出策略目录或其 {MANIFEST}"
+            )
+        return
+    from engine.sources.discover import find_policy
+
+    found = find_policy(Path.cwd())
+    args.policy = None if found is None else str(found)
+
+
+def _deprecated(lang: Lang, old: str, new: str) -> None:
+    """The old form still works for one release, with this message on stderr."""
+    if lang == "zh":
+        sys.stderr.write(
+            f"xueji: 提示：{old} 的写法已弃用，下一版将不再支持；请写 {new}（位置参数只表示该命令的输入）\n"
+        )
+    else:
+        sys.stderr.write(
+            f"xueji: deprecated: {old} — write {new} (positional arguments are a verb's inputs); "
+            "the old form goes in the next release\n"
+        )
 
 
 def _load_policy_arg(path: str | None) -> PolicySet:
@@ -549,7 +588,10 @@ def _policy_root(path: str | None) -> tuple[Path | None, Path | None]:
 
 
 def cmd_lint(args: argparse.Namespace, lang: Lang) -> int:
-    # PATH... or, like every verb, --policy DIR (default: the bundled policy set)
+    # FILE...: report on those files of the set they belong to; --policy PATH: the set (default: the
+    # nearest above the current directory, else the bundled one); a directory is the old form of --policy
+    if any(Path(p).is_dir() for p in args.paths):
+        _deprecated(lang, "xueji lint DIR", "xueji lint --policy DIR")
     diags, loaded = lint_policies(args.paths or ([args.policy] if args.policy else []))
     if args.format == "json":
         versions = [v for ps in loaded for v in versions_json(ps)]
@@ -730,7 +772,9 @@ def cmd_check(args: argparse.Namespace, lang: Lang) -> int:
     for law in args.law or []:
         if law not in LAWS:
             raise UsageError(f"--law: unknown law {law!r}; one of: {', '.join(LAWS)}")
-    policy = _load_policy_arg(args.policy or args.path)
+    if args.path is not None:
+        _deprecated(lang, "xueji check DIR", "xueji check --policy DIR")
+    policy = _load_policy_arg(args.path or args.policy)
     seed = None if args.seed == -1 else args.seed
     results = []
     failed = 0
@@ -795,7 +839,7 @@ def cmd_diff(args: argparse.Namespace, lang: Lang) -> int:
         raise UsageError("--shrink-seconds must be positive")
     dated = args.from_date is not None or args.to_date is not None
     sets = [s for s in (args.old, args.new) if s is not None]
-    if sets and (dated or args.policy is not None):
+    if sets and (dated or args.policy_given):
         raise UsageError("give OLD NEW, or --policy DIR --from DATE --to DATE; not both")
     if dated:
         if args.from_date is None or args.to_date is None:
@@ -899,6 +943,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        _resolve_policy(args, lang)
         return COMMANDS[args.command](args, lang)
     except UsageError as ex:
         sys.stderr.write(f"xueji: {ex}\n")

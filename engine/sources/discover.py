@@ -1,9 +1,8 @@
 """Where a policy set is: the nearest manifest (``xueji.yaml``) at or above a place.
 
-Shared by the verbs that take a place rather than a policy directory (the language server finds the
-set an opened file belongs to; the CLI's ``--policy`` default is meant to follow the same rule,
-issue 14 point 3): walk up from the place to the nearest directory holding ``xueji.yaml``; ``None``
-when there is none (the caller then takes the bundled set).
+Shared by the language server (the set an opened file belongs to) and every verb of the CLI (its set,
+from the current directory, when ``--policy`` is not given): walk up from the place to the nearest
+directory holding ``xueji.yaml``; ``None`` when there is none (the caller then takes the bundled set).
 """
 
 from __future__ import annotations
