@@ -54,7 +54,7 @@ from engine.sources.schema import Schema
 
 #: records a worker judges per task: big enough that shipping a chunk costs little next to judging
 #: it, small enough that ``window`` chunks in flight stay a few megabytes (see bench/README.md)
-CHUNK = 256
+CHUNK = 128
 
 Mode = Literal["compact", "full"]
 MODES: tuple[Mode, ...] = ("compact", "full")
@@ -69,6 +69,8 @@ SEVERITY: tuple[Outcome, ...] = (
     Outcome.NOT_APPLICABLE,
 )
 _RANK = {o: i for i, o in enumerate(SEVERITY)}
+_LAST = len(SEVERITY)
+_VALUE = {o: o.value for o in SEVERITY}
 #: findings a compact line leaves out: nothing to do about them
 SETTLED = frozenset({Outcome.SATISFIED, Outcome.NOT_APPLICABLE})
 
@@ -88,11 +90,13 @@ class _DuplicateKey(ValueError):
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """JSON objects as dicts, refusing a repeated key (json keeps the last silently, losing a fact)."""
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
     return out
 
 
@@ -269,26 +273,29 @@ def _err(zh: str, en: str, problems: list[dict[str, str]] | None = None) -> dict
 
 def article_outcomes(findings: Iterable[Finding]) -> dict[int, Outcome]:
     """Each article's outcome: the worst of its findings (``SEVERITY``), by article number."""
-    worst: dict[int, Outcome] = {}
+    worst: dict[int, int] = {}
     for f in findings:
-        seen = worst.get(f.article)
-        if seen is None or _RANK[f.outcome] < _RANK[seen]:
-            worst[f.article] = f.outcome
-    return dict(sorted(worst.items()))
+        rank = _RANK[f.outcome]
+        if rank < worst.get(f.article, _LAST):
+            worst[f.article] = rank
+    return {article: SEVERITY[rank] for article, rank in sorted(worst.items())}
 
 
-def compact_dict(decision: Decision) -> dict[str, Any]:
+def compact_dict(decision: Decision, outcomes: dict[int, Outcome] | None = None) -> dict[str, Any]:
     """A decision as a compact line holds it: ``Decision.to_dict()`` with ``outcomes`` (each article's
-    worst outcome) before the findings, and only the findings that are neither satisfied nor not
-    applicable — each exactly as the full output writes it."""
+    worst outcome, ``article_outcomes``; pass them if already computed) before the findings, and only
+    the findings that are neither satisfied nor not applicable — each exactly as the full output
+    writes it."""
     findings = decision.findings
+    if outcomes is None:
+        outcomes = article_outcomes(findings)
     out: dict[str, Any] = {
         "id": decision.student_id,
         "on": decision.on.isoformat(),
         "version": decision.version,
         "versions": list(decision.versions),
         "in_force": decision.in_force,
-        "outcomes": {str(a): o.value for a, o in article_outcomes(findings).items()},
+        "outcomes": {str(a): _VALUE[o] for a, o in outcomes.items()},
         "findings": [f.to_dict() for f in findings if f.outcome not in SETTLED],
         "warnings": [w.to_dict() for w in decision.warnings],
     }
@@ -297,9 +304,11 @@ def compact_dict(decision: Decision) -> dict[str, Any]:
     return out
 
 
-def decision_line(n: int, decision: Decision, mode: Mode = "compact") -> str:
+def decision_line(
+    n: int, decision: Decision, mode: Mode = "compact", outcomes: dict[int, Outcome] | None = None
+) -> str:
     """The output line (without its newline) of the decision on input line ``n``."""
-    body = compact_dict(decision) if mode == "compact" else decision.to_dict()
+    body = compact_dict(decision, outcomes) if mode == "compact" else decision.to_dict()
     return json.dumps({"line": n, **body}, ensure_ascii=False)
 
 
@@ -370,8 +379,9 @@ def judge_chunk(chunk: Chunk, on: dt.date, mode: Mode = "compact", policy: Polic
                 problems = [p.to_dict() for p in ex.problems]
                 error = _err("记录不符合事实模式", "the record does not fit the facts schema", problems)
             else:
-                lines.append(decision_line(n, decision, mode))
-                counts.update((a, o.value) for a, o in article_outcomes(decision.findings).items())
+                outcomes = article_outcomes(decision.findings)
+                lines.append(decision_line(n, decision, mode, outcomes))
+                counts.update([(a, _VALUE[o]) for a, o in outcomes.items()])
                 continue
         lines.append(error_line(n, error))
         errors += 1
