@@ -275,10 +275,11 @@ def verb_times(box: Sandbox, runs: int) -> dict[str, Any]:
     return out
 
 
-def _tree(cmd: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[float, int, int, str]:
-    """A whole process: wall seconds, exit status, peak RSS in KB and the tail of its stderr. The RSS is
-    what ``wait4`` reports for it: the largest of the process and of every process it waited for (its
-    workers) — one process's peak, not their sum."""
+def _tree(cmd: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[float, float, int, int, str]:
+    """A whole process: wall seconds, CPU seconds, exit status, peak RSS in KB and the tail of its
+    stderr. CPU and RSS are what ``wait4`` reports for it: the CPU time of the process and of every
+    process it waited for (its workers), summed; the RSS the largest of them — one process's peak, not
+    their sum."""
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(list(cmd), cwd=cwd, env=dict(env), stdout=subprocess.DEVNULL, stderr=err)
@@ -288,7 +289,7 @@ def _tree(cmd: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[float,
         err.seek(0)
         tail = err.read()[-400:].decode("utf-8", "replace")
     rss_kb = usage.ru_maxrss // 1024 if sys.platform == "darwin" else usage.ru_maxrss  # bytes on macOS
-    return secs, proc.returncode, rss_kb, tail
+    return secs, usage.ru_utime + usage.ru_stime, proc.returncode, rss_kb, tail
 
 
 def write_records(path: Path, n: int, seed: int, on: dt.date) -> None:
@@ -324,12 +325,13 @@ def batch_times(n: int, full_n: int, seed: int, on: dt.date, jobs: int) -> dict[
             target = Path(tmp) / "out.jsonl"
             cmd = [sys.executable, "-m", "engine", "eval", "--batch", str(source), "--out", str(target)]
             cmd += ["--on", on.isoformat(), "--jobs", str(jobs), *extra]
-            secs, rc, rss_kb, err = _tree(cmd, REPO, env)
+            secs, cpu, rc, rss_kb, err = _tree(cmd, REPO, env)
             size = target.stat().st_size if target.exists() else 0
             run: dict[str, Any] = {
                 "records": count,
                 "seconds": secs,
                 "records_per_s": count / secs,
+                "cpu_us_per_record": cpu / count * 1e6,
                 "bytes_per_record": size / count,
                 "peak_rss_mb": rss_kb / 1024,
                 "exit": rc,
@@ -352,7 +354,7 @@ def report_batch(args: argparse.Namespace, on: dt.date, results: dict[str, Any],
         f"xueji eval --batch, whole processes, generated records (seed {args.seed}), --jobs {b['jobs']}; "
         "RSS: the largest process (the parent or a worker)"
     )
-    print("".ljust(W) + "  records   records/s   KB/record   peak RSS MB   target")
+    print("".ljust(W) + "  records   records/s   CPU µs/rec   KB/record   peak RSS MB   target")
     compact = b["runs"].get("compact")
     for name, run in b["runs"].items():
         rest = ""
@@ -372,7 +374,8 @@ def report_batch(args: argparse.Namespace, on: dt.date, results: dict[str, Any],
             rest += f"  (exit {run['exit']}: {run.get('output', '')[-200:]!r})"
         print(
             f"  {name}".ljust(W)
-            + f"  {run['records']:7d}   {run['records_per_s']:9,.0f}   {run['bytes_per_record'] / 1024:9.2f}"
+            + f"  {run['records']:7d}   {run['records_per_s']:9,.0f}   {run['cpu_us_per_record']:10.0f}"
+            + f"   {run['bytes_per_record'] / 1024:9.2f}"
             + f"   {run['peak_rss_mb']:11.0f}   {rest}".rstrip()
         )
 
