@@ -275,21 +275,39 @@ def verb_times(box: Sandbox, runs: int) -> dict[str, Any]:
     return out
 
 
+# Runs a command and writes its wall time, CPU time, exit status and peak RSS (wait4) to argv[1]. The
+# command is started from this small process, not from the benchmark: a child's peak RSS counts the
+# resident set of the process it was forked from (Linux keeps the high-water mark across exec), and
+# the benchmark itself holds thousands of records and decisions by then.
+_MEASURE = """
+import json, os, subprocess, sys, time
+t0 = time.perf_counter()
+proc = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+secs = time.perf_counter() - t0
+proc.returncode = os.waitstatus_to_exitcode(status)
+rss_kb = usage.ru_maxrss // 1024 if sys.platform == "darwin" else usage.ru_maxrss
+with open(sys.argv[1], "w") as f:
+    json.dump({"secs": secs, "cpu": usage.ru_utime + usage.ru_stime, "exit": proc.returncode, "rss_kb": rss_kb}, f)
+"""
+
+
 def _tree(cmd: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[float, float, int, int, str]:
     """A whole process: wall seconds, CPU seconds, exit status, peak RSS in KB and the tail of its
     stderr. CPU and RSS are what ``wait4`` reports for it: the CPU time of the process and of every
     process it waited for (its workers), summed; the RSS the largest of them — one process's peak, not
     their sum."""
-    with tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), cwd=cwd, env=dict(env), stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        secs = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        tail = err.read()[-400:].decode("utf-8", "replace")
-    rss_kb = usage.ru_maxrss // 1024 if sys.platform == "darwin" else usage.ru_maxrss  # bytes on macOS
-    return secs, usage.ru_utime + usage.ru_stime, proc.returncode, rss_kb, tail
+    with tempfile.TemporaryDirectory(prefix="xueji-measure-") as tmp:
+        report = Path(tmp) / "measure.json"
+        with (Path(tmp) / "stderr").open("w+b") as err:
+            wrapper = [sys.executable, "-c", _MEASURE, str(report), *cmd]
+            subprocess.run(wrapper, cwd=cwd, env=dict(env), stdout=subprocess.DEVNULL, stderr=err, check=False)
+            err.seek(0)
+            tail = err.read()[-400:].decode("utf-8", "replace")
+        if not report.exists():
+            return 0.0, 0.0, -1, 0, tail
+        m = json.loads(report.read_text(encoding="utf-8"))
+    return float(m["secs"]), float(m["cpu"]), int(m["exit"]), int(m["rss_kb"]), tail
 
 
 def write_records(path: Path, n: int, seed: int, on: dt.date) -> None:
@@ -330,7 +348,7 @@ def batch_times(n: int, full_n: int, seed: int, on: dt.date, jobs: int) -> dict[
             run: dict[str, Any] = {
                 "records": count,
                 "seconds": secs,
-                "records_per_s": count / secs,
+                "records_per_s": count / secs if secs else 0.0,
                 "cpu_us_per_record": cpu / count * 1e6,
                 "bytes_per_record": size / count,
                 "peak_rss_mb": rss_kb / 1024,
