@@ -15,7 +15,11 @@ Prints, in one run (see ``bench/README.md`` for what each number means):
   command again with those caches warm (target ≤ 50 ms cached);
 * the wall time of ``xueji lint`` on the bundled policies (target ≤ 0.5 s);
 * the verbs' cold start: ``xueji eval`` of one record and ``xueji lint``, whole processes, best of
-  ``--cold-runs`` after a first run that warms bytecode and the AST cache (targets ≤ 120 and ≤ 150 ms).
+  ``--cold-runs`` after a first run that warms bytecode and the AST cache (targets ≤ 120 and ≤ 150 ms);
+* ``xueji eval --batch`` of ``--batch-n`` generated records on ``--batch-jobs`` workers (all cores), a
+  whole process, compact (the default) and ``--full``: records/s (target ≥ 10,000), output bytes per
+  record (target ≤ 2 KB, compact) and the peak RSS of the largest process of the run; the compact run
+  again on a tenth of the records shows whether the RSS stays flat. ``--batch-only`` runs only this.
 
 Every target is printed MET or NOT MET. The exit status is 1 when the baseline disagrees with the
 engine (the ratio would then compare different work), else 0 — whatever the timings.
@@ -48,7 +52,7 @@ from engine.run.pipeline import load_policy
 
 from . import baseline
 from .compare import diff, engine_rows
-from .records import DEFAULT_ON, generate
+from .records import DEFAULT_ON, generate, student
 
 if TYPE_CHECKING:
     from .peers import Peer
@@ -65,6 +69,9 @@ VERB_ARGS = {
     "eval": ["eval", str(REPO / "fixtures" / "graduate-complete.yaml"), "--on", "2024-11-15"],
     "lint": ["lint"],
 }
+
+TARGET_BATCH_RPS = 10_000.0  # xueji eval --batch, records/s on all cores (issue 13)
+TARGET_BATCH_KB = 2.0  # compact output, KB per record (issue 13)
 
 Evaluator = Callable[[Mapping[str, Any], dt.date], object]
 
@@ -287,6 +294,129 @@ def verb_times(box: Sandbox, runs: int) -> dict[str, Any]:
     return out
 
 
+# Runs a command and writes its wall time, CPU time, exit status and peak RSS (wait4) to argv[1]. The
+# command is started from this small process, not from the benchmark: a child's peak RSS counts the
+# resident set of the process it was forked from (Linux keeps the high-water mark across exec), and
+# the benchmark itself holds thousands of records and decisions by then.
+_MEASURE = """
+import json, os, subprocess, sys, time
+t0 = time.perf_counter()
+proc = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+secs = time.perf_counter() - t0
+proc.returncode = os.waitstatus_to_exitcode(status)
+rss_kb = usage.ru_maxrss // 1024 if sys.platform == "darwin" else usage.ru_maxrss
+with open(sys.argv[1], "w") as f:
+    json.dump({"secs": secs, "cpu": usage.ru_utime + usage.ru_stime, "exit": proc.returncode, "rss_kb": rss_kb}, f)
+"""
+
+
+def _tree(cmd: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[float, float, int, int, str]:
+    """A whole process: wall seconds, CPU seconds, exit status, peak RSS in KB and the tail of its
+    stderr. CPU and RSS are what ``wait4`` reports for it: the CPU time of the process and of every
+    process it waited for (its workers), summed; the RSS the largest of them — one process's peak, not
+    their sum."""
+    with tempfile.TemporaryDirectory(prefix="xueji-measure-") as tmp:
+        report = Path(tmp) / "measure.json"
+        with (Path(tmp) / "stderr").open("w+b") as err:
+            wrapper = [sys.executable, "-c", _MEASURE, str(report), *cmd]
+            subprocess.run(wrapper, cwd=cwd, env=dict(env), stdout=subprocess.DEVNULL, stderr=err, check=False)
+            err.seek(0)
+            tail = err.read()[-400:].decode("utf-8", "replace")
+        if not report.exists():
+            return 0.0, 0.0, -1, 0, tail
+        m = json.loads(report.read_text(encoding="utf-8"))
+    return float(m["secs"]), float(m["cpu"]), int(m["exit"]), int(m["rss_kb"]), tail
+
+
+def write_records(path: Path, n: int, seed: int, on: dt.date) -> None:
+    """``n`` generated records as JSON Lines (one at a time: the bench holds none of them)."""
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(n):
+            f.write(json.dumps(student(seed, i, on), ensure_ascii=False) + "\n")
+
+
+def batch_times(n: int, full_n: int, seed: int, on: dt.date, jobs: int) -> dict[str, Any]:
+    """``xueji eval --batch`` (``python -m engine``) as whole processes on generated records: compact on
+    ``n`` and on ``n // 10`` records (is the RSS flat?), ``--full`` on ``full_n``, after a run on 20
+    records that warms bytecode and the AST cache."""
+    drop = ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    runs = [("warm-up", 20, []), ("compact", n, []), ("compact, a tenth", n // 10, []), ("full", full_n, ["--full"])]
+    out: dict[str, Any] = {"jobs": jobs, "runs": {}}
+    with tempfile.TemporaryDirectory(prefix="xueji-batch-") as tmp:
+        records = Path(tmp) / "records.jsonl"
+        written = 0
+        for name, count, extra in sorted(runs, key=lambda r: r[1]):
+            if count < 1:
+                continue
+            if count > written:  # record i depends only on (seed, i, on): the first k of n are the k records
+                write_records(records, count, seed, on)
+                written = count
+            source = records if count == written else Path(tmp) / f"first-{count}.jsonl"
+            if source != records:
+                with records.open("rb") as f, source.open("wb") as g:
+                    for _, line in zip(range(count), f, strict=False):
+                        g.write(line)
+            target = Path(tmp) / "out.jsonl"
+            cmd = [sys.executable, "-m", "engine", "eval", "--batch", str(source), "--out", str(target)]
+            cmd += ["--on", on.isoformat(), "--jobs", str(jobs), *extra]
+            secs, cpu, rc, rss_kb, err = _tree(cmd, REPO, env)
+            size = target.stat().st_size if target.exists() else 0
+            run: dict[str, Any] = {
+                "records": count,
+                "seconds": secs,
+                "records_per_s": count / secs if secs else 0.0,
+                "cpu_us_per_record": cpu / count * 1e6,
+                "bytes_per_record": size / count,
+                "peak_rss_mb": rss_kb / 1024,
+                "exit": rc,
+            }
+            if rc not in (0, 1):
+                run["output"] = err
+            out["runs"][name] = run
+            target.unlink(missing_ok=True)
+            if source != records:
+                source.unlink()
+    out["runs"] = {name: out["runs"][name] for name, _, _ in runs[1:] if name in out["runs"]}
+    return out
+
+
+def report_batch(args: argparse.Namespace, on: dt.date, results: dict[str, Any], targets: list[dict[str, Any]]) -> None:
+    full_n = args.batch_n if args.batch_full_n is None else args.batch_full_n
+    b = batch_times(args.batch_n, full_n, args.seed, on, args.batch_jobs)
+    results["batch"] = b
+    print(
+        f"xueji eval --batch, whole processes, generated records (seed {args.seed}), --jobs {b['jobs']}; "
+        "RSS: the largest process (the parent or a worker)"
+    )
+    print("".ljust(W) + "  records   records/s   CPU µs/rec   KB/record   peak RSS MB   target")
+    compact = b["runs"].get("compact")
+    for name, run in b["runs"].items():
+        rest = ""
+        if name == "compact":
+            rps_ok = run["exit"] in (0, 1) and run["records_per_s"] >= TARGET_BATCH_RPS
+            kb_ok = run["exit"] in (0, 1) and run["bytes_per_record"] / 1024 <= TARGET_BATCH_KB
+            targets.append(_target("batch records/s", run["records_per_s"], f">= {TARGET_BATCH_RPS:g}/s", rps_ok))
+            targets.append(
+                _target("batch KB/record", run["bytes_per_record"] / 1024, f"<= {TARGET_BATCH_KB:g} KB", kb_ok)
+            )
+            rest = f"≥ {TARGET_BATCH_RPS:,.0f}/s {_verdict(rps_ok)}, ≤ {TARGET_BATCH_KB:g} KB {_verdict(kb_ok)}"
+        elif name == "compact, a tenth" and compact is not None:
+            rest = (
+                f"RSS flat: {run['peak_rss_mb']:.0f} MB here, {compact['peak_rss_mb']:.0f} MB on {compact['records']}"
+            )
+        if run["exit"] not in (0, 1):
+            rest += f"  (exit {run['exit']}: {run.get('output', '')[-200:]!r})"
+        print(
+            f"  {name}".ljust(W)
+            + f"  {run['records']:7d}   {run['records_per_s']:9,.0f}   {run['cpu_us_per_record']:10.0f}"
+            + f"   {run['bytes_per_record'] / 1024:9.2f}"
+            + f"   {run['peak_rss_mb']:11.0f}   {rest}".rstrip()
+        )
+
+
 # --------------------------------------------------------------------------------------------- report
 
 
@@ -305,6 +435,14 @@ def _target(name: str, value: float | None, target: str, met: bool) -> dict[str,
     return {"name": name, "value": value, "target": target, "met": met}
 
 
+def _print_targets(targets: list[dict[str, Any]]) -> None:
+    print()
+    print("targets")
+    for tgt in targets:
+        value = "-" if tgt["value"] is None else f"{tgt['value']:.1f}"
+        print(f"  {tgt['name']:22} {value:>8}   " + f"({tgt['target']})".ljust(12) + f"  {_verdict(tgt['met'])}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description="Speed, measured (see bench/README.md).")
     ap.add_argument("--n", type=int, default=2000, help="records to generate (default 2000)")
@@ -318,12 +456,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-peers", action="store_true", help="skip the peer engines")
     ap.add_argument("--profile", type=int, metavar="TOP", default=0, help="print cProfile's TOP functions of evaluate")
     ap.add_argument("--json", metavar="FILE", help="write every number to FILE as JSON")
+    ap.add_argument(
+        "--batch-n", type=int, default=20_000, help="records for xueji eval --batch (default 20000; 0 skips it)"
+    )
+    ap.add_argument("--batch-full-n", type=int, help="records for the --full batch run (default: --batch-n; 0 skips)")
+    ap.add_argument(
+        "--batch-jobs", type=int, default=os.cpu_count() or 1, help="--jobs of the batch runs (default: all cores)"
+    )
+    ap.add_argument("--batch-only", action="store_true", help="measure only xueji eval --batch")
     args = ap.parse_args(argv)
-    if min(args.n, args.repeat, args.peer_n, args.cold_runs) < 1:
-        ap.error("--n, --repeat, --peer-n and --cold-runs must be at least 1")
+    if min(args.n, args.repeat, args.peer_n, args.cold_runs, args.batch_jobs) < 1:
+        ap.error("--n, --repeat, --peer-n, --cold-runs and --batch-jobs must be at least 1")
 
     info = machine()
     on: dt.date = args.on
+    if args.batch_only:
+        print(f"machine: {info['cpu']}, {info['cores']} cores, {info['implementation']} {info['python']}")
+        only: dict[str, Any] = {"machine": info, "params": {"seed": args.seed, "on": on.isoformat()}}
+        only_targets: list[dict[str, Any]] = []
+        report_batch(args, on, only, only_targets)
+        only["targets"] = only_targets
+        _print_targets(only_targets)
+        if args.json:
+            Path(args.json).write_text(json.dumps(only, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return 0
     records = generate(args.n, args.seed, on)
     peer_records = records[: args.peer_n]
     print(f"Xueji speed: {args.n} generated records (seed {args.seed}) judged on {on}, median of {args.repeat} runs")
@@ -478,13 +634,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         targets.append(_target(f"cold xueji {verb}", v["best_ms"], f"<= {TARGET_VERB_MS[verb]:g} ms", ok))
         _row(f"xueji {verb}", v["best_ms"], f"ms   target ≤ {TARGET_VERB_MS[verb]:g} ms   {_verdict(ok)}")
     results["verbs"] = verbs
+    if args.batch_n > 0:
+        print()
+        report_batch(args, on, results, targets)
     results["targets"] = targets
-
-    print()
-    print("targets")
-    for tgt in targets:
-        value = "-" if tgt["value"] is None else f"{tgt['value']:.1f}"
-        print(f"  {tgt['name']:22} {value:>8}   " + f"({tgt['target']})".ljust(12) + f"  {_verdict(tgt['met'])}")
+    _print_targets(targets)
 
     if args.profile:
         text = profile_evaluate(records, on, args.profile)

@@ -3,6 +3,7 @@ interrupted or killed run leaves complete lines only and `--resume` finishes it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -14,8 +15,10 @@ from typing import Any
 
 import pytest
 
+import engine
 from engine.faces.cli import main
 from engine.sources.yamlsource import load_data
+from engine.tools import batch
 
 FIXTURES = sorted((Path(__file__).parent.parent / "fixtures").glob("*.yaml"))
 
@@ -42,6 +45,102 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+SEVERITY = ["violated", "unknown", "pending", "satisfied", "not_applicable"]  # worst first
+BAD = {3: "{not json", 9: "   ", 17: '{"id": 7, "level": "bachelors"}', 30: '{"id": "1", "id": "2"}'}
+
+
+def _compact_from_full(full: dict[str, Any]) -> dict[str, Any]:
+    """What a compact line must say, derived from the full line of the same record."""
+    if "error" in full:
+        return full
+    worst: dict[int, str] = {}
+    for f in full["findings"]:
+        if f["article"] not in worst or SEVERITY.index(f["outcome"]) < SEVERITY.index(worst[f["article"]]):
+            worst[f["article"]] = f["outcome"]
+    out: dict[str, Any] = {}
+    for key, value in full.items():
+        if key == "findings":
+            out["outcomes"] = {str(a): worst[a] for a in sorted(worst)}
+            value = [f for f in value if f["outcome"] not in ("satisfied", "not_applicable")]
+        out[key] = value
+    return out
+
+
+@pytest.mark.parametrize("on", ["2024-11-15", "2021-06-01", "2026-12-31"])
+def test_compact_lines_say_what_the_full_lines_say(tmp_path: Path, on: str) -> None:
+    """Line by line, byte for byte: a compact line is the full line with ``outcomes`` (each article's
+    worst outcome) and only the findings that are neither satisfied nor not applicable."""
+    src, compact, full = tmp_path / "in.jsonl", tmp_path / "compact.jsonl", tmp_path / "full.jsonl"
+    _write_jsonl(src, 40, BAD)
+    base = ["eval", "--batch", str(src), "--on", on, "--jobs", "1"]
+    assert main([*base, "--out", str(compact)]) == main([*base, "--out", str(full), "--full"]) == 2
+    compact_lines = compact.read_text(encoding="utf-8").splitlines()
+    full_lines = full.read_text(encoding="utf-8").splitlines()
+    assert len(compact_lines) == len(full_lines) == 39  # the blank line is no record
+    for c, f in zip(compact_lines, full_lines, strict=True):
+        assert c == json.dumps(_compact_from_full(json.loads(f)), ensure_ascii=False)
+    if on == "2024-11-15":  # in force: most findings are settled
+        assert len(compact.read_bytes()) < len(full.read_bytes()) / 4
+
+
+def test_full_lines_are_the_decision_as_before(tmp_path: Path) -> None:
+    """--full writes exactly what the batch wrote before compact lines existed: ``{"line": n,
+    **decision.to_dict()}`` (json.dumps, ensure_ascii=False) or the error record."""
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 20, {3: "{not json"})
+    main(["eval", "--batch", str(src), "--out", str(out), "--on", "2024-11-15", "--jobs", "2", "--full"])
+    records = _records()
+    expected = []
+    for i in range(20):
+        if i == 3:
+            error = {
+                "zh": "第 4 行不是有效的 JSON：Expecting property name enclosed in double quotes（第 2 列）",
+                "en": "not valid JSON: Expecting property name enclosed in double quotes (column 2)",
+            }
+            expected.append(json.dumps({"line": 4, "error": error}, ensure_ascii=False))
+            continue
+        decision = engine.evaluate(records[i % len(records)], on="2024-11-15")
+        expected.append(json.dumps({"line": i + 1, **decision.to_dict()}, ensure_ascii=False))
+    assert out.read_text(encoding="utf-8") == "".join(line + "\n" for line in expected)
+
+
+def test_workers_get_raw_lines_in_chunks_and_keep_order(tmp_path: Path) -> None:
+    """Many small chunks over two workers: the same bytes as one process, bad lines numbered."""
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, 90, BAD)
+    outputs = []
+    for jobs, chunk in ((1, batch.CHUNK), (2, 7)):
+        out = tmp_path / f"out-{jobs}.jsonl"
+        with src.open(encoding="utf-8", newline="") as stream, out.open("wb") as f:
+            source = batch.open_source(stream, engine.bundled_policy().schema, is_csv=False)
+            summary = batch.run_batch(
+                source, f.fileno(), on=dt.date(2024, 11, 15), policy_path=None, jobs=jobs, chunk=chunk
+            )
+        assert (summary.records, summary.errors, summary.last_line) == (89, 3, 90)
+        assert summary == batch.summarize(str(out))  # the file says what the run counted
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    lines = [json.loads(line) for line in outputs[0].splitlines()]
+    assert [x["line"] for x in lines] == [n for n in range(1, 91) if n != 10]
+    assert {x["line"] for x in lines if "error" in x} == {4, 18, 31}
+
+
+def test_summary_reads_both_output_modes(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, 25, BAD)
+    summaries = []
+    for mode in ([], ["--full"]):
+        out = tmp_path / f"out{len(mode)}.jsonl"
+        main(["eval", "--batch", str(src), "--out", str(out), "--on", "2024-11-15", "--jobs", "1", *mode])
+        summaries.append(batch.summarize(str(out)))
+    assert summaries[0] == summaries[1]
+    assert summaries[0].records == 24 and summaries[0].errors == 2
+    # per article, every judged record once: by its worst outcome there
+    judged = summaries[0].records - summaries[0].errors
+    for article in {a for a, _ in summaries[0].counts}:
+        assert sum(c for (a, _), c in summaries[0].counts.items() if a == article) <= judged
+
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_malformed_lines_keep_count_and_order(tmp_path: Path, jobs: str) -> None:
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
@@ -56,6 +155,21 @@ def test_malformed_lines_keep_count_and_order(tmp_path: Path, jobs: str) -> None
     problem_paths = {p["path"] for p in lines[40]["error"]["problems"]}
     assert "level" in problem_paths  # a schema problem names its field path
     assert all("findings" in x for x in lines if "error" not in x)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_csv_rows_go_to_the_workers_whole(tmp_path: Path, jobs: str) -> None:
+    """A quoted cell may hold a newline: a row is numbered by the line where it ends, as before."""
+    src, out = tmp_path / "in.csv", tmp_path / "out.jsonl"
+    src.write_text(
+        'id,name,academic_education,admission.year\n7,"李\n明",true,2022\n\n8,王芳,true,2023,extra\n9,x,true,2024\n',
+        encoding="utf-8",
+    )
+    assert main(["eval", "--batch", str(src), "--out", str(out), "--on", "2024-11-15", "--jobs", jobs]) == 2
+    first, second, third = _lines(out)
+    assert (first["line"], first["id"]) == (3, "7") and "outcomes" in first
+    assert second["line"] == 5 and "more cells" in second["error"]["en"]
+    assert (third["line"], third["id"]) == (6, "9")
 
 
 def test_csv_columns_are_field_paths(tmp_path: Path) -> None:
@@ -73,15 +187,54 @@ def test_csv_columns_are_field_paths(tmp_path: Path) -> None:
     assert any(p["path"] == "admission.year" for p in second["error"]["problems"])
 
 
-def test_resume_continues_after_last_complete_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", [[], ["--full"]], ids=["compact", "full"])
+def test_resume_continues_after_last_complete_line(tmp_path: Path, mode: list[str]) -> None:
     src, full, part = tmp_path / "in.jsonl", tmp_path / "full.jsonl", tmp_path / "part.jsonl"
-    _write_jsonl(src, 120)
-    main(["eval", "--batch", str(src), "--out", str(full), "--on", "2024-11-15", "--jobs", "1"])
-    whole = full.read_text(encoding="utf-8").splitlines(keepends=True)
-    # an interrupted run: 37 complete lines and half of the 38th
-    part.write_text("".join(whole[:37]) + whole[37][: len(whole[37]) // 2], encoding="utf-8")
-    main(["eval", "--batch", str(src), "--out", str(part), "--on", "2024-11-15", "--jobs", "2", "--resume"])
-    assert part.read_text(encoding="utf-8") == full.read_text(encoding="utf-8")
+    _write_jsonl(src, 300, {5: "{torn", 150: "[]"})
+    main(["eval", "--batch", str(src), "--out", str(full), "--on", "2024-11-15", "--jobs", "1", *mode])
+    whole = full.read_bytes().splitlines(keepends=True)
+    # a killed run: FILE.part with 137 complete lines and half of the 138th, and what it was judging
+    (tmp_path / "part.jsonl.part").write_bytes(b"".join(whole[:137]) + whole[137][: len(whole[137]) // 2])
+    identity = {
+        "input": str(src.resolve()),
+        "on": "2024-11-15",
+        "policy": None,
+        "output": "full" if mode else "compact",
+    }
+    (tmp_path / "part.jsonl.part.run.json").write_text(json.dumps(identity), encoding="utf-8")
+    cmd = ["eval", "--batch", str(src), "--out", str(part), "--on", "2024-11-15", "--jobs", "2", "--resume", *mode]
+    assert main(cmd) == 2  # the whole output's exit code: two lines are in error
+    assert part.read_bytes() == full.read_bytes()
+
+
+@pytest.mark.parametrize("mode", [[], ["--full"]], ids=["compact", "full"])
+def test_resume_refuses_another_output_mode(
+    tmp_path: Path, mode: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 12)
+    base = ["eval", "--batch", str(src), "--out", str(out), "--on", "2024-11-15", "--jobs", "1"]
+    main([*base, *mode])
+    written = out.read_bytes()
+    other = [] if mode else ["--full"]
+    # a finished run (no run file any more: the output's own lines say how it was written) ...
+    assert main([*base, "--resume", *other]) == 2
+    assert "--full" in capsys.readouterr().err
+    # ... and a killed one (its run file says it)
+    part = tmp_path / "out.jsonl.part"
+    part.write_bytes(written[: len(written) // 2])
+    identity = {
+        "input": str(src.resolve()),
+        "on": "2024-11-15",
+        "policy": None,
+        "output": "full" if mode else "compact",
+    }
+    (tmp_path / "out.jsonl.part.run.json").write_text(json.dumps(identity), encoding="utf-8")
+    assert main([*base, "--resume", *other]) == 2
+    err = capsys.readouterr().err
+    assert "another run (output was " in err and "--full" in err
+    assert main([*base, "--resume", *mode]) == 1
+    assert out.read_bytes() == written
 
 
 def test_killed_run_leaves_complete_lines_and_resume_finishes(tmp_path: Path) -> None:
@@ -151,7 +304,7 @@ def test_a_repeated_key_in_a_jsonl_record_is_an_error_line(tmp_path: Path) -> No
 def test_csv_can_say_an_empty_list(tmp_path: Path) -> None:
     src, out = tmp_path / "in.csv", tmp_path / "out.jsonl"
     src.write_text("id,academic_education,diplomas,certificates\n7,true,[],[]\n", encoding="utf-8")
-    main(["eval", "--batch", str(src), "--out", str(out), "--on", "2024-11-15", "--jobs", "1"])
+    main(["eval", "--batch", str(src), "--out", str(out), "--on", "2024-11-15", "--jobs", "1", "--full"])
     (line,) = _lines(out)
     art14 = [f for f in line["findings"] if f["rule"] == "art14.one_credential"]
     assert art14 and art14[0]["outcome"] == "not_applicable"  # no credential: known, not unknown
@@ -165,7 +318,8 @@ def test_resume_refuses_to_continue_another_run(tmp_path: Path) -> None:
     main(["eval", "--batch", str(src), "--out", str(out), "--on", "2024-11-15", "--jobs", "1"])
     out.rename(part)
     (tmp_path / "out.jsonl.part.run.json").write_text(
-        json.dumps({"input": str(src.resolve()), "on": "2024-11-15", "policy": None}), encoding="utf-8"
+        json.dumps({"input": str(src.resolve()), "on": "2024-11-15", "policy": None, "output": "compact"}),
+        encoding="utf-8",
     )
     code = main(["eval", "--batch", str(src), "--out", str(out), "--on", "2025-01-01", "--resume", "--jobs", "1"])
     assert code == 2 and part.exists() and not out.exists()

@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         "cat r.json | xueji eval - --format json",
         "xueji eval --batch students.jsonl --out decisions.jsonl --jobs 2",
         "xueji eval --batch students.csv --out decisions.jsonl --resume   # after an interrupted run",
+        "xueji eval --batch students.jsonl --out decisions.jsonl --full   # every finding, messages and facts",
     )
     ev.add_argument("records", nargs="*", metavar="RECORD")
     ev.add_argument("--on", metavar="DATE", help="judge as of this date (YYYY-MM-DD; default: today)")
@@ -148,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument(
         "--resume", action="store_true", help="with --batch: continue after the last complete line of --out"
+    )
+    ev.add_argument(
+        "--full",
+        action="store_true",
+        help="with --batch: write every finding of every decision (default: compact lines, each article's "
+        "outcome and only the findings that are not satisfied or not applicable)",
     )
 
     li = verb(
@@ -387,6 +394,7 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
         raise UsageError("--batch needs --out FILE (or --out - for stdout)")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    mode: batch.Mode = "full" if args.full else "compact"
     policy = _load_policy_arg(args.policy)  # fail fast, before any worker starts
     start = 1
     # a regular file (through a symlink too) is written as FILE.part and renamed; a device or pipe
@@ -396,23 +404,23 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
     if direct and args.resume:
         raise UsageError(f"--resume needs --out to be a regular file, not {args.out}")
     part = batch.part_path(target)
-    if not direct:
-        # A run writes FILE.part and renames it to FILE when it ends, so FILE is never half-written;
-        # a run that was killed leaves FILE.part, which --resume continues.
-        if args.resume and not os.path.exists(part) and os.path.exists(target):
+    identity = batch.run_identity(args.batch, on, args.policy, mode)
+    # A run writes FILE.part and renames it to FILE when it ends, so FILE is never half-written;
+    # a run that was killed leaves FILE.part, which --resume continues.
+    if args.resume and not direct:
+        ended = not os.path.exists(part) and os.path.exists(target)  # a run that ended: FILE only
+        why = batch.same_run(part, identity, target if ended else part)
+        if why is not None:
+            raise UsageError(f"--resume: {args.out} was written by another run ({why}) / 不是同一次运行")
+        if ended:
             os.replace(target, part)
-        identity = batch.run_identity(args.batch, on, args.policy)
-        if args.resume:
-            why = batch.same_run(part, identity)
-            if why is not None:
-                raise UsageError(f"--resume: {args.out} was written by another run ({why}) / 不是同一次运行")
-            last_line = batch.resume_point(part)
-            start = last_line + 1
-            sys.stderr.write(f"resuming after input line {last_line}\n")
+        last_line = batch.resume_point(part)
+        start = last_line + 1
+        sys.stderr.write(f"resuming after input line {last_line}\n")
     stream = batch.open_input(args.batch)
     is_csv = args.batch.lower().endswith(".csv")
     try:  # a bad CSV header is reported before any output is written
-        items = batch.read_csv(stream, policy.schema, start) if is_csv else batch.read_jsonl(stream, start)
+        source = batch.open_source(stream, policy.schema, is_csv=is_csv, start_line=start)
     except BaseException:
         stream.close()
         raise
@@ -423,7 +431,7 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
         try:
             fd = os.open(target if direct else part, os.O_WRONLY if direct else flags, 0o644)
             if not direct:
-                batch.remember_run(part, batch.run_identity(args.batch, on, args.policy))
+                batch.remember_run(part, identity)
         except OSError as ex:
             raise UsageError(f"--out {args.out}: {ex.strerror}") from None
     tty = sys.stderr.isatty()
@@ -436,7 +444,7 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
 
     try:
         summary = batch.run_batch(
-            items, fd, on=on, policy_path=args.policy, jobs=args.jobs, progress=progress if tty else None
+            source, fd, on=on, policy_path=args.policy, jobs=args.jobs, mode=mode, progress=progress if tty else None
         )
     finally:
         stream.close()

@@ -1,22 +1,34 @@
 """Batch evaluation: a stream of records in, one JSON line per record out, in input order.
 
 Takes a JSON Lines or CSV file (or stdin) and a policy directory; writes, for every input record, one
-line: the decision (``{"line": n, ...decision}``) or an error record (``{"line": n, "error": ...}``)
-with the input line number and the reason. Memory stays constant whatever the input size: records are
-read lazily and at most ``window`` chunks are in flight across the worker processes. Output lines are
-written whole with one ``os.write`` per chunk, so a run that is killed leaves complete lines only;
-``resume_point`` finds where such a run stopped so that ``--resume`` continues after the last
-complete line.
+line: the decision or an error record (``{"line": n, "error": ...}``) with the input line number and
+the reason. Two output modes:
+
+* ``compact`` (the default): the decision's line (``decision_line``) with only the findings that are
+  neither ``satisfied`` nor ``not_applicable``, and ``outcomes``, each article's outcome (its worst
+  finding, in the order of ``SEVERITY``) — built by ``compact_dict``;
+* ``full``: the whole decision, every finding with its message and facts (``Decision.to_dict``).
+
+The parent process only reads raw input lines (JSON Lines) or raw CSV rows, ships them in chunks of
+``CHUNK`` to the worker processes and writes what they return, in input order, one ``os.write`` per
+chunk; a worker parses, evaluates and serialises a chunk and returns its output lines as one
+``bytes``. Memory stays constant whatever the input size: records are read lazily and at most
+``window`` chunks are in flight. A run that is killed leaves complete lines only; ``resume_point``
+finds where it stopped so that ``--resume`` continues after the last complete line.
 
 CSV columns are field paths (``admission.year``, ``academic_years[0].term_start``); an empty cell is
-an absent fact, ``null`` is none, and cells are converted to the schema's type (int, bool).
+an absent fact, ``null`` is none, and cells are converted to the schema's type (int, bool). The parent
+splits the CSV into rows with ``csv.reader`` (a quoted cell may hold a newline, so a row is not always
+a line) and checks the header before any output is written; workers build the records from the rows.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import datetime as dt
+import gc
 import io
 import itertools
 import json
@@ -25,24 +37,46 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import IO, Any
+from typing import IO, Any, Literal, NamedTuple
 
 import attrs
 
 from engine.diagnostics import FactsError, XuejiError
 from engine.lang.types import ListT, Nullable, Prim, RecordT, Type
-from engine.run.decision import Outcome
+from engine.run.decision import Decision, Outcome
 from engine.run.evaluate import evaluate
 from engine.run.pipeline import load_policy
 from engine.sources import factpath
 from engine.sources.policy import PolicySet
 from engine.sources.schema import Schema
 
-CHUNK = 64
+#: records a worker judges per task: big enough that shipping a chunk costs little next to judging
+#: it, small enough that ``window`` chunks in flight stay a few megabytes (see bench/README.md)
+CHUNK = 128
+
+Mode = Literal["compact", "full"]
+
+#: outcomes from the worst to the best: an article's outcome in a compact line is its worst finding's
+#: (a breach before a question the record cannot answer, before an open deadline, before a rule met)
+SEVERITY: tuple[Outcome, ...] = (
+    Outcome.VIOLATED,
+    Outcome.UNKNOWN,
+    Outcome.PENDING,
+    Outcome.SATISFIED,
+    Outcome.NOT_APPLICABLE,
+)
+_RANK = {o: i for i, o in enumerate(SEVERITY)}
+_LAST = len(SEVERITY)
+_VALUE = {o: o.value for o in SEVERITY}
+#: findings a compact line leaves out: nothing to do about them
+SETTLED = frozenset({Outcome.SATISFIED, Outcome.NOT_APPLICABLE})
+UNSETTLED = frozenset(SEVERITY) - SETTLED
 
 Item = tuple[int, Any, dict[str, Any] | None]  # (line number, record, or None with an error)
+Raw = tuple[int, Any]  # (line number, a raw JSON line or a CSV row)
+Chunk = tuple[tuple[str, ...] | None, list[Raw]]  # (the CSV header, or None for JSON lines; the lines)
 
 
 # ------------------------------------------------------------------------------------------------- input
@@ -56,32 +90,44 @@ class _DuplicateKey(ValueError):
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """JSON objects as dicts, refusing a repeated key (json keeps the last silently, losing a fact)."""
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
     return out
 
 
-def read_jsonl(stream: IO[str], start_line: int = 1) -> Iterator[Item]:
+def raw_lines(stream: IO[str], start_line: int = 1) -> Iterator[Raw]:
+    """The non-blank lines of a JSON Lines stream from ``start_line`` on, unparsed, with their numbers."""
     for n, line in enumerate(stream, start=1):
-        if n < start_line or not line.strip():
-            continue
-        try:
-            yield n, json.loads(line, object_pairs_hook=_no_duplicates), None
-        except _DuplicateKey as ex:
-            duplicate = ex.key
-            yield n, None, _err(f"对象中的键 {duplicate!r} 重复", f"the key {duplicate!r} appears twice in an object")
-        except json.JSONDecodeError as ex:
-            yield (
-                n,
-                None,
-                _err(
-                    f"第 {n} 行不是有效的 JSON：{ex.msg}（第 {ex.colno} 列）",
-                    f"not valid JSON: {ex.msg} (column {ex.colno})",
-                ),
-            )
+        if n >= start_line and not line.isspace():
+            yield n, line
+
+
+def parse_line(n: int, line: str) -> Item:
+    """One JSON line as a record, or the error that says why it is not one."""
+    try:
+        return n, json.loads(line, object_pairs_hook=_no_duplicates), None
+    except _DuplicateKey as ex:
+        duplicate = ex.key
+        return n, None, _err(f"对象中的键 {duplicate!r} 重复", f"the key {duplicate!r} appears twice in an object")
+    except json.JSONDecodeError as ex:
+        return (
+            n,
+            None,
+            _err(
+                f"第 {n} 行不是有效的 JSON：{ex.msg}（第 {ex.colno} 列）",
+                f"not valid JSON: {ex.msg} (column {ex.colno})",
+            ),
+        )
+
+
+def read_jsonl(stream: IO[str], start_line: int = 1) -> Iterator[Item]:
+    for n, line in raw_lines(stream, start_line):
+        yield parse_line(n, line)
 
 
 def _field_type(schema: Schema, path: list[str | int]) -> Type | None:
@@ -138,21 +184,56 @@ def _put(record: dict[str, Any], path: list[str | int], value: Any) -> None:
 def read_csv(stream: IO[str], schema: Schema, start_line: int = 1) -> Iterator[Item]:
     """Records from a CSV file. The header is read and checked now (a bad header is an XuejiError
     before any output is written); the rows are read as they are consumed."""
+    header, rows = csv_rows(stream, schema, start_line)
+    if header is None:
+        return iter(())
+    shape = _CsvShape(header, schema)
+    return (shape.item(n, row) for n, row in rows)
+
+
+def csv_rows(stream: IO[str], schema: Schema, start_line: int = 1) -> tuple[tuple[str, ...] | None, Iterator[Raw]]:
+    """The header (checked now, None for an empty file) and the non-blank rows from ``start_line``
+    on, unconverted, each with the line number where it ends."""
     reader = csv.reader(stream)
     try:
-        header = next(reader)
+        header = tuple(next(reader))
     except StopIteration:
-        return iter(())
-    paths = [factpath.parse(h.strip()) for h in header]
-    for column, path in enumerate(paths, start=1):
-        if any(isinstance(seg, int) and seg >= schema.max_collection for seg in path):
-            raise XuejiError(
-                f"CSV column {column} '{header[column - 1]}': a list index beyond the collection limit "
-                f"({schema.max_collection}) / 列表下标超出集合上限"
-            )
-    _check_header(header, paths)
-    types = [_field_type(schema, p) for p in paths]
-    return _csv_rows(reader, paths, types, start_line)
+        return None, iter(())
+    _CsvShape(header, schema)  # refuses a bad header
+    return header, _csv_raw(reader, start_line)
+
+
+def _csv_raw(reader: Any, start_line: int) -> Iterator[Raw]:
+    for row in reader:
+        n = reader.line_num
+        if n >= start_line and any(cell.strip() for cell in row):
+            yield n, row
+
+
+class _CsvShape:
+    """What a CSV header says: the field path and the schema's type of each column."""
+
+    def __init__(self, header: tuple[str, ...], schema: Schema) -> None:
+        paths = [factpath.parse(h.strip()) for h in header]
+        for column, path in enumerate(paths, start=1):
+            if any(isinstance(seg, int) and seg >= schema.max_collection for seg in path):
+                raise XuejiError(
+                    f"CSV column {column} '{header[column - 1]}': a list index beyond the collection limit "
+                    f"({schema.max_collection}) / 列表下标超出集合上限"
+                )
+        _check_header(list(header), paths)
+        self.schema = schema
+        self.paths = paths
+        self.types = [_field_type(schema, p) for p in paths]
+
+    def item(self, n: int, row: list[str]) -> Item:
+        if len(row) > len(self.paths):
+            return n, None, _err(f"第 {n} 行的列数多于表头", "more cells than header columns")
+        record: dict[str, Any] = {}
+        for path, t, cell in zip(self.paths, self.types, row, strict=False):
+            if cell != "" and path:  # the header was checked: paths neither repeat nor contain each other
+                _put(record, path, _convert(cell, t))
+        return n, record, None
 
 
 def _check_header(header: list[str], paths: list[list[factpath.Segment]]) -> None:
@@ -181,24 +262,6 @@ def _check_header(header: list[str], paths: list[list[factpath.Segment]]) -> Non
             leaves[whole] = column
 
 
-def _csv_rows(
-    reader: Any, paths: list[list[factpath.Segment]], types: list[Type | None], start_line: int
-) -> Iterator[Item]:
-    header_len = len(paths)
-    for row in reader:
-        n = reader.line_num
-        if n < start_line or not any(cell.strip() for cell in row):
-            continue
-        if len(row) > header_len:
-            yield n, None, _err(f"第 {n} 行的列数多于表头", "more cells than header columns")
-            continue
-        record: dict[str, Any] = {}
-        for path, t, cell in zip(paths, types, row, strict=False):
-            if cell != "" and path:  # the header was checked: paths neither repeat nor contain each other
-                _put(record, path, _convert(cell, t))
-        yield n, record, None
-
-
 def _err(zh: str, en: str, problems: list[dict[str, str]] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"zh": zh, "en": en}
     if problems:
@@ -206,14 +269,65 @@ def _err(zh: str, en: str, problems: list[dict[str, str]] | None = None) -> dict
     return out
 
 
+# ------------------------------------------------------------------------------------------------ output
+
+
+def article_outcomes(decision: Decision) -> dict[int, Outcome]:
+    """Each article's outcome: the worst of its findings (``SEVERITY``), by article number (read from
+    the decision's judgements: no finding is built for it)."""
+    worst: dict[int, int] = {}
+    for article, outcome, _ in decision.judgements():
+        rank = _RANK[outcome]
+        if rank < worst.get(article, _LAST):
+            worst[article] = rank
+    return {article: SEVERITY[rank] for article, rank in sorted(worst.items())}
+
+
+def compact_dict(decision: Decision, outcomes: dict[int, Outcome] | None = None) -> dict[str, Any]:
+    """A decision as a compact line holds it: ``Decision.to_dict()`` with ``outcomes`` (each article's
+    worst outcome, ``article_outcomes``; pass them if already computed) before the findings, and only
+    the findings that are neither satisfied nor not applicable — each exactly as the full output
+    writes it."""
+    if outcomes is None:
+        outcomes = article_outcomes(decision)
+    out: dict[str, Any] = {
+        "id": decision.student_id,
+        "on": decision.on.isoformat(),
+        "version": decision.version,
+        "versions": list(decision.versions),
+        "in_force": decision.in_force,
+        "outcomes": {str(a): _VALUE[o] for a, o in outcomes.items()},
+        "findings": [f.to_dict() for f in decision.findings_where(UNSETTLED)],  # only those are built
+        "warnings": [w.to_dict() for w in decision.warnings],
+    }
+    if decision.note is not None:
+        out["note"] = {"zh": decision.note.zh, "en": decision.note.en}
+    return out
+
+
+def decision_line(
+    n: int, decision: Decision, mode: Mode = "compact", outcomes: dict[int, Outcome] | None = None
+) -> str:
+    """The output line (without its newline) of the decision on input line ``n``."""
+    body = compact_dict(decision, outcomes) if mode == "compact" else decision.to_dict()
+    return json.dumps({"line": n, **body}, ensure_ascii=False)
+
+
+def error_line(n: int, error: dict[str, Any]) -> str:
+    """The output line of an input line that is not a record, or a record that fails the schema."""
+    return json.dumps({"line": n, "error": error}, ensure_ascii=False)
+
+
 # ----------------------------------------------------------------------------------------------- workers
 
 _POLICY: PolicySet | None = None
+_SHAPES: dict[tuple[str, ...], _CsvShape] = {}
 
 
 def _init(policy_path: str | None) -> None:
     global _POLICY
     _POLICY = load_policy(policy_path)
+    gc.freeze()  # the policy lives as long as the worker: the collector need not walk it again
     _exit_with_parent()
 
 
@@ -230,35 +344,50 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="xueji-parent-watch", daemon=True).start()
 
 
-def judge_chunk(items: list[Item], on: dt.date, policy: PolicySet | None = None) -> tuple[bytes, list[tuple[int, str]]]:
-    """Evaluate a chunk: the output bytes (whole lines) and the (article, outcome) pairs to count."""
+class Judged(NamedTuple):
+    """What a worker returns for a chunk: its output lines and what the summary counts of them."""
+
+    data: bytes
+    records: int
+    errors: int
+    last_line: int
+    #: (article, outcome) -> records whose article has that outcome
+    counts: dict[tuple[int, str], int]
+
+
+def _items(chunk: Chunk, schema: Schema) -> Iterator[Item]:
+    header, lines = chunk
+    if header is None:
+        return itertools.starmap(parse_line, lines)
+    shape = _SHAPES.get(header)
+    if shape is None or shape.schema is not schema:
+        shape = _SHAPES[header] = _CsvShape(header, schema)
+    return itertools.starmap(shape.item, lines)
+
+
+def judge_chunk(chunk: Chunk, on: dt.date, mode: Mode = "compact", policy: PolicySet | None = None) -> Judged:
+    """Parse, evaluate and serialise a chunk of raw lines: the output bytes (whole lines) and counts."""
     ps = policy or _POLICY
     assert ps is not None
     lines: list[str] = []
-    counted: list[tuple[int, str]] = []
-    for n, record, error in items:
-        if error is not None:
-            lines.append(json.dumps({"line": n, "error": error}, ensure_ascii=False))
-            counted.append((0, "error"))
-            continue
-        try:
-            decision = evaluate(record, on=on, policy=ps)
-        except FactsError as ex:
-            problems = [p.to_dict() for p in ex.problems]
-            lines.append(
-                json.dumps(
-                    {
-                        "line": n,
-                        "error": _err("记录不符合事实模式", "the record does not fit the facts schema", problems),
-                    },
-                    ensure_ascii=False,
-                )
-            )
-            counted.append((0, "error"))
-            continue
-        lines.append(json.dumps({"line": n, **decision.to_dict()}, ensure_ascii=False))
-        counted.extend((f.article, f.outcome.value) for f in decision.findings)
-    return ("".join(line + "\n" for line in lines)).encode("utf-8"), counted
+    counts: Counter[tuple[int, str]] = Counter()
+    errors = 0
+    for n, record, error in _items(chunk, ps.schema):
+        if error is None:
+            try:
+                decision = evaluate(record, on=on, policy=ps)
+            except FactsError as ex:
+                problems = [p.to_dict() for p in ex.problems]
+                error = _err("记录不符合事实模式", "the record does not fit the facts schema", problems)
+            else:
+                outcomes = article_outcomes(decision)
+                lines.append(decision_line(n, decision, mode, outcomes))
+                counts.update([(a, _VALUE[o]) for a, o in outcomes.items()])
+                continue
+        lines.append(error_line(n, error))
+        errors += 1
+    lines.append("")
+    return Judged("\n".join(lines).encode("utf-8"), len(chunk[1]), errors, chunk[1][-1][0], counts)
 
 
 # ------------------------------------------------------------------------------------------------ runner
@@ -269,6 +398,7 @@ class Summary:
     records: int = 0
     errors: int = 0
     last_line: int = 0
+    #: (article, outcome) -> records whose article has that outcome (its worst finding)
     counts: Counter[tuple[int, str]] = attrs.Factory(Counter)
     interrupted: bool = False
 
@@ -285,16 +415,31 @@ class Summary:
             "by_article": by_article,
         }
 
+    def add(self, judged: Judged) -> None:
+        self.records += judged.records
+        self.errors += judged.errors
+        self.last_line = judged.last_line
+        self.counts.update(judged.counts)
 
-def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
-    chunk: list[Item] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+
+@attrs.define
+class Source:
+    """The raw input as the parent reads it: JSON lines (``header`` None) or CSV rows after ``header``."""
+
+    header: tuple[str, ...] | None
+    lines: Iterator[Raw]
+
+    def chunks(self, size: int) -> Iterator[Chunk]:
+        while batch := list(itertools.islice(self.lines, size)):
+            yield self.header, batch
+
+
+def open_source(stream: IO[str], schema: Schema, *, is_csv: bool, start_line: int = 1) -> Source:
+    """The input from ``start_line`` on; a CSV header is checked now, before any output is written."""
+    if not is_csv:
+        return Source(None, raw_lines(stream, start_line))
+    header, rows = csv_rows(stream, schema, start_line)
+    return Source(header or (), rows)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -304,51 +449,66 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+def _steady_heap() -> None:
+    """Keep the resident memory of a long run flat (glibc; elsewhere nothing is done).
+
+    glibc serves a block below its mmap threshold from the heap, and raises the threshold (up to
+    32 MB) each time it frees a larger mapped block. The parent's mid-sized buffers — chunks pickled
+    for the workers, results read from the pipes, 64–300 KB each — then come from the heap in an order
+    that fragments it: its RSS crept up about 2 MB per 100,000 records, with no Python object kept
+    (tracemalloc). A fixed threshold of 64 KB has them mapped and unmapped whole: flat. Workers
+    started by fork inherit the setting."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes  # deferred: only a batch run needs it
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    m_mmap_threshold = -3
+    mallopt(m_mmap_threshold, 64 * 1024)
+
+
 def run_batch(
-    items: Iterable[Item],
+    source: Source,
     out_fd: int,
     *,
     on: dt.date,
     policy_path: str | None,
     jobs: int,
+    mode: Mode = "compact",
     progress: Callable[[Summary], None] | None = None,
     chunk: int = CHUNK,
 ) -> Summary:
-    """Evaluate ``items`` and write one line each to ``out_fd``, in input order."""
+    """Judge ``source`` and write one line per record to ``out_fd``, in input order."""
     summary = Summary()
+    _steady_heap()
 
-    def done(n_items: list[Item], data: bytes, counted: list[tuple[int, str]]) -> None:
-        _write_all(out_fd, data)
-        summary.records += len(n_items)
-        summary.last_line = n_items[-1][0]
-        for key in counted:
-            if key[1] == "error":
-                summary.errors += 1
-            else:
-                summary.counts[key] += 1
+    def done(judged: Judged) -> None:
+        _write_all(out_fd, judged.data)
+        summary.add(judged)
         if progress is not None:
             progress(summary)
 
     try:
         if jobs <= 1:
             policy = load_policy(policy_path)
-            for c in _chunks(items, chunk):
-                done(c, *judge_chunk(c, on, policy))
+            for c in source.chunks(chunk):
+                done(judge_chunk(c, on, mode, policy))
             return summary
-        window = jobs * 4
+        window = jobs * 2 + 2  # enough to keep every worker busy while the parent writes
         with ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(policy_path,)) as pool:
-            pending: list[tuple[list[Item], Future[tuple[bytes, list[tuple[int, str]]]]]] = []
+            pending: collections.deque[Future[Judged]] = collections.deque()
             try:
-                for c in _chunks(items, chunk):
-                    pending.append((c, pool.submit(judge_chunk, c, on)))
-                    while len(pending) >= window or (pending and pending[0][1].done()):
-                        first, fut = pending.pop(0)
-                        done(first, *fut.result())
+                for c in source.chunks(chunk):
+                    pending.append(pool.submit(judge_chunk, c, on, mode))
+                    while len(pending) >= window or (pending and pending[0].done()):
+                        done(pending.popleft().result())
                 while pending:
-                    first, fut = pending.pop(0)
-                    done(first, *fut.result())
+                    done(pending.popleft().result())
             except BaseException:
-                for _, fut in pending:
+                for fut in pending:
                     fut.cancel()
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
@@ -358,7 +518,7 @@ def run_batch(
 
 
 def summarize(path: str) -> Summary:
-    """The summary of a whole output file (read line by line: constant memory)."""
+    """The summary of a whole output file, compact or full (read line by line: constant memory)."""
     summary = Summary()
     with open(path, encoding="utf-8") as f:
         for raw in f:
@@ -370,8 +530,15 @@ def summarize(path: str) -> Summary:
             summary.last_line = int(line.get("line", summary.last_line))
             if "error" in line:
                 summary.errors += 1
-            for finding in line.get("findings", ()):
-                summary.counts[(int(finding["article"]), str(finding["outcome"]))] += 1
+            elif "outcomes" in line:  # compact
+                summary.counts.update((int(a), str(o)) for a, o in line["outcomes"].items())
+            else:  # full: every finding is there
+                worst: dict[int, str] = {}
+                for finding in line.get("findings", ()):
+                    article, outcome = int(finding["article"]), str(finding["outcome"])
+                    if article not in worst or _RANK[Outcome(outcome)] < _RANK[Outcome(worst[article])]:
+                        worst[article] = outcome
+                summary.counts.update(worst.items())
     return summary
 
 
@@ -434,13 +601,19 @@ def commit(part: str, out: str) -> None:
 
 
 def run_file(part: str) -> str:
-    """Beside ``FILE.part``: what the run judges (input, date, policy), so --resume continues only it."""
+    """Beside ``FILE.part``: what the run judges (input, date, policy) and how it writes (output mode),
+    so --resume continues only it."""
     return part + ".run.json"
 
 
-def run_identity(batch_input: str, on: dt.date, policy: str | None) -> dict[str, str | None]:
+def run_identity(batch_input: str, on: dt.date, policy: str | None, mode: Mode = "compact") -> dict[str, str | None]:
     same = "-" if batch_input == "-" else os.path.realpath(batch_input)
-    return {"input": same, "on": on.isoformat(), "policy": os.path.realpath(policy) if policy else None}
+    return {
+        "input": same,
+        "on": on.isoformat(),
+        "policy": os.path.realpath(policy) if policy else None,
+        "output": mode,
+    }
 
 
 def remember_run(part: str, identity: dict[str, str | None]) -> None:
@@ -448,17 +621,47 @@ def remember_run(part: str, identity: dict[str, str | None]) -> None:
         json.dump(identity, f)
 
 
-def same_run(part: str, identity: dict[str, str | None]) -> str | None:
-    """None when ``part`` was written by this run's input, date and policy (or says nothing), else why not."""
+def output_mode(path: str, look: int = 1000) -> Mode | None:
+    """How ``path`` was written, from its first decision line (None: none among the first ``look`` lines)."""
+    try:
+        f = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by `with` below
+    except FileNotFoundError:
+        return None
+    with f:
+        for raw in itertools.islice(f, look):
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(line, dict) and "findings" in line:
+                return "compact" if "outcomes" in line else "full"
+    return None
+
+
+def same_run(part: str, identity: dict[str, str | None], written: str | None = None) -> str | None:
+    """None when ``part`` was written by this run's input, date, policy and output mode (or says
+    nothing), else why not. Without its run file (a run that ended: ``written``, its output) only the
+    output mode is known, from the output's first decision line."""
+    keys: tuple[str, ...] = ("input", "on", "policy", "output")
     try:
         with open(run_file(part), encoding="utf-8") as f:
             earlier = json.load(f)
+        if not isinstance(earlier, dict):
+            return None
+        earlier.setdefault("output", "full")  # a run file written before compact output existed
     except (FileNotFoundError, ValueError):
-        return None
-    different = [k for k in ("input", "on", "policy") if earlier.get(k) != identity[k]]
+        earlier, keys = {"output": output_mode(written or part)}, ("output",)
+        if earlier["output"] is None:
+            return None
+    different = [k for k in keys if earlier.get(k) != identity[k]]
     if not different:
         return None
-    return ", ".join(f"{k} was {earlier.get(k)}, now {identity[k]}" for k in different)
+    return ", ".join(
+        f"output was {earlier[k]}, now {identity[k]}: resume {'with' if earlier[k] == 'full' else 'without'} --full"
+        if k == "output"
+        else f"{k} was {earlier.get(k)}, now {identity[k]}"
+        for k in different
+    )
 
 
 def open_input(name: str) -> IO[str]:
@@ -471,7 +674,6 @@ def open_input(name: str) -> IO[str]:
 
 
 def summary_text(summary: Summary, lang: str, elapsed: float) -> str:
-    words = {o.value: o.value for o in Outcome}
     head = (
         f"{summary.records} 条记录，{summary.errors} 条错误，用时 {elapsed:.1f} 秒"
         if lang == "zh"
@@ -481,8 +683,16 @@ def summary_text(summary: Summary, lang: str, elapsed: float) -> str:
     by_article: dict[int, Counter[str]] = {}
     for (article, outcome), c in summary.counts.items():
         by_article.setdefault(article, Counter())[outcome] = c
+    if by_article:
+        lines.append(
+            "各条记录数，按该条的结果（其最差的一项判定）："
+            if lang == "zh"
+            else "records by each article's outcome (its worst finding):"
+        )
+    rank = {o.value: i for i, o in enumerate(SEVERITY)}
     for article in sorted(by_article):
-        parts = ", ".join(f"{words.get(o, o)} {c}" for o, c in sorted(by_article[article].items()))
+        outcomes = sorted(by_article[article].items(), key=lambda oc: rank.get(oc[0], len(rank)))
+        parts = ", ".join(f"{o} {c}" for o, c in outcomes)
         lines.append((f"  第{article}条: " if lang == "zh" else f"  Art. {article}: ") + parts)
     if summary.interrupted:
         lines.append(
