@@ -207,10 +207,10 @@ def test_a_declined_rule_is_judged_whole_by_its_closures(monkeypatch: pytest.Mon
 
     real = codegen._Gen.rule
 
-    def decline_some(self: Any, rule: Any, k: int) -> str:
+    def decline_some(self: Any, rule: Any, k: int, *, windowed: bool = True) -> list[str]:
         if k % 3 == 1:
             raise codegen.Decline("declined by the test")
-        return real(self, rule, k)
+        return real(self, rule, k, windowed=windowed)
 
     monkeypatch.setattr(codegen._Gen, "rule", decline_some)
     gen = load_policy(None, evaluator="generated")

@@ -215,8 +215,11 @@ class _Gen:
                 base, keys = self._path_parts(v, sc)
                 return f"_pmiss({base}, ({''.join(self.const(k) + ', ' for k in keys)}))"
             case s.By(act=a, due=d):
-                # the due date first, as the closures read it (a missing due date is named first)
-                return f"_by({self.expr(d, sc)}, {self.expr(a, sc)}, on)"
+                # the due date first, as the closures read it (a missing due date is named first); a
+                # plain date inline (act_by's own test), a due date known by its bound through act_by
+                due, act, x, y = self.expr(d, sc), self.expr(a, sc), self.fresh("t"), self.fresh("t")
+                plain = f"((_PENDING if on <= {x} else False) if (({y} := {act}) is None or {y} > on) else {y} <= {x})"
+                return f"(_by({x}, {act}, on) if ({x} := {due}).__class__ is not _date else {plain})"
             case s.Overlaps(left=a, right=b):
                 return f"_overlaps({self.expr(a, sc)}, {self.expr(b, sc)})"
             case s.If(cond=c, then=a, orelse=b):
@@ -506,7 +509,7 @@ class _Gen:
 
     # ------------------------------------------------------------------------------------- rules
 
-    def rule(self, rule: Rule, k: int) -> list[str]:
+    def rule(self, rule: Rule, k: int, *, windowed: bool = True) -> list[str]:
         """The block of ``judge`` that judges rule number ``k`` for every subject: it appends a row
         ``(k, subject index, outcome, due, day)`` per subject this version judges (see
         :func:`engine.run.compiler.run_generated`), or, where anything at all raises, the subject's
@@ -514,7 +517,9 @@ class _Gen:
         collection cannot be read. Each subject is one pass of a ``for`` loop (a rule without one
         loops over ``_ONE``), so ``continue`` ends it; the blocks follow one another in one function
         (no call per rule). Their names do not clash: ``i``, ``el``, ``day``, ``due``, ``v`` and
-        ``coll`` are set before each use, the rest are counters."""
+        ``coll`` are set before each use, the rest are counters. ``windowed=False``: the block of
+        ``judge_all``, for a version judging every obligation (no window, and the version in force on
+        `on`), without the tests of the window and of ``fallback``."""
         prog = rule.program
         self.local_table = {}
         for stmt in prog.statements:
@@ -525,7 +530,7 @@ class _Gen:
         sc: dict[str, str] = {"$locals": ""}
         self.rule_sc = sc
         # the version in force on `on` judges an obligation that does not say when it arose
-        only_fallback = " if fallback else ()" if prog.arises is None else ""
+        only_fallback = " if fallback else ()" if prog.arises is None and windowed else ""
         if prog.loop is not None:
             sc[_checked(prog.loop.var)] = "el"
             if any(self._reads_local(prog.loop.collection)):
@@ -568,14 +573,16 @@ class _Gen:
             # not arisen (the day is none): not applicable, once the clauses have been read (an absent
             # fact there makes the closures' finding unknown: an exception, so they judge it)
             emit(1, "if day is None:")
-            emit(2, "if not fallback:")
-            emit(3, done)
+            if windowed:
+                emit(2, "if not fallback:")
+                emit(3, done)
             for c in verdict.clauses:
                 emit(2, f"if {'not ' if c.kind == 'when' else ''}{self.expr(c.expr, sc)}:")
                 row(3, "_NA", "None", "None")
             row(2, "_NA", "None", "None")
-            emit(1, "if (lo is not None and day < lo) or (hi is not None and day >= hi):")
-            emit(2, done)  # another version judges it
+            if windowed:
+                emit(1, "if (lo is not None and day < lo) or (hi is not None and day >= hi):")
+                emit(2, done)  # another version judges it
             for cell in cells:  # the lets read again with the day known (a parameter's value)
                 emit(1, f"{cell} = _UNSET")
         for c in verdict.clauses:
@@ -594,7 +601,7 @@ class _Gen:
             elif isinstance(node, s.Name) and node.id in self.local_table:
                 self.assigned.add(node.id)
             emit(1, "if due is not None:")
-            emit(2, "if _due_before(due, effective):")
+            emit(2, "if (due < effective if due.__class__ is _date else _due_before(due, effective)):")
             row(3, "_NA", "due", "day")  # the measures are not retroactive (Art. 22)
             emit(1, "elif day is not None and day < effective:")
             row(2, "_NA", "None", "day")
@@ -619,16 +626,20 @@ class _Gen:
 def generate(cv: CompiledVersion) -> None:
     """Generate and compile ``judge``, one block per rule in rule order, and the global definitions
     they call, and attach it to ``cv`` (``judge``, ``source``, ``rule_sources``: each rule's block and
-    the definitions first used by it; ``fallbacks``: the rules declined, with why). A declined rule's
-    block hands the whole rule to the closures (a ``-2`` row). Invariants are judged by their closures."""
+    the definitions first used by it; ``fallbacks``: the rules declined, with why); and ``judge_all``,
+    the same without the window and ``fallback`` (a version that judges every obligation: a set with
+    one version). A declined rule's block hands the whole rule to the closures (a ``-2`` row).
+    Invariants are judged by their closures."""
     gen = _Gen(cv)
     fallbacks: dict[str, str] = {}
     pieces: dict[str, str] = {}
     blocks: list[str] = []
+    plain: list[str] = []
     for k, cr in enumerate(cv.rules):
         mark = len(gen.lines), dict(gen.globals)
         try:
             block = [f"    # rule {k}", *gen.rule(cr.rule, k)]
+            plain += [f"    # rule {k}", *gen.rule(cr.rule, k, windowed=False)]
         except Decline as ex:
             del gen.lines[mark[0] :]
             gen.globals = mark[1]
@@ -638,10 +649,12 @@ def generate(cv: CompiledVersion) -> None:
                 "    slow.append(len(rows))",
                 f"    rows.append(({k}, -2))",
             ]
+            plain += block
         pieces[cr.rule.id] = "\n".join([*gen.lines[mark[0] :], *block])
         blocks += block
     head = "def judge(root, on, cal, gm, lo, hi, fallback, effective, rows, slow):"
-    source = "\n".join([*gen.lines, head, *blocks, "    return None", ""])
+    head_all = "def judge_all(root, on, cal, gm, effective, rows, slow):"
+    source = "\n".join([*gen.lines, head, *blocks, "    return None", "", head_all, *plain, "    return None", ""])
     # Safe: `source` was written by _Gen alone from a fixed vocabulary; every name in it is a counter
     # name (validated policy names are only looked up), every literal a repr() of int/bool/None, an
     # ascii() of a str, or a constant bound in `ns`; no policy text (messages, names) is pasted in. See
@@ -655,6 +668,7 @@ def generate(cv: CompiledVersion) -> None:
     ns = gen.ns
     exec(code, ns)
     cv.judge = ns["judge"]
+    cv.judge_all = ns["judge_all"]
     cv.source = source
     cv.rule_sources = pieces
     cv.generated = True

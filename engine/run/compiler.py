@@ -129,6 +129,8 @@ class CompiledVersion:
     fallbacks: dict[str, str] = attrs.Factory(dict)
     #: the generated function judging every rule (engine.run.codegen); None: the closures judge them
     judge: Callable[..., None] | None = None
+    #: the same for a version that judges every obligation (no window; the version in force on `on`)
+    judge_all: Callable[..., None] | None = None
 
 
 class Compiler:
@@ -844,7 +846,10 @@ def run_generated(
     slow: list[int] = []
     gm: dict[Any, Any] = {}
     lo, hi = window
-    cv.judge(facts, on, cal, gm, lo, hi, fallback, cv.version.measures_effective, rows, slow)
+    if lo is None and hi is None and fallback and cv.judge_all is not None:
+        cv.judge_all(facts, on, cal, gm, cv.version.measures_effective, rows, slow)
+    else:
+        cv.judge(facts, on, cal, gm, lo, hi, fallback, cv.version.measures_effective, rows, slow)
     if slow:
         env = Env(facts, on, cal)
         env.gmemo = gm  # the memo tables hold only values the closures compute too
