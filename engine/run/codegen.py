@@ -135,6 +135,8 @@ class _Gen:
         self.local_cells: dict[str, str] = {}  # each one's variable in the rule's function
         self.rule_sc: dict[str, str] = {}  # the names in scope at the rule's level (its loop variable)
         self.assigned: set[str] = set()  # the lets whose cells hold their value at this point
+        self.global_cells: dict[str, str] = {}  # a global let read in rule blocks → its variable in judge
+        self.in_rule = False  # writing a rule's block (not a definition's function)
 
     def fresh(self, prefix: str) -> str:
         self.n += 1
@@ -204,7 +206,11 @@ class _Gen:
                 ):
                     return f"({ev} {'not in' if neg else 'in'} {ec})"
                 x, y = self.fresh("t"), self.fresh("v")
-                found = f"any({y} is {x} for {y} in {ec})"
+                if ":=" in ec:  # an assignment expression may not be a comprehension's iterable: bind it first
+                    z = self.fresh("t")
+                    found = f"(({z} := {ec}), any({y} is {x} for {y} in {z}))[1]"
+                else:
+                    found = f"any({y} is {x} for {y} in {ec})"
                 return f"(({x} := {ev}) is {x} and {'not ' if neg else ''}{found})"
             case s.Exists(value=v):
                 return f"({self.expr(v, sc)} is not None)"
@@ -297,7 +303,11 @@ class _Gen:
         if res.kind == "field":
             return f"root[{self.const(name)}]"
         if res.kind == "global":
-            return f"{self.global_fn(name)}(root, on, cal, gm, day)"
+            call = f"{self.global_fn(name)}(root, on, cal, gm, day)"
+            if self.in_rule and not self._reads_day(name):
+                cell = self.global_cells.setdefault(name, self.fresh("G"))
+                return f"({cell} if {cell} is not _UNSET else ({cell} := {call}))"
+            return call
         if res.kind == "parameter":
             single = self._single_value(e)
             if single is not None:  # one value whatever the day
@@ -489,12 +499,12 @@ class _Gen:
         """Emit ``fn``: ``expr`` outside any rule (the rule's local lets are not in scope), memoised in
         the evaluation's table under its own key, the day (where it reads a parameter) and the arguments
         (``keys``: a record or list by identity, see ``memo_key``)."""
-        saved = self.local_table, self.local_cells
-        self.local_table, self.local_cells = {}, {}
+        saved = self.local_table, self.local_cells, self.in_rule
+        self.local_table, self.local_cells, self.in_rule = {}, {}, False
         try:
             body = self.expr(expr, sc)
         finally:
-            self.local_table, self.local_cells = saved
+            self.local_table, self.local_cells, self.in_rule = saved
         key = self.const(object())
         parts = ", ".join([key, *(["day"] if day else []), *keys])
         self.lines += [
@@ -527,6 +537,7 @@ class _Gen:
                 self.local_table[_checked(stmt.name)] = stmt.expr
         self.local_cells = {name: self.fresh("l") for name in self.local_table}
         self.assigned = set()
+        self.in_rule = True
         sc: dict[str, str] = {"$locals": ""}
         self.rule_sc = sc
         # the version in force on `on` judges an obligation that does not say when it arose
@@ -554,7 +565,7 @@ class _Gen:
             body.append(ind + "    " * depth + line)
 
         def row(depth: int, outcome: str, due: str, day: str) -> None:
-            emit(depth, f"rows.append(({k}, i, {outcome}, {due}, {day}))")
+            emit(depth, f"append(({k}, i, {outcome}, {due}, {day}))")
             emit(depth, done)
 
         cells = list(self.local_cells.values())
@@ -611,8 +622,11 @@ class _Gen:
             row(2, "_NA", "None", "day")
         emit(1, f"v = {self.expr(verdict.cond, sc)}")
         forbid = verdict.kind == "forbid"
-        outcome = f"_PEND if v is _PENDING else _SAT if bool(v) is not {forbid!r} else _VIOL"
-        emit(1, f"rows.append(({k}, i, {outcome}, due, day))")
+        if self._plain_bool(verdict.cond):  # true or false, never pending
+            outcome = "_VIOL if v else _SAT" if forbid else "_SAT if v else _VIOL"
+        else:
+            outcome = f"_PEND if v is _PENDING else _SAT if bool(v) is not {forbid!r} else _VIOL"
+        emit(1, f"append(({k}, i, {outcome}, due, day))")
         return [
             *head,
             f"{ind}try:",
@@ -654,7 +668,12 @@ def generate(cv: CompiledVersion) -> None:
         blocks += block
     head = "def judge(root, on, cal, gm, lo, hi, fallback, effective, rows, slow):"
     head_all = "def judge_all(root, on, cal, gm, effective, rows, slow):"
-    source = "\n".join([*gen.lines, head, *blocks, "    return None", "", head_all, *plain, "    return None", ""])
+    # the global lets that do not read the day, each computed once for the record, in a variable of
+    # the function (a let that raises stays unset: its next use raises again, as the closures would)
+    start = ["    append = rows.append", *(f"    {cell} = _UNSET" for cell in gen.global_cells.values())]
+    source = "\n".join(
+        [*gen.lines, head, *start, *blocks, "    return None", "", head_all, *start, *plain, "    return None", ""]
+    )
     # Safe: `source` was written by _Gen alone from a fixed vocabulary; every name in it is a counter
     # name (validated policy names are only looked up), every literal a repr() of int/bool/None, an
     # ascii() of a str, or a constant bound in `ns`; no policy text (messages, names) is pasted in. See
