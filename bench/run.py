@@ -101,24 +101,17 @@ def machine() -> dict[str, Any]:
 
 
 def per_student_us(fn: Evaluator, records: Sequence[Mapping[str, Any]], on: dt.date, repeat: int) -> list[float]:
-    """Per-student time (µs) of each of ``repeat`` passes over ``records``, after one warm-up pass."""
-    for r in records[: min(len(records), 50)]:
-        fn(r, on)
-    times: list[float] = []
-    for _ in range(repeat):
-        gc.collect()
-        t0 = time.perf_counter()
-        for r in records:
-            fn(r, on)
-        times.append((time.perf_counter() - t0) / len(records) * 1e6)
-    return times
+    """Per-student time (µs) of each of ``repeat`` passes over ``records``, after a warm-up."""
+    return interleaved_us([fn], records, on, repeat)[0]
 
 
 def interleaved_us(
     fns: Sequence[Evaluator], records: Sequence[Mapping[str, Any]], on: dt.date, repeat: int
 ) -> list[list[float]]:
-    """:func:`per_student_us` of several evaluators, their passes interleaved (A B A B …), so that a
-    machine that slows down or speeds up during the run weighs on each alike: their ratio is what counts."""
+    """Per-student time (µs) of each of ``repeat`` passes over ``records`` by each evaluator, after a
+    warm-up (the first 50 records), ``gc.collect()`` before each pass; the evaluators' passes
+    interleaved (A B A B …), so that a machine that slows down or speeds up during the run weighs on
+    each alike: their ratio is what counts."""
     for fn in fns:
         for r in records[: min(len(records), 50)]:
             fn(r, on)

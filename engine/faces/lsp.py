@@ -405,44 +405,39 @@ def did_change_configuration(ls: XuejiServer, params: lsp.DidChangeConfiguration
             ls.analyse(root)
 
 
+def _reanalyse(ls: XuejiServer, uri: str, event: str, *, debounced: bool = False) -> None:
+    """Check again the policy set the document ``uri`` belongs to (after a pause when ``debounced``);
+    a notification has no answer, so a failure is logged, never raised."""
+    try:
+        path = _path(uri)
+        if path is not None:
+            root = ls.root_of(path)
+            if debounced:
+                ls.schedule(root)
+            else:
+                ls.analyse(root)
+    except Exception as ex:
+        ls.log_failure(event, ex)
+
+
 @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: XuejiServer, params: lsp.DidOpenTextDocumentParams) -> None:
-    try:
-        path = _path(params.text_document.uri)
-        if path is not None:
-            ls.analyse(ls.root_of(path))
-    except Exception as ex:
-        ls.log_failure("didOpen", ex)
+    _reanalyse(ls, params.text_document.uri, "didOpen")
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
 async def did_change(ls: XuejiServer, params: lsp.DidChangeTextDocumentParams) -> None:
-    try:
-        path = _path(params.text_document.uri)
-        if path is not None:
-            ls.schedule(ls.root_of(path))
-    except Exception as ex:
-        ls.log_failure("didChange", ex)
+    _reanalyse(ls, params.text_document.uri, "didChange", debounced=True)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
 def did_save(ls: XuejiServer, params: lsp.DidSaveTextDocumentParams) -> None:
-    try:
-        path = _path(params.text_document.uri)
-        if path is not None:
-            ls.analyse(ls.root_of(path))
-    except Exception as ex:
-        ls.log_failure("didSave", ex)
+    _reanalyse(ls, params.text_document.uri, "didSave")
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: XuejiServer, params: lsp.DidCloseTextDocumentParams) -> None:
-    try:  # the file on disk stands again for the closed buffer
-        path = _path(params.text_document.uri)
-        if path is not None:
-            ls.analyse(ls.root_of(path))
-    except Exception as ex:
-        ls.log_failure("didClose", ex)
+    _reanalyse(ls, params.text_document.uri, "didClose")  # the file on disk stands again for the buffer
 
 
 @server.feature(lsp.TEXT_DOCUMENT_HOVER)
