@@ -220,6 +220,8 @@ def href(
         path = {"measures": "/", "check": "/check", "playground": "/playground"}[page]
         return f"{base_url}{path}?lang={lang}"
     name = {"measures": "index.html", "check": "check.html", "playground": "playground.html"}[page]
+    if lang == here:
+        return name
     up = "" if here == root else "../"
     return up + ("" if lang == root else f"{lang}/") + name
 
