@@ -24,7 +24,6 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -72,7 +71,6 @@ from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
-
 
 # ------------------------------------------------------------------------------------------- servers
 
@@ -320,7 +318,9 @@ def _no_js_errors(driver: WebDriver) -> None:
 # --------------------------------------------------------------------------------------------- tests
 
 
-def test_static_site_shows_the_articles_their_text_an_anchor_and_the_language_switch(browser: WebDriver, site: str) -> None:
+def test_static_site_shows_the_articles_their_text_an_anchor_and_the_language_switch(
+    browser: WebDriver, site: str
+) -> None:
     browser.get(site + "/index.html")
     _find(browser, "article#art-11")
     articles = browser.find_elements(By.CSS_SELECTOR, "article.art")
@@ -330,7 +330,9 @@ def test_static_site_shows_the_articles_their_text_an_anchor_and_the_language_sw
     assert text.startswith("学生应在每学年第一学期开学后两周内到所在学院办理学年注册手续。")
     rule = browser.find_element(By.ID, "rule-art11.annual_registration")
     assert "deadline annual_registration = annual_registration_due(year)" in rule.text
-    assert browser.find_elements(By.CSS_SELECTOR, '#rule-art11\\.annual_registration details.cases[data-outcome="violated"]')
+    assert browser.find_elements(
+        By.CSS_SELECTOR, '#rule-art11\\.annual_registration details.cases[data-outcome="violated"]'
+    )
     # the contents link to the anchor, which scrolls the article into view
     browser.find_element(By.CSS_SELECTOR, 'nav.toc a[href="#art-12"]').click()
     _wait(browser).until(lambda d: d.execute_script("return location.hash") == "#art-12")
@@ -446,7 +448,9 @@ def test_check_an_uploaded_csv_gives_one_row_per_student_and_the_deadlines(
     table = _find(browser, "table.students")
     _wait(browser).until(lambda d: len(table.find_elements(By.CSS_SELECTOR, "tbody tr[data-student]")) == 3)
     first = table.find_element(By.CSS_SELECTOR, 'tbody tr[data-student="2023030225"]')
-    assert first.find_element(By.CSS_SELECTOR, 'td[data-article="11"] .badge').get_attribute("data-outcome") == "pending"
+    assert (
+        first.find_element(By.CSS_SELECTOR, 'td[data-article="11"] .badge').get_attribute("data-outcome") == "pending"
+    )
     # the browser's reading of the CSV is the engine's (engine.tools.batch.read_csv)
     with path.open(encoding="utf-8", newline="") as f:
         expected = [record for _, record, _ in batch.read_csv(f, _policy().schema)]
@@ -474,7 +478,9 @@ def test_check_an_uploaded_csv_gives_one_row_per_student_and_the_deadlines(
     _no_js_errors(browser)
 
 
-def test_a_record_of_the_wrong_shape_lists_its_problems_by_path(browser: WebDriver, stub: tuple[str, _StubServer]) -> None:
+def test_a_record_of_the_wrong_shape_lists_its_problems_by_path(
+    browser: WebDriver, stub: tuple[str, _StubServer]
+) -> None:
     url, _ = stub
     browser.get(url + "/check?lang=en")
     browser.execute_script(f"sessionStorage.setItem('xueji.token', {json.dumps(TOKEN)})")
@@ -498,7 +504,9 @@ def test_playground_points_at_a_misspelt_fact_and_judges_the_fixed_rule(
     editor = browser.find_element(By.ID, "policy-text")
     original = editor.get_attribute("value") or ""
     assert "year.registered_on by annual_registration" in original
-    misspelt = original.replace("year.registered_on by annual_registration", "year.registerd_on by annual_registration", 1)
+    misspelt = original.replace(
+        "year.registered_on by annual_registration", "year.registerd_on by annual_registration", 1
+    )
     _set(browser, "#policy-text", misspelt)
     _set(browser, "#on", "2025-09-10")
     browser.find_element(By.ID, "run").click()
