@@ -41,6 +41,7 @@ from engine.sources.yamlsource import load_data
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "tests" / "artifacts" / "screenshots"
+DOCS_SHOTS = REPO / "docs" / "screenshots"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 WAIT = 10  # seconds, for every wait on the page
 TEST_SECONDS = 90  # the watchdog's bound on one test
@@ -279,10 +280,15 @@ def _watchdog(browser: WebDriver) -> Iterator[None]:
         timer.cancel()
 
 
-def _shot(driver: WebDriver, name: str) -> Path:
+def _shot(driver: WebDriver, name: str, *, readme: bool = False) -> Path:
+    """A screenshot as a test artefact; with ``XUEJI_README_SCREENSHOTS=1`` the README's ones
+    (``readme=True``) are also written to ``docs/screenshots/`` (then commit them)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     driver.save_screenshot(str(path))
+    if readme and os.environ.get("XUEJI_README_SCREENSHOTS") == "1":
+        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_SHOTS / path.name)
     return path
 
 
@@ -338,7 +344,7 @@ def test_static_site_shows_the_articles_their_text_an_anchor_and_the_language_sw
     _wait(browser).until(lambda d: d.execute_script("return location.hash") == "#art-12")
     top = browser.execute_script("return document.getElementById('art-12').getBoundingClientRect().top")
     assert abs(top) < 5, top
-    _shot(browser, "measures-zh-art12")
+    _shot(browser, "measures-zh-art12", readme=True)
     # the parameters by date
     params = browser.find_element(By.ID, "param-college_report_window").text
     assert "2021-11-01" in params and "20 days" in params
@@ -460,7 +466,7 @@ def test_check_an_uploaded_csv_gives_one_row_per_student_and_the_deadlines(
     first.click()
     _find(browser, '#detail tr[data-rule="art11.annual_registration"][data-outcome="pending"]')
     browser.execute_script("arguments[0].scrollIntoView()", table)
-    _shot(browser, "check-csv-table")
+    _shot(browser, "check-csv-table", readme=True)
     # the deadlines as one calendar
     downloads = tmp_path / "downloads"
     downloads.mkdir()
@@ -521,7 +527,7 @@ def test_playground_points_at_a_misspelt_fact_and_judges_the_fixed_rule(
         "const t = document.getElementById('policy-text'); return t.value.slice(t.selectionStart, t.selectionEnd)"
     )
     assert "year.registerd_on by annual_registration" in selected
-    _shot(browser, "playground-diagnostic")
+    _shot(browser, "playground-diagnostic", readme=True)
     # fixed, the record is judged with the edited set
     _set(browser, "#policy-text", original)
     browser.find_element(By.ID, "run").click()
