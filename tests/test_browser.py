@@ -96,9 +96,11 @@ class _Stub(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
 
-    def _send(self, status: int, body: bytes, ctype: str) -> None:
+    def _send(self, status: int, body: bytes, ctype: str, csp: str | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
+        if csp is not None:
+            self.send_header("Content-Security-Policy", csp)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -116,15 +118,16 @@ class _Stub(BaseHTTPRequestHandler):
         lang = "en" if lang == "en" else "zh"
         policy = _policy()
         if url.path == "/":
-            html = pages.measures_page(policy, lang, coverage=self.server.coverage)
+            page, html = "measures", pages.measures_page(policy, lang, coverage=self.server.coverage)
         elif url.path == "/check":
-            html = pages.check_page(policy, lang)
+            page, html = "check", pages.check_page(policy, lang)
         elif url.path == "/playground":
-            html = pages.playground_page(policy, lang)
+            page, html = "playground", pages.playground_page(policy, lang)
         else:
             self._problem(404, "not found")
             return
-        self._send(200, html.encode(), "text/html; charset=utf-8")
+        # the pages work under their strict policy (only their own inline style and script)
+        self._send(200, html.encode(), "text/html; charset=utf-8", pages.content_security_policy(page))
 
     def do_POST(self) -> None:
         if self.server.token and self.headers.get("Authorization") != f"Bearer {self.server.token}":

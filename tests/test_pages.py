@@ -100,3 +100,31 @@ def test_the_service_routes_and_the_api_base(policy: engine.PolicySet) -> None:
     assert 'href="/xueji/check?lang=zh"' in html and 'href="/xueji/?lang=en"' in html
     data = json.loads(html.split('id="xueji-data">', 1)[1].split("</script>", 1)[0])
     assert data["base"] == "/xueji" and data["measures"] == "/xueji/?lang=en"
+
+
+@pytest.mark.parametrize("page", ["measures", "check", "playground"])
+def test_the_content_security_policy_allows_exactly_the_page_s_own_script_and_style(
+    policy: engine.PolicySet, page: str
+) -> None:
+    import base64
+    import hashlib
+
+    render = {"measures": pages.measures_page, "check": pages.check_page, "playground": pages.playground_page}[page]
+    html = render(policy, "en")  # type: ignore[operator]
+    csp = pages.content_security_policy(page)  # type: ignore[arg-type]
+
+    def digest(text: str) -> str:
+        return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+    style = html.split("<style>", 1)[1].split("</style>", 1)[0]
+    assert f"style-src {digest(style)}" in csp
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
+    assert [f"script-src {digest(s)}" in csp for s in scripts] == [True] * len(scripts)
+    assert ("script-src 'none'" in csp) == (not scripts)
+    assert "default-src 'none'" in csp and "connect-src 'self'" in csp
+
+
+def test_the_static_site_runs_no_script(policy: engine.PolicySet) -> None:
+    """The static pages need no script: the measures are plain HTML, the notices only text."""
+    for name, html in pages.static_site(policy).items():
+        assert "<script" not in html, name

@@ -15,15 +15,18 @@ A face renders, it never decides: the check page and the playground send the rec
     GET {base_url}/check       check_page(policy, lang, base_url=base_url)
     GET {base_url}/playground  playground_page(policy, lang, base_url=base_url)
 
-each with ``?lang=zh|en``, and the scripts call ``{base_url}/v1/evaluate``, ``/v1/deadlines`` and
-``/v1/playground`` with ``Authorization: Bearer`` when the user gave a token (kept in
-``sessionStorage``). ``xueji doc --out DIR`` writes :func:`static_site`: the measures page per language
-and, in place of the two pages that need the service, a page that says how to start it.
+each with ``?lang=zh|en`` and the header ``Content-Security-Policy: content_security_policy(page)``;
+the scripts call ``{base_url}/v1/evaluate``, ``/v1/deadlines`` and ``/v1/playground`` with
+``Authorization: Bearer`` when the user gave a token (kept in ``sessionStorage``). ``xueji doc --out
+DIR`` writes :func:`static_site`: the measures page per language and, in place of the two pages that
+need the service, a page that says how to start it.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -183,6 +186,43 @@ def _asset(name: str) -> str:
     return (_STATIC / name).read_text(encoding="utf-8")
 
 
+_SCRIPTS: dict[Page, tuple[str, ...]] = {
+    "measures": (),
+    "check": ("common.js", "check.js"),
+    "playground": ("common.js", "playground.js"),
+}
+
+
+def _script(page: Page) -> str:
+    """The one inline script of ``page`` (the same text for every language and policy set: what it
+    needs travels as JSON data), in one function scope so that nothing leaks into the page's globals."""
+    names = _SCRIPTS[page]
+    return "(() => {\n" + "".join(_asset(n) for n in names) + "})();" if names else ""
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def content_security_policy(page: Page) -> str:
+    """The ``Content-Security-Policy`` header for ``page`` as the service serves it: only the page's own
+    inline style and script run (allowed by their SHA-256, so an injected one would not), requests go
+    only to its own origin, nothing is framed, posted elsewhere or loaded from another site."""
+    script = _script(page)
+    return "; ".join(
+        (
+            "default-src 'none'",
+            f"style-src {_sha256(_asset('pages.css'))}",
+            f"script-src {_sha256(script)}" if script else "script-src 'none'",
+            "connect-src 'self'",
+            "img-src 'self'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        )
+    )
+
+
 def _t(key: str, lang: Lang) -> str:
     zh, en = _TEXT[key]
     return zh if lang == "zh" else en
@@ -236,7 +276,6 @@ def _document(
     base_url: str,
     root: Lang = "zh",
     data: Any = None,
-    script: str = "",
 ) -> str:
     other: Lang = "en" if lang == "zh" else "zh"
     links = "".join(
@@ -259,10 +298,11 @@ def _document(
         f"{_e(_t('switch', lang))}</a></header>",
         f'<main id="page-{page}">{body}</main>',
     ]
-    if data is not None:
+    if data is not None:  # a page with a script: its data, then the script (the static notices have neither)
         parts.append(_json_script(data))
-    if script:  # one function scope: nothing leaks into the page's globals
-        parts.append(f"<script>(() => {{\n{script}}})();</script>")
+        script = _script(page)
+        if script:
+            parts.append(f"<script>{script}</script>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -629,7 +669,6 @@ def check_page(policy: PolicySet, lang: Lang, base_url: str = "") -> str:
         site="server",
         base_url=base_url,
         data=data,
-        script=_asset("common.js") + _asset("check.js"),
     )
 
 
@@ -698,7 +737,6 @@ def playground_page(
         site="server",
         base_url=base_url,
         data=data,
-        script=_asset("common.js") + _asset("playground.js"),
     )
 
 
