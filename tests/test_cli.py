@@ -1546,3 +1546,53 @@ def test_a_directory_as_a_positional_argument_is_deprecated_but_works(cli: CLI, 
     assert "已弃用" in zh.err
     one_file = cli("lint", str(policy / "2021" / "ch3-annual-registration.yaml"), "--lang", "en")
     assert one_file.code == 1 and "deprecated" not in one_file.err  # a file is the verb's input
+
+
+# ------------------------------------------------------------------------------------- xueji doc
+
+
+def test_doc_help_golden(cli: CLI, golden) -> None:
+    r = cli("doc", "--help")
+    assert r.code == 0 and r.err == ""
+    assert "\n  xueji doc --out site/" in r.out
+    golden.check("cli/help/doc.txt", r.out)
+
+
+def test_doc_writes_both_languages_with_relative_links(cli: CLI, in_repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    r = cli("doc", "--out", str(out), "--lang", "en")
+    assert r.code == 0, r.err
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html")) == [
+        "check.html",
+        "index.html",
+        "playground.html",
+        "zh/check.html",
+        "zh/index.html",
+        "zh/playground.html",
+    ]
+    top, zh = (out / "index.html").read_text(encoding="utf-8"), (out / "zh" / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in top and 'href="zh/index.html"' in top  # --lang: the language at the top
+    assert '<html lang="zh-CN">' in zh and 'href="../index.html"' in zh
+    assert 'href="check.html"' in zh and "xueji serve" in (out / "zh" / "check.html").read_text(encoding="utf-8")
+
+
+def test_doc_out_must_be_a_directory(cli: CLI, work: Path) -> None:
+    (work / "file").write_text("x", encoding="utf-8")
+    r = cli("doc", "--out", "file", "--lang", "en")
+    assert r.code == 2
+    assert r.err == "xueji: --out: file: not a directory / 不是目录\n"
+
+
+def test_doc_needs_out_and_refuses_unknown_options(cli: CLI, work: Path) -> None:
+    assert cli("doc").code == 2
+    r = cli("doc", "--out", "site", "--bogus")
+    assert r.code == 2 and r.err.rstrip().endswith("error: unrecognized arguments: --bogus")
+    assert not (work / "site").exists()
+
+
+def test_doc_unwritable_out_is_one_message(cli: CLI, work: Path) -> None:
+    (work / "ro").mkdir()
+    (work / "ro" / "index.html").mkdir()  # a directory where the page should go
+    r = cli("doc", "--out", "ro", "--lang", "en")
+    assert r.code == 2
+    assert r.err.startswith("xueji: --out: ro: ")

@@ -40,6 +40,9 @@ NEVER = {
     "lsprotocol",
     "engine.faces.lsp",
     "engine.tools.editor",
+    "engine.faces.pages",  # the web pages (xueji doc, the service)
+    "html",
+    "selenium",  # the browser tests' (the test extra)
 }
 # and what `eval` (one record, text) does not need either
 NOT_FOR_EVAL = NEVER | {

@@ -143,3 +143,17 @@ def test_installed_xueji_eval_json(installed: dict[str, Any]) -> None:
     (data,) = json.loads(result.stdout)
     outcomes = {f["rule"]: f["outcome"] for f in data["findings"] if f["subject"] == "student"}
     assert outcomes["art12.cancellation_e_registration"] == "violated"
+
+
+def test_installed_xueji_doc_writes_the_pages_with_their_inline_assets(installed: dict[str, Any]) -> None:
+    """The pages' CSS and scripts (engine/faces/static/) ship in the wheel."""
+    xueji = installed["bindir"] / ("xueji.exe" if os.name == "nt" else "xueji")
+    out = installed["workdir"] / "site"
+    result = _run([str(xueji), "doc", "--out", str(out)], cwd=installed["workdir"], env=installed["env"])
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert 'id="art-11"' in page and "article.art{" in page
+    python = str(installed["python"])
+    code = "import engine.faces.pages as p; assert 'function decisionView' in p._asset('common.js')"
+    check = _run([python, "-c", code], cwd=installed["workdir"], env=installed["env"])
+    assert check.returncode == 0, check.stderr

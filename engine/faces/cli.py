@@ -79,6 +79,7 @@ examples:
   xueji eval - --format json < record.json
   xueji lint                      # the bundled policy set
   xueji lint --policy policies/ --format json
+  xueji doc --out site/           # the measures beside their rules, as web pages
 """
 
 
@@ -299,6 +300,19 @@ def build_parser() -> argparse.ArgumentParser:
         "xueji lsp --stdio   # as editors' language clients start it",
     )
     ls.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the only transport; accepted)")
+
+    do = verb(
+        "doc",
+        "write the measures beside their rules as a static web site",
+        "Write the policy set as static HTML pages: every article's Chinese text verbatim beside its rules, "
+        "the English title and reading, the policy tests naming each rule and their coverage, the versions "
+        "and the parameters by date. index.html is in --lang (default Chinese), the other language in a "
+        "folder named by it (en/index.html); check.html and playground.html say how to start xueji serve, "
+        "which those two pages need. No network, no external resource: open the files in any browser.",
+        "xueji doc --out site/",
+        "xueji doc --out site/ --lang en --policy examples/revision-2025",
+    )
+    do.add_argument("--out", metavar="DIR", required=True, help="the directory to write (created if missing)")
     # --lang: the messages' language unless the client says; --policy: the set of files outside any set
     return p
 
@@ -929,6 +943,25 @@ def cmd_lsp(args: argparse.Namespace, lang: Lang) -> int:
     return serve(lang=args.lang, policy=args.policy)
 
 
+def cmd_doc(args: argparse.Namespace, lang: Lang) -> int:
+    from engine.faces import pages  # deferred: only this verb (and the service) renders HTML
+
+    policy = _load_policy_arg(args.policy)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {args.out}: not a directory / 不是目录")
+    site = pages.static_site(policy, pages.policy_coverage(policy), root=cast(Lang, args.lang or "zh"))
+    try:
+        for name, text in site.items():
+            path = out / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    except OSError as ex:
+        raise UsageError(f"--out: {args.out}: {ex.strerror or ex} / 无法写入") from None
+    _print(f"{out / 'index.html'}: {len(site)} pages / 页")
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Lang], int]] = {
     "test": cmd_test,
     "coverage": cmd_coverage,
@@ -940,6 +973,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Lang], int]] = {
     "diff": cmd_diff,
     "compile": cmd_compile,
     "lsp": cmd_lsp,
+    "doc": cmd_doc,
 }
 
 
