@@ -33,6 +33,7 @@ import io
 import itertools
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -326,19 +327,35 @@ _SHAPES: dict[tuple[str, ...], _CsvShape] = {}
 
 def _init(policy_path: str | None) -> None:
     global _POLICY
+    _exit_with_parent()  # first: loading the policy takes a while, and the parent may die meanwhile
     _POLICY = load_policy(policy_path)
     gc.freeze()  # the policy lives as long as the worker: the collector need not walk it again
-    _exit_with_parent()
+
+
+#: seconds between two looks of a worker at its parent, where the kernel does not tell it (not Linux)
+PARENT_POLL = 0.2
 
 
 def _exit_with_parent() -> None:
     """A worker whose parent was killed (SIGKILL skips every clean-up) would wait on its queue for
-    ever: watch for being re-parented and leave."""
+    ever: leave with it.
+
+    On Linux the kernel kills the worker when its parent dies (``PR_SET_PDEATHSIG``: immediate,
+    however busy the machine; the pool forks its workers from the thread that runs the batch, which
+    outlives them). As a second line, and elsewhere, a thread watches for being re-parented."""
     parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        import ctypes  # deferred: only a worker needs it
+
+        with contextlib.suppress(OSError, AttributeError):
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:  # it died before the request: the kernel will not send the signal
+            os._exit(1)
 
     def watch() -> None:
         while os.getppid() == parent:
-            time.sleep(1.0)
+            time.sleep(PARENT_POLL)
         os._exit(1)
 
     threading.Thread(target=watch, name="xueji-parent-watch", daemon=True).start()
