@@ -40,6 +40,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import IO, Any, Literal, NamedTuple
 
 import attrs
@@ -459,6 +460,11 @@ def open_source(stream: IO[str], schema: Schema, *, is_csv: bool, start_line: in
     return Source(header or (), rows)
 
 
+class BatchError(XuejiError):
+    """A run that cannot go on: its output cannot be written (a full disk) or a worker process died
+    (killed by the system). What was written before is kept, complete lines only, for --resume."""
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -497,13 +503,21 @@ def run_batch(
     mode: Mode = "compact",
     progress: Callable[[Summary], None] | None = None,
     chunk: int = CHUNK,
+    out_name: str = "the output",
 ) -> Summary:
-    """Judge ``source`` and write one line per record to ``out_fd``, in input order."""
+    """Judge ``source`` and write one line per record to ``out_fd`` (the file ``out_name``), in input
+    order. A write that fails (a full disk) or a worker that dies is a :class:`BatchError`; a write
+    may have stopped inside a line (``resume_point`` cuts it)."""
     summary = Summary()
     _steady_heap()
 
     def done(judged: Judged) -> None:
-        _write_all(out_fd, judged.data)
+        try:
+            _write_all(out_fd, judged.data)
+        except BrokenPipeError:
+            raise  # the reader of a pipe left: nothing to report
+        except OSError as ex:  # ENOSPC, EFBIG (a file size limit), EDQUOT, EIO
+            raise BatchError(f"cannot write {out_name}: {ex.strerror or ex} / 无法写入输出文件") from None
         summary.add(judged)
         if progress is not None:
             progress(summary)
@@ -524,6 +538,12 @@ def run_batch(
                         done(pending.popleft().result())
                 while pending:
                     done(pending.popleft().result())
+            except BrokenProcessPool:
+                # a worker died (SIGKILL from the out-of-memory killer, a crash): the pool fails
+                # every pending chunk and ends the other workers; the lines written stay
+                raise BatchError(
+                    "a worker process ended abruptly (killed by the system: out of memory?) / 工作进程意外终止"
+                ) from None
             except BaseException:
                 for fut in pending:
                     fut.cancel()
@@ -608,10 +628,14 @@ def resume_point(path: str) -> int:
 
 
 def commit(part: str, out: str) -> None:
-    """End a run: cut a torn last line, flush to disk and rename ``FILE.part`` to ``FILE``."""
+    """End a run: cut a torn last line, flush to disk and rename ``FILE.part`` to ``FILE``. A flush
+    that fails (a full disk, seen only now) is a :class:`BatchError` and leaves ``FILE.part``."""
     resume_point(part)
-    with open(part, "rb") as f:
-        os.fsync(f.fileno())
+    try:
+        with open(part, "rb") as f:
+            os.fsync(f.fileno())
+    except OSError as ex:
+        raise BatchError(f"cannot write {part}: {ex.strerror or ex} / 无法写入输出文件") from None
     os.replace(part, out)
     with contextlib.suppress(FileNotFoundError):
         os.remove(run_file(part))
