@@ -206,6 +206,28 @@ def test_a_full_disk_is_a_clear_error_keeps_complete_lines_and_resumes(tmp_path:
     assert out.read_bytes() == whole
 
 
+@pytest.mark.skipif(not Path("/dev/full").is_char_device(), reason="no /dev/full")
+@pytest.mark.parametrize("out", ["/dev/full", "-"])
+def test_a_device_or_stdout_that_is_full_is_a_clear_error(tmp_path: Path, out: str) -> None:
+    """Written directly (no FILE.part to keep): the error names what could not be written."""
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, 300)
+    with open("/dev/full", "wb") as stdout:
+        full = subprocess.run(
+            _xueji("eval", "--batch", str(src), "--out", out, "--on", ON, "--jobs", "2"),
+            cwd=REPO,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=BOUND,
+            check=False,
+        )
+    assert full.returncode == 2, full.stderr
+    assert "Traceback" not in full.stderr and "internal error" not in full.stderr
+    named = "/dev/full" if out != "-" else "standard output"
+    assert f"cannot write {named}: No space left on device" in full.stderr
+
+
 # -------------------------------------------------------------------------------------- a worker killed
 
 
