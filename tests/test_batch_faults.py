@@ -106,29 +106,38 @@ def _session(cmd: list[str], **kw: Any) -> Iterator[subprocess.Popen[bytes]]:
         proc.wait(timeout=BOUND)
 
 
+def _write(fd: int, data: bytes, deadline: float) -> None:
+    """All of ``data`` to the non-blocking pipe ``fd``; a process that stops reading fails the test
+    at ``deadline`` instead of blocking it."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            assert time.monotonic() < deadline, "the process stopped reading its input"
+            time.sleep(0.005)
+
+
 def _feed(proc: subprocess.Popen[bytes], lines: list[bytes], until: Callable[[], bool]) -> int:
     """Write ``lines`` to ``proc``'s input 64 at a time, giving the process a moment after each, until
     ``until()`` holds (then 64 more, so the process is busy when the test acts) or the lines run
     out; how many were written. The input stays open: the run cannot have finished."""
     assert proc.stdin is not None
+    fd = proc.stdin.fileno()
+    os.set_blocking(fd, False)
     deadline = time.monotonic() + BOUND
     fed = 0
     while fed < len(lines):
-        assert time.monotonic() < deadline, f"nothing came of {fed} lines within {BOUND} s"
         assert proc.poll() is None, "the process ended"
-        proc.stdin.write(b"".join(lines[fed : fed + 64]))
-        proc.stdin.flush()
+        _write(fd, b"".join(lines[fed : fed + 64]), deadline)
         fed = min(fed + 64, len(lines))
-        if until():
-            break
         moment = time.monotonic() + 0.25
         while time.monotonic() < moment and not until():
             time.sleep(0.005)
         if until():
-            proc.stdin.write(b"".join(lines[fed : fed + 64]))
-            proc.stdin.flush()
-            fed = min(fed + 64, len(lines))
-            break
+            _write(fd, b"".join(lines[fed : fed + 64]), deadline)
+            return min(fed + 64, len(lines))
+        assert time.monotonic() < deadline, f"nothing came of {fed} lines within {BOUND} s"
     return fed
 
 
@@ -244,9 +253,7 @@ def test_a_worker_killed_by_the_system_is_a_clear_error_not_a_hang(tmp_path: Pat
         assert len(workers) == 2, workers
         os.kill(workers[0], signal.SIGKILL)  # as the out-of-memory killer would
         assert proc.stdin is not None
-        with contextlib.suppress(BrokenPipeError):  # the rest of the input, as a producer goes on writing
-            proc.stdin.write(b"".join(lines[fed:]))
-            proc.stdin.close()
+        proc.stdin.close()  # the input ends: the parent waits for the chunks in flight, one of them lost
         proc.wait(timeout=BOUND)  # never a hang: a TimeoutExpired fails the test
     message = err.read_text(encoding="utf-8")
     assert proc.returncode == 2, message
