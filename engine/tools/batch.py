@@ -333,7 +333,8 @@ def _init(policy_path: str | None) -> None:
     gc.freeze()  # the policy lives as long as the worker: the collector need not walk it again
 
 
-#: seconds between two looks of a worker at its parent, where the kernel does not tell it (not Linux)
+#: seconds between two looks of a worker at its parent: the only watch where the kernel does not end
+#: the worker with its parent (not Linux), the second line on Linux
 PARENT_POLL = 0.2
 
 
