@@ -3,6 +3,7 @@ interrupted or killed run leaves complete lines only and `--resume` finishes it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -338,19 +339,33 @@ def test_csv_header_whose_columns_conflict_is_refused(tmp_path: Path, header: st
 
 
 def test_workers_leave_when_the_parent_is_killed(tmp_path: Path) -> None:
-    """SIGKILL skips every clean-up: the worker processes notice they were re-parented and exit."""
+    """SIGKILL skips every clean-up: the kernel ends the workers with their parent (Linux:
+    PR_SET_PDEATHSIG), and a worker that notices it was re-parented exits too. The records come
+    through a pipe that stays open, so the parent is mid-run, its workers alive, when it is killed."""
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    _write_jsonl(src, 6000)
-    cmd = [sys.executable, "-m", "engine.faces.cli", "eval", "--batch", str(src), "--out", str(out), "--jobs", "2"]
-    proc = subprocess.Popen([*cmd, "--on", "2024-11-15"], stderr=subprocess.DEVNULL)
+    _write_jsonl(src, 1000)
+    lines = src.read_bytes().splitlines(keepends=True)
+    cmd = [sys.executable, "-m", "engine.faces.cli", "eval", "--batch", "-", "--out", str(out), "--jobs", "2"]
+    proc = subprocess.Popen([*cmd, "--on", "2024-11-15"], stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdin is not None
     part = tmp_path / "out.jsonl.part"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not part.exists() or part.stat().st_size == 0):
-        time.sleep(0.02)
-    children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(p) == proc.pid]
-    assert children, "the run has worker processes"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    fed = 0
+    os.set_blocking(proc.stdin.fileno(), False)  # a parent that stops reading fails the test, never blocks it
+    try:
+        while not part.exists() or part.stat().st_size == 0:  # workers judged a chunk
+            assert time.monotonic() < deadline and fed < len(lines) and proc.poll() is None
+            with contextlib.suppress(BlockingIOError):  # a line is under PIPE_BUF: written whole or not at all
+                os.write(proc.stdin.fileno(), lines[fed])
+                fed += 1
+            time.sleep(0.001)
+        children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(p) == proc.pid]
+        assert children, "the run has worker processes"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(
         Path(f"/proc/{c}").exists() and _ppid(Path(f"/proc/{c}")) != 0 for c in children

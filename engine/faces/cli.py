@@ -457,15 +457,35 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
         sys.stderr.flush()
 
     try:
-        summary = batch.run_batch(
-            source, fd, on=on, policy_path=args.policy, jobs=args.jobs, mode=mode, progress=progress if tty else None
-        )
-    finally:
-        stream.close()
-        if target != "-":
-            os.close(fd)
+        try:
+            summary = batch.run_batch(
+                source,
+                fd,
+                on=on,
+                policy_path=args.policy,
+                jobs=args.jobs,
+                mode=mode,
+                progress=progress if tty else None,
+                out_name=part if not direct else "standard output" if args.out == "-" else args.out,
+            )
+        finally:
+            stream.close()
+            if target != "-":
+                os.close(fd)
         if not direct:
             batch.commit(part, target)
+    except BaseException as ex:
+        # a run that failed (a full disk, a worker killed) leaves FILE.part as a killed run does,
+        # complete lines only, for --resume: FILE is never the output of a run that failed
+        if direct or not os.path.exists(part):
+            raise
+        last = batch.resume_point(part)
+        if not isinstance(ex, batch.BatchError):
+            raise
+        raise batch.BatchError(
+            f"{ex}\n  {part} keeps the output up to input line {last}; continue with --resume once fixed"
+            f" / 已保留到输入第 {last} 行，排除故障后用 --resume 继续"
+        ) from None
     if tty:
         sys.stderr.write("\n")
     if args.resume and not direct and not summary.interrupted:

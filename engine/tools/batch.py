@@ -33,12 +33,14 @@ import io
 import itertools
 import json
 import os
+import signal
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import IO, Any, Literal, NamedTuple
 
 import attrs
@@ -326,19 +328,36 @@ _SHAPES: dict[tuple[str, ...], _CsvShape] = {}
 
 def _init(policy_path: str | None) -> None:
     global _POLICY
+    _exit_with_parent()  # first: loading the policy takes a while, and the parent may die meanwhile
     _POLICY = load_policy(policy_path)
     gc.freeze()  # the policy lives as long as the worker: the collector need not walk it again
-    _exit_with_parent()
+
+
+#: seconds between two looks of a worker at its parent: the only watch where the kernel does not end
+#: the worker with its parent (not Linux), the second line on Linux
+PARENT_POLL = 0.2
 
 
 def _exit_with_parent() -> None:
     """A worker whose parent was killed (SIGKILL skips every clean-up) would wait on its queue for
-    ever: watch for being re-parented and leave."""
+    ever: leave with it.
+
+    On Linux the kernel kills the worker when its parent dies (``PR_SET_PDEATHSIG``: immediate,
+    however busy the machine; the pool forks its workers from the thread that runs the batch, which
+    outlives them). As a second line, and elsewhere, a thread watches for being re-parented."""
     parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        import ctypes  # deferred: only a worker needs it
+
+        with contextlib.suppress(OSError, AttributeError):
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:  # it died before the request: the kernel will not send the signal
+            os._exit(1)
 
     def watch() -> None:
         while os.getppid() == parent:
-            time.sleep(1.0)
+            time.sleep(PARENT_POLL)
         os._exit(1)
 
     threading.Thread(target=watch, name="xueji-parent-watch", daemon=True).start()
@@ -442,6 +461,11 @@ def open_source(stream: IO[str], schema: Schema, *, is_csv: bool, start_line: in
     return Source(header or (), rows)
 
 
+class BatchError(XuejiError):
+    """A run that cannot go on: its output cannot be written (a full disk) or a worker process died
+    (killed by the system). What was written before is kept, complete lines only, for --resume."""
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -480,13 +504,21 @@ def run_batch(
     mode: Mode = "compact",
     progress: Callable[[Summary], None] | None = None,
     chunk: int = CHUNK,
+    out_name: str = "the output",
 ) -> Summary:
-    """Judge ``source`` and write one line per record to ``out_fd``, in input order."""
+    """Judge ``source`` and write one line per record to ``out_fd`` (the file ``out_name``), in input
+    order. A write that fails (a full disk) or a worker that dies is a :class:`BatchError`; a write
+    may have stopped inside a line (``resume_point`` cuts it)."""
     summary = Summary()
     _steady_heap()
 
     def done(judged: Judged) -> None:
-        _write_all(out_fd, judged.data)
+        try:
+            _write_all(out_fd, judged.data)
+        except BrokenPipeError:
+            raise  # the reader of a pipe left: nothing to report
+        except OSError as ex:  # ENOSPC, EFBIG (a file size limit), EDQUOT, EIO
+            raise BatchError(f"cannot write {out_name}: {ex.strerror or ex} / 无法写入输出文件") from None
         summary.add(judged)
         if progress is not None:
             progress(summary)
@@ -507,6 +539,12 @@ def run_batch(
                         done(pending.popleft().result())
                 while pending:
                     done(pending.popleft().result())
+            except BrokenProcessPool:
+                # a worker died (SIGKILL from the out-of-memory killer, a crash): the pool fails
+                # every pending chunk and ends the other workers; the lines written stay
+                raise BatchError(
+                    "a worker process ended abruptly (killed by the system: out of memory?) / 工作进程意外终止"
+                ) from None
             except BaseException:
                 for fut in pending:
                     fut.cancel()
@@ -591,10 +629,14 @@ def resume_point(path: str) -> int:
 
 
 def commit(part: str, out: str) -> None:
-    """End a run: cut a torn last line, flush to disk and rename ``FILE.part`` to ``FILE``."""
+    """End a run: cut a torn last line, flush to disk and rename ``FILE.part`` to ``FILE``. A flush
+    that fails (a full disk, seen only now) is a :class:`BatchError` and leaves ``FILE.part``."""
     resume_point(part)
-    with open(part, "rb") as f:
-        os.fsync(f.fileno())
+    try:
+        with open(part, "rb") as f:
+            os.fsync(f.fileno())
+    except OSError as ex:
+        raise BatchError(f"cannot write {part}: {ex.strerror or ex} / 无法写入输出文件") from None
     os.replace(part, out)
     with contextlib.suppress(FileNotFoundError):
         os.remove(run_file(part))
