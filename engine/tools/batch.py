@@ -287,9 +287,13 @@ class _CsvShape:
             return labels[bare]
         for fmt in dates:
             try:
-                return dt.datetime.strptime(bare, fmt).date().isoformat()
+                day = dt.datetime.strptime(bare, fmt)
             except ValueError:
                 continue
+            base = t.inner if isinstance(t, Nullable) else t
+            if base == Prim("int"):
+                return day.year  # RXRQ 20220905 → admission.year 2022
+            return f"{day:%Y-%m}" if base == Prim("yearmonth") else day.date().isoformat()
         return _convert(cell, t)
 
     def _build(self, node: Any, t: Type | None, row: list[str]) -> Any:

@@ -364,9 +364,12 @@ class _Checker:
             return ()
         items = node.items if isinstance(node, YSeq) else (node,)
         base = t.inner if isinstance(t, Nullable) else t
-        if base not in (Prim("date"), Prim("yearmonth")):
+        if base not in (Prim("date"), Prim("yearmonth"), Prim("int")):
             self.fail(
-                "mapping-bad-date-format", node.span, f"date: 只用于日期字段，而非 {t}", f"date: is for dates, not {t}"
+                "mapping-bad-date-format",
+                node.span,
+                f"date: 只用于日期、年月或年份（整数）字段，而非 {t}",
+                f"date: is for a date, a year-month or a year (int), not {t}",
             )
             return ()
         out: list[str] = []
@@ -597,8 +600,10 @@ def table_row(line: dict[str, Any], articles: Sequence[int], lang: str) -> list[
 SEVERITY = (Outcome.VIOLATED, Outcome.UNKNOWN, Outcome.PENDING, Outcome.SATISFIED, Outcome.NOT_APPLICABLE)
 
 
-def write_table(jsonl: str, out: str, fmt: str, articles: Sequence[int], lang: str) -> None:
-    """Decisions (the JSON lines of a batch run) as a CSV or XLSX table at ``out``."""
+def write_table(
+    jsonl: str, out: str, fmt: str, articles: Sequence[int], lang: str, stream: IO[str] | None = None
+) -> None:
+    """Decisions (the JSON lines of a batch run) as a CSV or XLSX table at ``out`` (CSV: or ``stream``)."""
 
     def rows() -> Iterator[list[Any]]:
         with open(jsonl, encoding="utf-8") as f:
@@ -610,11 +615,15 @@ def write_table(jsonl: str, out: str, fmt: str, articles: Sequence[int], lang: s
     if fmt == "xlsx":
         write_xlsx(out, header, rows(), "decisions")
         return
-    with open(out, "w", encoding="utf-8-sig", newline="") as f:
+    if stream is not None:
+        w = csv.writer(stream, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows())
+        return
+    with open(out, "w", encoding="utf-8-sig", newline="") as f:  # with a BOM: Excel reads it as UTF-8
         w = csv.writer(f)
         w.writerow(header)
-        for row in rows():
-            w.writerow(row)
+        w.writerows(rows())
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
