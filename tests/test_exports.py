@@ -411,3 +411,5 @@ def test_deadlines_batch_reads_a_mapped_export(tmp_path: Path, capsys: pytest.Ca
     assert code == 0 and "BEGIN:VEVENT" in out
     assert main(["deadlines", "--on", "2025-09-10"]) == 2
     assert "--batch" in capsys.readouterr().err
+    assert main(["deadlines", "--batch", str(FIXTURES / "annual-pending.yaml")]) == 2
+    assert "a batch is a .jsonl, .csv or .xlsx file" in capsys.readouterr().err

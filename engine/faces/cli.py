@@ -433,6 +433,11 @@ def _print(text: str) -> None:
 def _input_kind(name: str) -> str:
     """How a batch input is read, by its name: ``xlsx``, ``csv`` or ``jsonl`` (stdin: JSON Lines)."""
     lower = name.lower()
+    if lower.endswith((".yaml", ".yml", ".json")):
+        raise UsageError(
+            f"--batch {name}: a batch is a .jsonl, .csv or .xlsx file; give one record without --batch "
+            "/ 批量输入应为 .jsonl、.csv 或 .xlsx 文件"
+        )
     return "xlsx" if lower.endswith(".xlsx") else "csv" if lower.endswith(".csv") else "jsonl"
 
 

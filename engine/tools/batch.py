@@ -16,10 +16,14 @@ chunk; a worker parses, evaluates and serialises a chunk and returns its output 
 ``window`` chunks are in flight. A run that is killed leaves complete lines only; ``resume_point``
 finds where it stopped so that ``--resume`` continues after the last complete line.
 
-CSV columns are field paths (``admission.year``, ``academic_years[0].term_start``); an empty cell is
-an absent fact, ``null`` is none, and cells are converted to the schema's type (int, bool). The parent
-splits the CSV into rows with ``csv.reader`` (a quoted cell may hold a newline, so a row is not always
-a line) and checks the header before any output is written; workers build the records from the rows.
+CSV (and XLSX) columns are field paths (``admission.year``, ``academic_years[0].term_start``), or what
+a mapping (:mod:`engine.tools.exports`) makes them; a cell that is a null token (default: empty,
+``NULL``, ``\\N``, ``null``) is none where the field may be none and absent where it may not, a group
+of columns all null is none, an empty list or no element (``_CsvShape``), and cells are converted to the
+schema's type (int, decimal, bool) after the mapping's labels and date formats. The parent splits the
+CSV into rows with ``csv.reader`` (a quoted cell may hold a newline, so a row is not always a line) or
+streams the XLSX rows, and checks the header before any output is written; it ships the ``Layout``
+with each chunk, and workers build the records from the rows.
 """
 
 from __future__ import annotations
