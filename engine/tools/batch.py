@@ -425,17 +425,19 @@ _POLICY: PolicySet | None = None
 _SHAPES: dict[Layout, _CsvShape] = {}
 
 
-def _init(policy_path: str | None) -> None:
+def _init(policy_path: str | None, parent: int | None = None) -> None:
     global _POLICY
     _POLICY = load_policy(policy_path)
     gc.freeze()  # the policy lives as long as the worker: the collector need not walk it again
-    _exit_with_parent()
+    _exit_with_parent(parent)
 
 
-def _exit_with_parent() -> None:
+def _exit_with_parent(parent: int | None = None) -> None:
     """A worker whose parent was killed (SIGKILL skips every clean-up) would wait on its queue for
     ever: watch for being re-parented and leave."""
-    parent = os.getppid()
+    # the parent's pid as the parent gave it: read here, after loading the policy, it would already be
+    # init's if the parent was killed meanwhile, and the worker would wait for ever
+    parent = os.getppid() if parent is None else parent
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -625,7 +627,7 @@ def run_batch(
                 done(judge_chunk(c, on, mode, policy))
             return summary
         window = jobs * 2 + 2  # enough to keep every worker busy while the parent writes
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(policy_path,)) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(policy_path, os.getpid())) as pool:
             pending: collections.deque[Future[Judged]] = collections.deque()
             try:
                 for c in source.chunks(chunk):
