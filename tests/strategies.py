@@ -176,6 +176,10 @@ def value_of(ty: t.Type, depth: int = 0) -> st.SearchStrategy[Any]:
             return st.sampled_from(members)
         case t.Prim(name="int"):
             return st.integers(2010, 2035) | st.integers(-(10**6), 10**6)
+        case t.Prim(name="decimal"):
+            return (
+                st.integers(1, 8) | st.sampled_from([2.5, 3.5, 4.0]) | st.floats(allow_nan=False, allow_infinity=False)
+            )
         case t.Prim(name="bool"):
             return st.booleans()
         case t.Prim(name="text"):

@@ -362,7 +362,7 @@ def test_another_schema_by_hand(other: Pair) -> None:
 #: the generated code's own names: its helpers, locals and the builtins it calls
 OWN_NAMES = frozenset(
     {"_bail", "_miss", "_date", "_day", "_new_day", "_limit", "_ym", "x", "get", "out", "n", "e"}
-    | {"type", "str", "int", "bool", "dict", "list", "len", "append"}
+    | {"type", "str", "int", "float", "bool", "dict", "list", "len", "append"}
 )
 COUNTER = re.compile(r"^[rveac]\d+$")
 

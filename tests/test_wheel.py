@@ -157,3 +157,21 @@ def test_installed_xueji_doc_writes_the_pages_with_their_inline_assets(installed
     code = "import engine.faces.pages as p; assert 'function decisionView' in p._asset('common.js')"
     check = _run([python, "-c", code], cwd=installed["workdir"], env=installed["env"])
     assert check.returncode == 0, check.stderr
+
+
+def test_installed_xueji_has_the_shipped_mappings(installed: dict[str, Any]) -> None:
+    """`--map zh` and `--map chsi` name mappings shipped in the wheel (engine/_data/mappings)."""
+    xueji = installed["bindir"] / ("xueji.exe" if os.name == "nt" else "xueji")
+    for name, first in (("zh", "学号"), ("chsi", "XH")):
+        result = _run([str(xueji), "template", "csv", "--map", name], cwd=installed["workdir"], env=installed["env"])
+        assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+        assert result.stdout.splitlines()[0].split(",")[0] == first
+    (installed["workdir"] / "xj.csv").write_text("XH,XM,XZ\n1,李明,2.5\n", encoding="utf-8")
+    result = _run(
+        [str(xueji), "eval", "--batch", "xj.csv", "--map", "chsi", "--out", "out.jsonl", "--on", "2024-11-15"],
+        cwd=installed["workdir"],
+        env=installed["env"],
+    )
+    assert result.returncode in (0, 1), f"{result.stdout}\n{result.stderr}"
+    (line,) = (installed["workdir"] / "out.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["id"] == "1"

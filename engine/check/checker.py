@@ -742,7 +742,8 @@ class Checker:
                 rt = self._nonnull(b, self._expr(b, scope, present), present, ("比较", "a comparison"))
                 if ERROR in (lt, rt):
                     return t.BOOL
-                if lt != rt or lt not in (t.INT, t.DATE, t.YEARMONTH, t.TEXT):
+                numbers = {lt, rt} <= t.NUMBERS
+                if not numbers and (lt != rt or lt not in (t.INT, t.DATE, t.YEARMONTH, t.TEXT)):
                     self._err(
                         "type-mismatch",
                         e.op_pos,

@@ -131,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         "xueji eval --batch students.jsonl --out decisions.jsonl --jobs 2",
         "xueji eval --batch students.csv --out decisions.jsonl --resume   # after an interrupted run",
         "xueji eval --batch students.jsonl --out decisions.jsonl --full   # every finding, messages and facts",
+        "xueji eval --batch 学生.xlsx --map zh --out decisions.xlsx   # Chinese headers; a row per student",
+        "xueji eval --batch xj.csv --map chsi --null 'NULL,\\N,' --out decisions.csv",
     )
     ev.add_argument("records", nargs="*", metavar="RECORD")
     ev.add_argument("--on", metavar="DATE", help="judge as of this date (YYYY-MM-DD; default: today)")
@@ -142,9 +144,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--all", action="store_true", help="text: also list the articles that do not apply")
     ev.add_argument(
-        "--batch", metavar="FILE", help="stream records from a .jsonl or .csv file (or - for JSON Lines on stdin)"
+        "--batch",
+        metavar="FILE",
+        help="stream records from a .jsonl, .csv or .xlsx file (or - for JSON Lines on stdin)",
     )
-    ev.add_argument("--out", metavar="FILE", help="with --batch: write one JSON line per record here (- for stdout)")
+    ev.add_argument(
+        "--out",
+        metavar="FILE",
+        help="with --batch: write one JSON line per record here (- for stdout); FILE.csv or FILE.xlsx: a table, "
+        "one row per student and one column per article (its worst outcome)",
+    )
+    _export_options(ev)
     ev.add_argument(
         "--jobs", type=int, default=os.cpu_count() or 1, help="with --batch: worker processes (default: all cores)"
     )
@@ -240,13 +250,35 @@ def build_parser() -> argparse.ArgumentParser:
     dl = verb(
         "deadlines",
         "a student's overdue and upcoming deadlines",
-        "List a student's overdue and upcoming deadlines, as a table or an iCalendar file.",
+        "List a student's overdue and upcoming deadlines, as a table or an iCalendar file; with --batch, "
+        "those of every student of a .jsonl, .csv or .xlsx file in one calendar (or JSON, CSV).",
         "xueji deadlines fixtures/annual-pending.yaml --on 2025-09-10",
         "xueji deadlines record.json --format ics > deadlines.ics",
+        "xueji deadlines --batch cohort.csv --map zh > cohort.ics",
+        "xueji deadlines --batch cohort.jsonl --format csv > deadlines.csv",
     )
-    dl.add_argument("record", metavar="RECORD")
+    dl.add_argument("record", nargs="?", metavar="RECORD")
     dl.add_argument("--on", metavar="DATE", help="as of this date (default: today)")
-    dl.add_argument("--format", choices=["table", "ics", "json"], default="table")
+    dl.add_argument(
+        "--format",
+        choices=["table", "ics", "json", "csv"],
+        help="table (default for one RECORD), ics (default with --batch), json or csv",
+    )
+    dl.add_argument("--batch", metavar="FILE", help="every student of a .jsonl, .csv or .xlsx file (- for JSON Lines)")
+    _export_options(dl)
+
+    tp = verb(
+        "template",
+        "write an empty export with the expected header",
+        "Write an empty CSV or XLSX export whose header names every field of the record (lists with --items "
+        "elements), by the mapping's headers with --map.",
+        "xueji template csv > students.csv",
+        "xueji template xlsx --map zh --items 5 --out 学生.xlsx",
+    )
+    tp.add_argument("kind", choices=["csv", "xlsx"], metavar="csv|xlsx")
+    tp.add_argument("--map", metavar="NAME|FILE", help="the headers of a mapping: zh, chsi or a mapping file")
+    tp.add_argument("--items", type=int, default=2, help="elements of each list (default 2)")
+    tp.add_argument("--out", metavar="FILE", help="where to write (default: stdout for csv; needed for xlsx)")
 
     df = verb(
         "diff",
@@ -318,6 +350,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------------------------------------ helpers
+
+
+def _export_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--map",
+        metavar="NAME|FILE",
+        help="CSV/XLSX input: a mapping of headers, value labels and date formats (zh, chsi, or a YAML file)",
+    )
+    p.add_argument(
+        "--null",
+        metavar="TOKENS",
+        help="CSV/XLSX input: the cells that mean none, comma-separated (default: the empty cell, NULL, \\N, null)",
+    )
 
 
 def _parse_on(text: str | None) -> dt.date | None:
@@ -399,6 +444,50 @@ def _print(text: str) -> None:
 # ------------------------------------------------------------------------------------------------- verbs
 
 
+def _input_kind(name: str) -> str:
+    """How a batch input is read, by its name: ``xlsx``, ``csv`` or ``jsonl`` (stdin: JSON Lines)."""
+    lower = name.lower()
+    if lower.endswith((".yaml", ".yml", ".json")):
+        raise UsageError(
+            f"--batch {name}: a batch is a .jsonl, .csv or .xlsx file; give one record without --batch "
+            "/ 批量输入应为 .jsonl、.csv 或 .xlsx 文件"
+        )
+    return "xlsx" if lower.endswith(".xlsx") else "csv" if lower.endswith(".csv") else "jsonl"
+
+
+def _reading(args: argparse.Namespace, policy: PolicySet, kind: str, lang: Lang) -> dict[str, Any]:
+    """The export options (``--map``, ``--null``) as the readers take them; a warning on stderr,
+    once, lists the columns that are not read."""
+    from engine.tools import exports  # deferred for start-up time: only batch input needs it
+
+    if kind == "jsonl":
+        if args.map is not None or args.null is not None:
+            raise UsageError("--map and --null read CSV or XLSX input (.csv, .xlsx), not JSON Lines")
+        return {}
+
+    def warn(unknown: list[str]) -> None:
+        shown = ", ".join(unknown)
+        sys.stderr.write(
+            f"xueji: 警告：这些列不对应记录的字段，未读取：{shown}\n"
+            if lang == "zh"
+            else f"xueji: warning: columns that name no field of the record, not read: {shown}\n"
+        )
+
+    mapping = exports.load_mapping(args.map, policy.schema) if args.map is not None else None
+    nulls = exports.parse_nulls(args.null) if args.null is not None else exports.DEFAULT_NULLS
+    return {"mapping": mapping, "nulls": nulls, "warn": warn}
+
+
+def _table_format(out: str) -> str | None:
+    """``--out FILE.csv`` or ``FILE.xlsx``: decisions as a table of that kind; otherwise JSON Lines."""
+    lower = out.lower()
+    return "xlsx" if lower.endswith(".xlsx") else "csv" if lower.endswith(".csv") else None
+
+
+def _rule_articles(policy: PolicySet) -> list[int]:
+    return sorted({r.article for v in policy.versions for r in v.rules})
+
+
 def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
     from engine.tools import batch  # deferred for start-up time: only --batch needs it
 
@@ -410,6 +499,17 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
         raise UsageError("--jobs must be at least 1")
     mode: batch.Mode = "full" if args.full else "compact"
     policy = _load_policy_arg(args.policy)  # fail fast, before any worker starts
+    kind = _input_kind(args.batch)
+    if kind == "xlsx" and args.batch == "-":
+        raise UsageError("--batch -: stdin is read as JSON Lines")
+    reading = _reading(args, policy, kind, lang)
+    table = _table_format(args.out)
+    if table is not None:
+        if args.resume:
+            raise UsageError("--resume continues JSON Lines output; a table (.csv, .xlsx) is written whole")
+        if args.full:
+            raise UsageError("--full writes JSON Lines; a table (.csv, .xlsx) holds each article's outcome")
+        return _batch_table(args, lang, on, policy, kind, reading, table)
     start = 1
     # a regular file (through a symlink too) is written as FILE.part and renamed; a device or pipe
     # (/dev/null, a FIFO) or stdout is written directly, never replaced
@@ -431,13 +531,7 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
         last_line = batch.resume_point(part)
         start = last_line + 1
         sys.stderr.write(f"resuming after input line {last_line}\n")
-    stream = batch.open_input(args.batch)
-    is_csv = args.batch.lower().endswith(".csv")
-    try:  # a bad CSV header is reported before any output is written
-        source = batch.open_source(stream, policy.schema, is_csv=is_csv, start_line=start)
-    except BaseException:
-        stream.close()
-        raise
+    source, stream = _open_batch(args.batch, kind, policy, start, reading)
     if target == "-":
         fd = sys.stdout.fileno()
     else:
@@ -447,15 +541,11 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
             if not direct:
                 batch.remember_run(part, identity)
         except OSError as ex:
+            if stream is not None:
+                stream.close()
             raise UsageError(f"--out {args.out}: {ex.strerror}") from None
     tty = sys.stderr.isatty()
     began = batch.clock()
-
-    def progress(summary: batch.Summary) -> None:
-        rate = summary.records / max(batch.clock() - began, 1e-6)
-        sys.stderr.write(f"\r{summary.records} records  {rate:,.0f}/s  line {summary.last_line}  ")
-        sys.stderr.flush()
-
     try:
         try:
             summary = batch.run_batch(
@@ -465,11 +555,12 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
                 policy_path=args.policy,
                 jobs=args.jobs,
                 mode=mode,
-                progress=progress if tty else None,
+                progress=_progress(began) if tty else None,
                 out_name=part if not direct else "standard output" if args.out == "-" else args.out,
             )
         finally:
-            stream.close()
+            if stream is not None:
+                stream.close()
             if target != "-":
                 os.close(fd)
         if not direct:
@@ -490,12 +581,97 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
         sys.stderr.write("\n")
     if args.resume and not direct and not summary.interrupted:
         summary = batch.summarize(target)  # the whole output, not only the part this run added
+    return _batch_end(summary, lang, began)
+
+
+def _progress(began: float) -> Callable[[Any], None]:
+    from engine.tools import batch
+
+    def progress(summary: batch.Summary) -> None:
+        rate = summary.records / max(batch.clock() - began, 1e-6)
+        sys.stderr.write(f"\r{summary.records} records  {rate:,.0f}/s  line {summary.last_line}  ")
+        sys.stderr.flush()
+
+    return progress
+
+
+def _batch_end(summary: Any, lang: Lang, began: float) -> int:
+    from engine.tools import batch
+
     sys.stderr.write(batch.summary_text(summary, lang, batch.clock() - began) + "\n")
     if summary.interrupted:
         return 130
     if summary.errors:
         return EXIT_USAGE
     return EXIT_FINDINGS if any(o == "violated" for _, o in summary.counts) else EXIT_OK
+
+
+def _open_batch(name: str, kind: str, policy: PolicySet, start: int, reading: dict[str, Any]) -> tuple[Any, Any]:
+    """The batch source (header checked now, before any output is written) and the stream to close."""
+    from engine.tools import batch
+
+    if kind == "xlsx":
+        if not Path(name).is_file():
+            raise UsageError(f"{name}: no such file / 文件不存在")
+        return batch.open_table(name, policy.schema, start, **reading), None
+    stream = batch.open_input(name)
+    try:
+        return batch.open_source(stream, policy.schema, is_csv=kind == "csv", start_line=start, **reading), stream
+    except BaseException:
+        stream.close()
+        raise
+
+
+def _batch_table(
+    args: argparse.Namespace, lang: Lang, on: dt.date, policy: PolicySet, kind: str, reading: dict[str, Any], fmt: str
+) -> int:
+    """``--out FILE.csv|FILE.xlsx``: the batch as JSON lines in a temporary file beside FILE, then the
+    table (one row per student, one column per article) written to FILE.part and renamed to FILE."""
+    import tempfile
+
+    from engine.tools import batch, exports
+
+    target = "-" if args.out == "-" else os.path.realpath(args.out)
+    if target == "-" and fmt == "xlsx":
+        raise UsageError("--out -: an .xlsx table is written to a file")
+    source, stream = _open_batch(args.batch, kind, policy, 1, reading)
+    folder = os.path.dirname(target) if target != "-" else None
+    try:
+        fd, temp = tempfile.mkstemp(prefix=".xueji-", suffix=".jsonl", dir=folder)
+    except OSError as ex:
+        if stream is not None:
+            stream.close()
+        raise UsageError(f"--out {args.out}: {ex.strerror}") from None
+    began = batch.clock()
+    try:
+        try:
+            summary = batch.run_batch(
+                source,
+                fd,
+                on=on,
+                policy_path=args.policy,
+                jobs=args.jobs,
+                progress=_progress(began) if sys.stderr.isatty() else None,
+            )
+        finally:
+            os.close(fd)
+            if stream is not None:
+                stream.close()
+        articles = _rule_articles(policy)
+        if target == "-":
+            exports.write_table(temp, "-", fmt, articles, lang, stream=sys.stdout)
+        else:
+            part = target + ".part"
+            try:
+                exports.write_table(temp, part, fmt, articles, lang)
+            except OSError as ex:
+                raise UsageError(f"--out {args.out}: {ex.strerror}") from None
+            os.replace(part, target)
+    finally:
+        os.remove(temp)
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    return _batch_end(summary, lang, began)
 
 
 def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
@@ -733,20 +909,124 @@ def _judge_one(name: str, on: dt.date, policy: PolicySet, lang: Lang) -> tuple[D
 
 
 def cmd_deadlines(args: argparse.Namespace, lang: Lang) -> int:
-    from engine.faces.render_machine import deadlines_ics  # deferred for start-up time
+    from engine.faces.render_machine import deadline_rows, deadlines_ics_many  # deferred for start-up time
     from engine.run.evaluate import deadlines
 
     on = _parse_on(args.on) or dt.date.today()
+    if args.batch is not None:
+        if args.record is not None:
+            raise UsageError("give a RECORD or --batch FILE, not both")
+        return _deadlines_batch(args, lang, on)
+    if args.record is None:
+        raise UsageError("give a RECORD file (or - for stdin), or --batch FILE / 请给出记录文件或 --batch")
+    if args.map is not None or args.null is not None:
+        raise UsageError("--map and --null read CSV or XLSX input: use them with --batch")
     policy = _load_policy_arg(args.policy)
     decision, student = _judge_one(args.record, on, policy, lang)
     rows = deadlines(decision, policy)
-    if args.format == "ics":
-        stamp = dt.datetime.combine(on, dt.time()).strftime("%Y%m%dT%H%M%SZ")
-        sys.stdout.write(deadlines_ics(decision, rows, lang, stamp, student))
-    elif args.format == "json":
+    fmt = args.format or "table"
+    if fmt == "ics":
+        sys.stdout.write(deadlines_ics_many([(decision, rows, student)], lang, _ics_stamp(on)))
+    elif fmt == "json":
         _print(to_json([f.to_dict() for f in rows]))
+    elif fmt == "csv":
+        _write_csv(deadline_rows([(None, decision, rows, student)], lang))
     else:
         _print(deadlines_text(decision, rows, lang))
+    return EXIT_OK
+
+
+def _ics_stamp(on: dt.date) -> str:
+    return dt.datetime.combine(on, dt.time()).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _write_csv(rows: list[list[Any]]) -> None:
+    import csv  # deferred for start-up time
+
+    from engine.faces.render_machine import DEADLINE_COLUMNS
+
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(DEADLINE_COLUMNS)
+    w.writerows(rows)
+
+
+def _deadlines_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
+    """``xueji deadlines --batch FILE``: every student's deadlines in one calendar (or JSON, CSV, a
+    table per student); a bad line is reported on stderr with its number and the rest still listed."""
+    from engine.faces.render_machine import deadline_rows, deadlines_ics_many
+    from engine.run.evaluate import deadlines, evaluate
+    from engine.tools import batch
+
+    policy = _load_policy_arg(args.policy)
+    kind = _input_kind(args.batch)
+    reading = _reading(args, policy, kind, lang)
+    stream = None
+    if kind == "xlsx":
+        if not Path(args.batch).is_file():
+            raise UsageError(f"{args.batch}: no such file / 文件不存在")
+        items = batch.read_xlsx(args.batch, policy.schema, **reading)
+    else:
+        stream = batch.open_input(args.batch)
+        try:
+            items = batch.read_csv(stream, policy.schema, **reading) if kind == "csv" else batch.read_jsonl(stream)
+        except BaseException:
+            stream.close()
+            raise
+    students: list[tuple[int | None, Decision, list[Finding], str | None]] = []
+    errors = 0
+    try:
+        for n, record, err in items:
+            if err is None:
+                try:
+                    decision = evaluate(record, on=on, policy=policy)
+                except FactsError as ex:
+                    shown = "; ".join(f"{p.path or '<record>'}: {p.message.get(lang)}" for p in ex.problems)
+                else:
+                    name = record.get("name") if isinstance(record, dict) else None
+                    students.append((n, decision, deadlines(decision, policy), str(name) if name else None))
+                    continue
+            else:
+                shown = str(err.get(lang, err.get("en", "")))
+            errors += 1
+            sys.stderr.write(f"{args.batch}:{n}: {shown}\n")
+    finally:
+        if stream is not None:
+            stream.close()
+    fmt = args.format or "ics"
+    if fmt == "ics":
+        sys.stdout.write(deadlines_ics_many([(d, rows, name) for _, d, rows, name in students], lang, _ics_stamp(on)))
+    elif fmt == "json":
+        out = [
+            {"line": n, "id": d.student_id, "name": name, **f.to_dict()} for n, d, rows, name in students for f in rows
+        ]
+        _print(to_json(out))
+    elif fmt == "csv":
+        _write_csv(deadline_rows(students, lang))
+    else:
+        blocks = []
+        for at, d, rows, name in students:
+            who = f"{name or ''} {d.student_id or ''}".strip()
+            title = who + (f"（第 {at} 行）" if lang == "zh" else f" (line {at})")
+            blocks.append(title + "\n" + deadlines_text(d, rows, lang))
+        _print("\n\n".join(blocks))
+    return EXIT_USAGE if errors else EXIT_OK
+
+
+def cmd_template(args: argparse.Namespace, lang: Lang) -> int:
+    from engine.tools import exports  # deferred for start-up time
+
+    if args.items < 1:
+        raise UsageError("--items must be at least 1")
+    policy = _load_policy_arg(args.policy)
+    mapping = exports.load_mapping(args.map, policy.schema) if args.map is not None else None
+    header = exports.template_header(policy.schema, mapping, args.items)
+    out = args.out or "-"
+    if args.kind == "xlsx" and out == "-":
+        raise UsageError("xueji template xlsx needs --out FILE.xlsx")
+    try:
+        exports.write_template(out, header, args.kind, sys.stdout if out == "-" else None)
+    except OSError as ex:
+        raise UsageError(f"--out {out}: {ex.strerror}") from None
     return EXIT_OK
 
 
@@ -994,6 +1274,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Lang], int]] = {
     "compile": cmd_compile,
     "lsp": cmd_lsp,
     "doc": cmd_doc,
+    "template": cmd_template,
 }
 
 

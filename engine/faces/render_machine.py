@@ -8,13 +8,13 @@ imports them; the CLI imports this module inside the verbs that use it. They onl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from engine.diagnostics import Diagnostic, Lang, Span
 from engine.faces.render import _article_ref, due_text, outcome_word
-from engine.run.decision import Decision, Finding
+from engine.run.decision import Decision, Finding, Outcome
 
 # ---------------------------------------------------------------------------------------- machine formats
 
@@ -127,20 +127,38 @@ def _ics_fold(line: str) -> list[str]:
 def deadlines_ics(dec: Decision, rows: Sequence[Finding], lang: Lang, stamp: str, name: str | None = None) -> str:
     """An iCalendar file (RFC 5545) with one all-day event per deadline in ``rows``; each summary says
     whose deadline it is, so that a registrar's shared calendar can hold many students."""
-    who = f"{name or ''}（{dec.student_id}）" if lang == "zh" else f"{name or ''} ({dec.student_id})"
-    who = who.strip()
+    return deadlines_ics_many([(dec, rows, name)], lang, stamp)
+
+
+def deadlines_ics_many(
+    students: Iterable[tuple[Decision, Sequence[Finding], str | None]], lang: Lang, stamp: str
+) -> str:
+    """One iCalendar file with the deadlines of many students (``xueji deadlines --batch``): each event
+    is named with its student (name and id); an undecidable deadline (a fact is missing) says so."""
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         f"PRODID:-//Xueji//xueji deadlines//{lang.upper()}",
         "CALSCALE:GREGORIAN",
     ]
+    for dec, rows, name in students:
+        lines += _ics_events(dec, rows, lang, stamp, name)
+    lines.append("END:VCALENDAR")
+    return "".join(part + "\r\n" for line in lines for part in _ics_fold(line))
+
+
+def _ics_events(dec: Decision, rows: Sequence[Finding], lang: Lang, stamp: str, name: str | None) -> list[str]:
+    who = f"{name or ''}（{dec.student_id}）" if lang == "zh" else f"{name or ''} ({dec.student_id})"
+    who = who.strip()
+    lines: list[str] = []
     for f in rows:
         day = f.due or f.due_not_before
         assert day is not None
         what = _article_ref(f.article, lang)
         if f.due is None:  # only the bound is known: the event sits on it and says so
             what += f"（{due_text(f, lang)}）" if lang == "zh" else f" ({due_text(f, lang)})"
+        if f.outcome is Outcome.UNKNOWN:  # undecidable: listed, and marked
+            what = ("【无法判定】" if lang == "zh" else "[undecidable] ") + what
         lines += [
             "BEGIN:VEVENT",
             f"UID:{dec.student_id}-{f.rule}-{f.subject}@xueji".replace(" ", ""),
@@ -150,5 +168,32 @@ def deadlines_ics(dec: Decision, rows: Sequence[Finding], lang: Lang, stamp: str
             f"DESCRIPTION:{_ics_text(f'{f.rule} · {f.subject} · {outcome_word(f.outcome, lang)}')}",
             "END:VEVENT",
         ]
-    lines.append("END:VCALENDAR")
-    return "".join(part + "\r\n" for line in lines for part in _ics_fold(line))
+    return lines
+
+
+#: ``xueji deadlines --format csv``: one row per deadline, each with its student
+DEADLINE_COLUMNS = ("line", "id", "name", "due", "due_not_before", "outcome", "article", "rule", "subject", "message")
+
+
+def deadline_rows(
+    students: Iterable[tuple[int | None, Decision, Sequence[Finding], str | None]], lang: Lang
+) -> list[list[Any]]:
+    """The rows of ``DEADLINE_COLUMNS`` for each student's deadlines (``line``: the input line, if any)."""
+    out: list[list[Any]] = []
+    for line, dec, rows, name in students:
+        for f in rows:
+            out.append(
+                [
+                    "" if line is None else line,
+                    dec.student_id or "",
+                    name or "",
+                    f.due.isoformat() if f.due else "",
+                    f.due_not_before.isoformat() if f.due_not_before else "",
+                    f.outcome.value,
+                    f.article,
+                    f.rule,
+                    f.subject,
+                    f.message.get(lang),
+                ]
+            )
+    return out

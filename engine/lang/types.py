@@ -10,7 +10,7 @@ from typing import Literal, TypeAlias
 
 import attrs
 
-PrimName = Literal["int", "bool", "text", "date", "yearmonth", "duration", "period", "verdict", "none"]
+PrimName = Literal["int", "decimal", "bool", "text", "date", "yearmonth", "duration", "period", "verdict", "none"]
 
 
 @attrs.frozen
@@ -101,6 +101,8 @@ class FnT:
 Type: TypeAlias = Prim | EnumT | RecordT | ListT | SetT | Nullable | FnT
 
 INT = Prim("int")
+#: a number that may have a fraction (schooling years: 2.5); compares and equals ints
+DECIMAL = Prim("decimal")
 BOOL = Prim("bool")
 TEXT = Prim("text")
 DATE = Prim("date")
@@ -110,7 +112,7 @@ PERIOD = Prim("period")
 VERDICT = Prim("verdict")  # true / false / pending: what `act by due` gives
 NONE = Prim("none")  # the type of the literal `none`
 
-PRIMITIVES: dict[str, Prim] = {p.name: p for p in (INT, BOOL, TEXT, DATE, YEARMONTH)}
+PRIMITIVES: dict[str, Prim] = {p.name: p for p in (INT, DECIMAL, BOOL, TEXT, DATE, YEARMONTH)}
 
 
 def strip(t: Type) -> Type:
@@ -130,7 +132,11 @@ def same(a: Type, b: Type) -> bool:
     """Types equal up to nullability (``none`` matches any nullable type)."""
     if a == NONE or b == NONE:
         return True
-    return strip(a) == strip(b)
+    return strip(a) == strip(b) or {strip(a), strip(b)} <= NUMBERS
+
+
+#: the numbers: an int and a decimal compare with each other
+NUMBERS = frozenset({INT, DECIMAL})
 
 
 def is_truth(t: Type) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import math
 import re
 from collections.abc import Callable
 from typing import Any, Literal
@@ -271,6 +272,13 @@ def _v_int(x: Any, path: str, p: Problems, w: Warnings) -> Any:
     return None
 
 
+def _v_decimal(x: Any, path: str, p: Problems, w: Warnings) -> Any:
+    if (isinstance(x, int) and not isinstance(x, bool)) or (isinstance(x, float) and math.isfinite(x)):
+        return x
+    p.append(_expected(path, "数（如 4 或 2.5）", "a number (such as 4 or 2.5)", x))
+    return None
+
+
 def _v_bool(x: Any, path: str, p: Problems, w: Warnings) -> Any:
     if isinstance(x, bool):
         return x
@@ -356,6 +364,7 @@ def _fast_check(t: Type) -> Callable[[Any], Any] | None:
 
 _PRIM_VALIDATORS: dict[str, Validator] = {
     "int": _v_int,
+    "decimal": _v_decimal,
     "bool": _v_bool,
     "text": _v_text,
     "date": _v_date,

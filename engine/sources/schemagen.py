@@ -122,6 +122,11 @@ class _Gen:
             case Prim(name="int"):
                 out.append(f"{ind}if type({var}) is not int:")
                 out.append(f"{ind}    raise _bail")
+            case Prim(name="decimal"):
+                out.append(
+                    f"{ind}if (type({var}) is not int and type({var}) is not float) or {var} != {var} * 0 + {var}:"
+                )
+                out.append(f"{ind}    raise _bail")
             case Prim(name="bool"):
                 out.append(f"{ind}if type({var}) is not bool:")
                 out.append(f"{ind}    raise _bail")

@@ -16,10 +16,14 @@ chunk; a worker parses, evaluates and serialises a chunk and returns its output 
 ``window`` chunks are in flight. A run that is killed leaves complete lines only; ``resume_point``
 finds where it stopped so that ``--resume`` continues after the last complete line.
 
-CSV columns are field paths (``admission.year``, ``academic_years[0].term_start``); an empty cell is
-an absent fact, ``null`` is none, and cells are converted to the schema's type (int, bool). The parent
-splits the CSV into rows with ``csv.reader`` (a quoted cell may hold a newline, so a row is not always
-a line) and checks the header before any output is written; workers build the records from the rows.
+CSV (and XLSX) columns are field paths (``admission.year``, ``academic_years[0].term_start``), or what
+a mapping (:mod:`engine.tools.exports`) makes them; a cell that is a null token (default: empty,
+``NULL``, ``\\N``, ``null``) is none where the field may be none and absent where it may not, a group
+of columns all null is none, an empty list or no element (``_CsvShape``), and cells are converted to the
+schema's type (int, decimal, bool) after the mapping's labels and date formats. The parent splits the
+CSV into rows with ``csv.reader`` (a quoted cell may hold a newline, so a row is not always a line) or
+streams the XLSX rows, and checks the header before any output is written; it ships the ``Layout``
+with each chunk, and workers build the records from the rows.
 """
 
 from __future__ import annotations
@@ -32,13 +36,14 @@ import gc
 import io
 import itertools
 import json
+import math
 import os
 import signal
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import IO, Any, Literal, NamedTuple
@@ -53,6 +58,7 @@ from engine.run.pipeline import load_policy
 from engine.sources import factpath
 from engine.sources.policy import PolicySet
 from engine.sources.schema import Schema
+from engine.tools.exports import DEFAULT_NULLS, Layout, Mapping, field_type, mapped_layout, plain_layout, xlsx_rows
 
 #: records a worker judges per task: big enough that shipping a chunk costs little next to judging
 #: it, small enough that ``window`` chunks in flight stay a few megabytes (see bench/README.md)
@@ -78,7 +84,7 @@ UNSETTLED = frozenset(SEVERITY) - SETTLED
 
 Item = tuple[int, Any, dict[str, Any] | None]  # (line number, record, or None with an error)
 Raw = tuple[int, Any]  # (line number, a raw JSON line or a CSV row)
-Chunk = tuple[tuple[str, ...] | None, list[Raw]]  # (the CSV header, or None for JSON lines; the lines)
+Chunk = tuple[Layout | None, list[Raw]]  # (the layout of a CSV/XLSX header, or None for JSON lines; the lines)
 
 
 # ------------------------------------------------------------------------------------------------- input
@@ -132,23 +138,7 @@ def read_jsonl(stream: IO[str], start_line: int = 1) -> Iterator[Item]:
         yield parse_line(n, line)
 
 
-def _field_type(schema: Schema, path: list[str | int]) -> Type | None:
-    t: Type | None = schema.root
-    for seg in path:
-        if isinstance(t, Nullable):
-            t = t.inner
-        if isinstance(seg, int):
-            t = t.elem if isinstance(t, ListT) else None
-        elif isinstance(t, RecordT) and seg in t.fields:
-            t = t.fields[seg].type
-        else:
-            return None
-    return t
-
-
 def _convert(cell: str, t: Type | None) -> Any:
-    if cell == "null":
-        return None
     base = t.inner if isinstance(t, Nullable) else t
     if isinstance(base, ListT) and cell.strip() == "[]":
         return []  # an empty list (an empty cell would mean the record does not know)
@@ -157,52 +147,88 @@ def _convert(cell: str, t: Type | None) -> Any:
             return int(cell)
         except ValueError:
             return cell  # the schema check reports it, with its path
-    if isinstance(base, Prim) and base.name == "bool" and cell.lower() in ("true", "false"):
-        return cell.lower() == "true"
+    if isinstance(base, Prim) and base.name == "decimal":
+        try:
+            return int(cell)
+        except ValueError:
+            pass
+        try:
+            number = float(cell)
+        except ValueError:
+            return cell
+        return number if math.isfinite(number) else cell
+    if isinstance(base, Prim) and base.name == "bool" and cell.strip().lower() in ("true", "false"):
+        return cell.strip().lower() == "true"
     return cell
 
 
-def _put(record: dict[str, Any], path: list[str | int], value: Any) -> None:
-    node: Any = record
-    for seg, nxt in itertools.pairwise(path):
-        empty: Any = [] if isinstance(nxt, int) else {}
-        if isinstance(seg, int):
-            while len(node) <= seg:
-                node.append(None)
-            if node[seg] is None:
-                node[seg] = empty
-            node = node[seg]
-        else:
-            node = node.setdefault(seg, empty)
-    last = path[-1]
-    if isinstance(last, int):
-        while len(node) <= last:
-            node.append(None)
-        node[last] = value
-    else:
-        node[last] = value
-
-
-def read_csv(stream: IO[str], schema: Schema, start_line: int = 1) -> Iterator[Item]:
+def read_csv(
+    stream: IO[str],
+    schema: Schema,
+    start_line: int = 1,
+    *,
+    mapping: Mapping | None = None,
+    nulls: Iterable[str] = DEFAULT_NULLS,
+    warn: Callable[[list[str]], None] | None = None,
+) -> Iterator[Item]:
     """Records from a CSV file. The header is read and checked now (a bad header is an XuejiError
     before any output is written); the rows are read as they are consumed."""
-    header, rows = csv_rows(stream, schema, start_line)
-    if header is None:
+    layout, rows = csv_rows(stream, schema, start_line, mapping=mapping, nulls=nulls, warn=warn)
+    return _table_items(layout, rows, schema)
+
+
+def read_xlsx(
+    path: str,
+    schema: Schema,
+    start_line: int = 1,
+    *,
+    mapping: Mapping | None = None,
+    nulls: Iterable[str] = DEFAULT_NULLS,
+    warn: Callable[[list[str]], None] | None = None,
+) -> Iterator[Item]:
+    """Records from the first sheet of an XLSX file (streamed), as ``read_csv`` reads a CSV file."""
+    source = open_table(path, schema, start_line, mapping=mapping, nulls=nulls, warn=warn)
+    return _table_items(source.header, source.lines, schema)
+
+
+def _table_items(layout: Layout | None, rows: Iterator[Raw], schema: Schema) -> Iterator[Item]:
+    if layout is None:
         return iter(())
-    shape = _CsvShape(header, schema)
+    shape = _CsvShape(layout, schema)
     return (shape.item(n, row) for n, row in rows)
 
 
-def csv_rows(stream: IO[str], schema: Schema, start_line: int = 1) -> tuple[tuple[str, ...] | None, Iterator[Raw]]:
-    """The header (checked now, None for an empty file) and the non-blank rows from ``start_line``
-    on, unconverted, each with the line number where it ends."""
+def _layout(
+    header: tuple[str, ...],
+    schema: Schema,
+    mapping: Mapping | None,
+    nulls: Iterable[str],
+    warn: Callable[[list[str]], None] | None,
+) -> Layout:
+    layout, unknown = mapped_layout(header, schema, mapping, nulls)
+    _CsvShape(layout, schema)  # refuses a bad header
+    if unknown and warn is not None:
+        warn(unknown)
+    return layout
+
+
+def csv_rows(
+    stream: IO[str],
+    schema: Schema,
+    start_line: int = 1,
+    *,
+    mapping: Mapping | None = None,
+    nulls: Iterable[str] = DEFAULT_NULLS,
+    warn: Callable[[list[str]], None] | None = None,
+) -> tuple[Layout | None, Iterator[Raw]]:
+    """The layout of the header (checked now, None for an empty file) and the non-blank rows from
+    ``start_line`` on, unconverted, each with the line number where it ends."""
     reader = csv.reader(stream)
     try:
         header = tuple(next(reader))
     except StopIteration:
         return None, iter(())
-    _CsvShape(header, schema)  # refuses a bad header
-    return header, _csv_raw(reader, start_line)
+    return _layout(header, schema, mapping, nulls, warn), _csv_raw(reader, start_line)
 
 
 def _csv_raw(reader: Any, start_line: int) -> Iterator[Raw]:
@@ -212,30 +238,105 @@ def _csv_raw(reader: Any, start_line: int) -> Iterator[Raw]:
             yield n, row
 
 
-class _CsvShape:
-    """What a CSV header says: the field path and the schema's type of each column."""
+_ABSENT: Any = object()  # no cell says anything
+_NULL: Any = object()  # every cell is a null token
 
-    def __init__(self, header: tuple[str, ...], schema: Schema) -> None:
-        paths = [factpath.parse(h.strip()) for h in header]
-        for column, path in enumerate(paths, start=1):
-            if any(isinstance(seg, int) and seg >= schema.max_collection for seg in path):
+
+class _CsvShape:
+    """What a header says: a tree of the columns' field paths with the schema's type at each node.
+
+    A row becomes a record bottom-up: a cell that is a null token is none where the field may be none
+    and absent where it may not; an empty cell that is not a null token is absent. A group of columns
+    (an object, a list, a list element) whose cells are all null tokens is none for an object that may
+    be none (``graduation?``), an empty list for a list, no element for a list element, and absent
+    for an object that may not be none."""
+
+    def __init__(self, layout: Layout, schema: Schema) -> None:
+        header = layout.header
+        used = [(i, c) for i, c in enumerate(layout.columns) if c is not None and c.path]
+        for column, c in used:
+            if any(isinstance(seg, int) and seg >= schema.max_collection for seg in c.path):
                 raise XuejiError(
-                    f"CSV column {column} '{header[column - 1]}': a list index beyond the collection limit "
+                    f"CSV column {column + 1} '{header[column]}': a list index beyond the collection limit "
                     f"({schema.max_collection}) / 列表下标超出集合上限"
                 )
-        _check_header(list(header), paths)
+        _check_header([header[i] for i, _ in used], [list(c.path) for _, c in used])
         self.schema = schema
-        self.paths = paths
-        self.types = [_field_type(schema, p) for p in paths]
+        self.width = len(header)
+        self.nulls = layout.nulls
+        #: column index -> (type, labels, date formats)
+        self.leaf: dict[int, tuple[Type | None, dict[str, Any], tuple[str, ...]]] = {}
+        self.tree: dict[factpath.Segment, Any] = {}
+        for i, c in used:
+            node = self.tree
+            for seg in c.path[:-1]:
+                node = node.setdefault(seg, {})
+            node[c.path[-1]] = i
+            self.leaf[i] = (field_type(schema, list(c.path)), dict(c.labels), c.dates)
+        self.root_type: Type = schema.root
 
     def item(self, n: int, row: list[str]) -> Item:
-        if len(row) > len(self.paths):
+        if len(row) > self.width:
             return n, None, _err(f"第 {n} 行的列数多于表头", "more cells than header columns")
+        value = self._build(self.tree, self.root_type, row)
+        return n, (value if isinstance(value, dict) else {}), None
+
+    def _cell(self, i: int, row: list[str]) -> Any:
+        cell = row[i] if i < len(row) else ""
+        bare = cell.strip()
+        if bare in self.nulls:
+            return _NULL
+        if cell == "":
+            return _ABSENT
+        t, labels, dates = self.leaf[i]
+        if bare in labels:
+            return labels[bare]
+        for fmt in dates:
+            try:
+                day = dt.datetime.strptime(bare, fmt)
+            except ValueError:
+                continue
+            base = t.inner if isinstance(t, Nullable) else t
+            if base == Prim("int"):
+                return day.year  # RXRQ 20220905 → admission.year 2022
+            return f"{day:%Y-%m}" if base == Prim("yearmonth") else day.date().isoformat()
+        return _convert(cell, t)
+
+    def _build(self, node: Any, t: Type | None, row: list[str]) -> Any:
+        if isinstance(node, int):
+            return self._cell(node, row)
+        base = t.inner if isinstance(t, Nullable) else t
+        parts: list[tuple[factpath.Segment, Any, Type | None]] = []
+        for seg, child in node.items():
+            if isinstance(seg, int):
+                ct: Type | None = base.elem if isinstance(base, ListT) else None
+            else:
+                ct = base.fields[seg].type if isinstance(base, RecordT) and seg in base.fields else None
+            parts.append((seg, self._build(child, ct, row), ct))
+        if all(v is _NULL for _, v, _ in parts):
+            return _NULL
+        if all(v is _NULL or v is _ABSENT for _, v, _ in parts):
+            return _ABSENT
+        if parts and isinstance(parts[0][0], int):  # a list: its elements in index order
+            out: list[Any] = []
+            for _, v, _ in sorted(parts, key=lambda p: p[0]):
+                if v is _NULL or v is _ABSENT:
+                    continue  # no such element
+                out.append(v)
+            return out
         record: dict[str, Any] = {}
-        for path, t, cell in zip(self.paths, self.types, row, strict=False):
-            if cell != "" and path:  # the header was checked: paths neither repeat nor contain each other
-                _put(record, path, _convert(cell, t))
-        return n, record, None
+        for seg, v, ct in parts:
+            if v is _ABSENT:
+                continue
+            if v is _NULL:
+                if isinstance(ct, Nullable):
+                    v = None
+                elif isinstance(ct, ListT):
+                    v = []
+                else:
+                    continue  # a fact that may not be none: the record does not know it
+            record[str(seg)] = v
+        return record
 
 
 def _check_header(header: list[str], paths: list[list[factpath.Segment]]) -> None:
@@ -323,12 +424,12 @@ def error_line(n: int, error: dict[str, Any]) -> str:
 # ----------------------------------------------------------------------------------------------- workers
 
 _POLICY: PolicySet | None = None
-_SHAPES: dict[tuple[str, ...], _CsvShape] = {}
+_SHAPES: dict[Layout, _CsvShape] = {}
 
 
-def _init(policy_path: str | None) -> None:
+def _init(policy_path: str | None, parent: int | None = None) -> None:
     global _POLICY
-    _exit_with_parent()  # first: loading the policy takes a while, and the parent may die meanwhile
+    _exit_with_parent(parent)  # first: loading the policy takes a while, and the parent may die meanwhile
     _POLICY = load_policy(policy_path)
     gc.freeze()  # the policy lives as long as the worker: the collector need not walk it again
 
@@ -338,14 +439,18 @@ def _init(policy_path: str | None) -> None:
 PARENT_POLL = 0.2
 
 
-def _exit_with_parent() -> None:
+def _exit_with_parent(parent: int | None = None) -> None:
     """A worker whose parent was killed (SIGKILL skips every clean-up) would wait on its queue for
     ever: leave with it.
 
     On Linux the kernel kills the worker when its parent dies (``PR_SET_PDEATHSIG``: immediate,
     however busy the machine; the pool forks its workers from the thread that runs the batch, which
-    outlives them). As a second line, and elsewhere, a thread watches for being re-parented."""
-    parent = os.getppid()
+    outlives them). As a second line, and elsewhere, a thread watches for being re-parented. ``parent``:
+    the parent's pid as the parent gave it (read here, it would already be init's if the parent died
+    before the worker started)."""
+    parent = os.getppid() if parent is None else parent
+    if os.getppid() != parent:  # it died before this worker got here
+        os._exit(1)
     if sys.platform.startswith("linux"):
         import ctypes  # deferred: only a worker needs it
 
@@ -375,12 +480,12 @@ class Judged(NamedTuple):
 
 
 def _items(chunk: Chunk, schema: Schema) -> Iterator[Item]:
-    header, lines = chunk
-    if header is None:
+    layout, lines = chunk
+    if layout is None:
         return itertools.starmap(parse_line, lines)
-    shape = _SHAPES.get(header)
+    shape = _SHAPES.get(layout)
     if shape is None or shape.schema is not schema:
-        shape = _SHAPES[header] = _CsvShape(header, schema)
+        shape = _SHAPES[layout] = _CsvShape(layout, schema)
     return itertools.starmap(shape.item, lines)
 
 
@@ -445,7 +550,7 @@ class Summary:
 class Source:
     """The raw input as the parent reads it: JSON lines (``header`` None) or CSV rows after ``header``."""
 
-    header: tuple[str, ...] | None
+    header: Layout | None
     lines: Iterator[Raw]
 
     def chunks(self, size: int) -> Iterator[Chunk]:
@@ -453,12 +558,38 @@ class Source:
             yield self.header, batch
 
 
-def open_source(stream: IO[str], schema: Schema, *, is_csv: bool, start_line: int = 1) -> Source:
+def open_source(
+    stream: IO[str],
+    schema: Schema,
+    *,
+    is_csv: bool,
+    start_line: int = 1,
+    mapping: Mapping | None = None,
+    nulls: Iterable[str] = DEFAULT_NULLS,
+    warn: Callable[[list[str]], None] | None = None,
+) -> Source:
     """The input from ``start_line`` on; a CSV header is checked now, before any output is written."""
     if not is_csv:
         return Source(None, raw_lines(stream, start_line))
-    header, rows = csv_rows(stream, schema, start_line)
-    return Source(header or (), rows)
+    layout, rows = csv_rows(stream, schema, start_line, mapping=mapping, nulls=nulls, warn=warn)
+    return Source(layout or plain_layout(()), rows)
+
+
+def open_table(
+    path: str,
+    schema: Schema,
+    start_line: int = 1,
+    *,
+    mapping: Mapping | None = None,
+    nulls: Iterable[str] = DEFAULT_NULLS,
+    warn: Callable[[list[str]], None] | None = None,
+) -> Source:
+    """An XLSX file's first sheet (openpyxl, read-only streaming), read as a CSV file is: the header
+    is checked now; the rows are numbered by their sheet row."""
+    header, rows = xlsx_rows(path, start_line)
+    if header is None:
+        return Source(plain_layout(()), iter(()))
+    return Source(_layout(header, schema, mapping, nulls, warn), rows)
 
 
 class BatchError(XuejiError):
@@ -530,7 +661,7 @@ def run_batch(
                 done(judge_chunk(c, on, mode, policy))
             return summary
         window = jobs * 2 + 2  # enough to keep every worker busy while the parent writes
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(policy_path,)) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(policy_path, os.getpid())) as pool:
             pending: collections.deque[Future[Judged]] = collections.deque()
             try:
                 for c in source.chunks(chunk):

@@ -95,6 +95,8 @@ def _iso(d: dt.date) -> str:
 def _prim(t: Prim, name: str) -> st.SearchStrategy[Any]:
     if t.name == "int":
         return _INT_HINTS.get(name, st.integers(0, 10))
+    if t.name == "decimal":
+        return st.sampled_from([2, 2.5, 3, 3.5, 4, 5])
     if t.name == "bool":
         return _BOOL_HINTS.get(name, st.booleans())
     if t.name == "date":
