@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -151,7 +151,23 @@ def sorted_diagnostics(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
 
 
 class XuejiError(Exception):
-    """Base class of every exception the engine raises on purpose."""
+    """Base class of every exception the engine raises on purpose.
+
+    Each one pickles and deep-copies with its content (``__reduce__`` gives the arguments its
+    ``__init__`` takes, not the rendered text in ``args``), so a worker process or a task queue can
+    hand one back; two are equal when they are of the same class with the same content."""
+
+    def _content(self) -> tuple[Any, ...]:
+        return tuple(self.args)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), self._content())
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and isinstance(other, XuejiError) and other._content() == self._content()
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._content()))
 
 
 class PolicyError(XuejiError):
@@ -162,6 +178,9 @@ class PolicyError(XuejiError):
         first = self.diagnostics[0].render("en") if self.diagnostics else "policy error"
         more = len(self.diagnostics) - 1
         super().__init__(first + (f" (and {more} more)" if more > 0 else ""))
+
+    def _content(self) -> tuple[Any, ...]:
+        return (tuple(self.diagnostics),)
 
 
 @attrs.frozen
@@ -197,6 +216,9 @@ class FactsError(XuejiError):
         more = len(self.problems) - 5
         super().__init__(lines + (f" (and {more} more)" if more > 0 else ""))
 
+    def _content(self) -> tuple[Any, ...]:
+        return (tuple(self.problems),)
+
 
 class ParseError(XuejiError):
     """A syntax problem at ``offset`` (characters into the rule text); the loader locates it in the file."""
@@ -208,6 +230,9 @@ class ParseError(XuejiError):
         self.hint = hint
         super().__init__(message.en)
 
+    def _content(self) -> tuple[Any, ...]:
+        return (self.offset, self.length, self.message, self.hint)
+
 
 class CalendarError(XuejiError):
     """A date the working-day calendar does not cover (names the year), or a date out of range."""
@@ -216,3 +241,6 @@ class CalendarError(XuejiError):
         self.message = message
         self.year = year
         super().__init__(message.en)
+
+    def _content(self) -> tuple[Any, ...]:
+        return (self.message, self.year)
