@@ -47,6 +47,46 @@ class Msg:
         return self.zh if lang == "zh" else self.en
 
 
+#: The most characters of an input value a message quotes (:func:`excerpt`).
+EXCERPT_CHARS = 40
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """An input value as a message quotes it: a string in quotes with its control, invisible and
+    undecodable characters escaped (as ``repr`` escapes them), anything else as its ``repr``; at most
+    ``limit`` characters of the value, then ``…``. A stray password or a whole line pasted into a field
+    is named, never echoed in full; a terminal escape or a right-to-left override is shown, not obeyed."""
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        shown = repr(value[:limit])
+        return shown[:-1] + "…" + shown[-1]
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[:limit] + "…"
+
+
+def date_problem(value: object) -> Msg:
+    """Why ``value`` is not a date written YYYY-MM-DD, naming the value (:func:`excerpt`) once: not
+    written so, or a day the calendar does not have (``'2024-11-31' is not a date: 2024-11 has 30 days``)."""
+    shown = excerpt(value)
+    parts = value.split("-") if isinstance(value, str) and len(value) == 10 else []
+    if len(parts) == 3 and [len(x) for x in parts] == [4, 2, 2] and all(x.isascii() and x.isdigit() for x in parts):
+        year, month, day = (int(x) for x in parts)
+        if year == 0:
+            return Msg(f"{shown} 不是日期：没有 0 年", f"{shown} is not a date: there is no year 0")
+        if not 1 <= month <= 12:
+            return Msg(f"{shown} 不是日期：没有 {month} 月", f"{shown} is not a date: there is no month {month}")
+        import calendar  # deferred: only a bad date needs it
+
+        days = calendar.monthrange(year, month)[1]
+        if not 1 <= day <= days:
+            return Msg(
+                f"{shown} 不是日期：{year} 年 {month} 月只有 {days} 天",
+                f"{shown} is not a date: {parts[0]}-{parts[1]} has {days} days",
+            )
+    return Msg(f"{shown} 不是写成 YYYY-MM-DD 的日期", f"{shown} is not a date written YYYY-MM-DD")
+
+
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"

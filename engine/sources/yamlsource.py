@@ -593,8 +593,9 @@ def _hint(zh: str, en: str) -> Msg:
     return Msg(zh, en)
 
 
-def _decode(data: str | bytes, filename: str) -> tuple[str | None, list[Diagnostic]]:
-    """Text without a BOM, or None with a ``yaml-encoding`` / ``yaml-invalid-char`` diagnostic."""
+def _decode(data: str | bytes, filename: str, *, data_file: bool = False) -> tuple[str | None, list[Diagnostic]]:
+    """Text without a BOM, or None with a ``yaml-encoding`` / ``yaml-invalid-char`` diagnostic (a data
+    file, :func:`load_data`, that is or looks like JSON is named JSON in it)."""
     if isinstance(data, bytes):
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
             return None, [
@@ -621,12 +622,17 @@ def _decode(data: str | bytes, filename: str) -> tuple[str | None, list[Diagnost
     if bad is not None:
         src = _Source(text, filename)
         ch = bad.group()
+        # a record in JSON: not all of these are JSON syntax errors (C1 controls), but none is data
+        is_json = data_file and _is_json(filename, text) is not False
+        where_zh, where_en = (
+            ("JSON 文件中", "which a JSON record may not hold") if is_json else ("文件中", "which YAML does not allow")
+        )
         return None, [
             error(
                 "yaml-invalid-char",
                 src.span(bad.start(), bad.start() + 1),
-                f"文件中有不允许的控制字符 U+{ord(ch):04X}",
-                f"the file contains the control character U+{ord(ch):04X}, which YAML does not allow",
+                f"{where_zh}有不允许的控制字符 U+{ord(ch):04X}",
+                f"the file contains the control character U+{ord(ch):04X}, {where_en}",
                 hint=_hint(
                     "删除这个不可见字符（常见于从 Word、网页或表格中复制的文字）",
                     "Delete this invisible character (often pasted in from Word, web pages or spreadsheets)",
@@ -1649,10 +1655,11 @@ def load_data(text: str | bytes, filename: str) -> tuple[object, list[Diagnostic
     reported in both formats. Everything else goes through :func:`load_yaml`. Returns
     ``(None, diagnostics)`` when nothing usable was read.
     """
-    decoded, diags = _decode(text, filename)
+    decoded, diags = _decode(text, filename, data_file=True)
     if decoded is None:
         return None, diags
     mode = _is_json(filename, decoded)
+    json_problem: Diagnostic | None = None
     if mode is not False:
         import json  # deferred for start-up time: only a JSON record needs it
 
@@ -1671,6 +1678,7 @@ def load_data(text: str | bytes, filename: str) -> tuple[object, list[Diagnostic
         except json.JSONDecodeError as exc:
             if mode:
                 return None, [*diags, _json_diag(exc, filename)]
+            json_problem = _json_diag(exc, filename)  # looks like JSON: said so if YAML cannot read it either
         except RecursionError:
             return None, [*diags, _too_deep(Span(filename, 1, 1))]
         except ValueError as exc:  # e.g. an integer with too many digits
@@ -1708,4 +1716,6 @@ def load_data(text: str | bytes, filename: str) -> tuple[object, list[Diagnostic
                 diags.extend(dup_diags)
             return value, sorted_diagnostics(diags)
     node, ydiags = load_yaml(decoded, filename)
+    if json_problem is not None and any(d.severity is Severity.ERROR for d in ydiags):
+        return None, [*diags, json_problem]
     return (None if node is None else to_python(node)), [*diags, *ydiags]

@@ -31,7 +31,7 @@ from typing import Any, Final
 
 import attrs
 
-from engine.diagnostics import Diagnostic, FactsError, Lang, Msg, Severity, Span, XuejiError
+from engine.diagnostics import Diagnostic, FactsError, Lang, Msg, Severity, Span, XuejiError, date_problem
 from engine.lang import syntax as s
 from engine.resources import data_path
 from engine.run.decision import Decision, Finding, Outcome
@@ -286,10 +286,10 @@ def _key_name(key: YScalar) -> str:
 def _as_date(node: YNode | None) -> dt.date | Msg:
     """A date from a scalar (``2024-10-23`` or ``"2024-10-23"``), else a description of the problem."""
     if not isinstance(node, YScalar):
-        return Msg("不是日期", "not a date")
+        return Msg("应为写成 YYYY-MM-DD 的日期", "must be a date written YYYY-MM-DD")
     v = node.value
     if isinstance(v, dt.datetime):
-        return Msg("是日期加时间，而不是日期", "a date and time, not a date")
+        return Msg("是日期加时间，应为写成 YYYY-MM-DD 的日期", "a date and time, not a date written YYYY-MM-DD")
     if isinstance(v, dt.date):
         return v
     if isinstance(v, str):
@@ -297,7 +297,7 @@ def _as_date(node: YNode | None) -> dt.date | Msg:
             return dt.date.fromisoformat(v)
         except ValueError:
             pass
-    return Msg(f"{v!r} 不是日期（YYYY-MM-DD）", f"{v!r} is not a date (YYYY-MM-DD)")
+    return date_problem(v)
 
 
 def _parse_case(node: YNode, file: str) -> Case:
@@ -347,7 +347,7 @@ def _parse_case(node: YNode, file: str) -> Case:
         if isinstance(got, dt.date):
             on = got
         else:
-            bad(on_node.span, f"on: 应为日期 YYYY-MM-DD（{got.zh}）", f"on: must be a date YYYY-MM-DD ({got.en})")
+            bad(on_node.span, f"on: {got.zh}", f"on: {got.en}")
 
     record: Any = None
     fixture: str | None = None
@@ -553,11 +553,7 @@ def _parse_expectation(node: YNode, problems: list[Msg]) -> Expectation | None:
             if isinstance(got_due, dt.date):
                 dues[key] = got_due
             else:
-                bad(
-                    due_n.span,
-                    f"{key}: 应为日期 YYYY-MM-DD（{got_due.zh}）",
-                    f"{key}: must be a date YYYY-MM-DD ({got_due.en})",
-                )
+                bad(due_n.span, f"{key}: {got_due.zh}", f"{key}: {got_due.en}")
                 ok = False
     missing: tuple[str, ...] | None = None
     miss_n = node.get("missing")
