@@ -49,20 +49,40 @@ class Msg:
 
 #: The most characters of an input value a message quotes (:func:`excerpt`).
 EXCERPT_CHARS = 40
+#: ... and of a name (a key, a rule id, an identifier): names are longer, and an author's own.
+NAME_CHARS = 100
 
 
-def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+def excerpt(value: object, limit: int = EXCERPT_CHARS, *, quoted: bool = True) -> str:
     """An input value as a message quotes it: a string in quotes with its control, invisible and
     undecodable characters escaped (as ``repr`` escapes them), anything else as its ``repr``; at most
     ``limit`` characters of the value, then ``…``. A stray password or a whole line pasted into a field
-    is named, never echoed in full; a terminal escape or a right-to-left override is shown, not obeyed."""
+    is named, never echoed in full; a terminal escape or a right-to-left override is shown, not obeyed.
+    ``quoted=False``: a string without the quotes (a message that quotes it its own way), as it is when
+    it is short and printable."""
     if isinstance(value, str):
+        cut = value[:limit]
+        if quoted or not cut.isprintable():
+            cut = repr(cut)
+            if not quoted:
+                cut = cut[1:-1]
         if len(value) <= limit:
-            return repr(value)
-        shown = repr(value[:limit])
-        return shown[:-1] + "…" + shown[-1]
+            return cut
+        return cut[:-1] + "…" + cut[-1] if quoted else cut + "…"
     shown = repr(value)
     return shown if len(shown) <= limit else shown[:limit] + "…"
+
+
+def path_text(path: object) -> str:
+    """A file name as a message shows it: one the file system gave in bytes that are not UTF-8 (read
+    by Python as surrogate escapes, which no output can encode) with those bytes escaped, ``\\xff``."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate of another origin
+    return text
 
 
 def date_problem(value: object) -> Msg:

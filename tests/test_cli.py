@@ -385,8 +385,16 @@ def test_eval_mixed_good_and_invalid_record_json(cli: CLI, in_repo: Path, tmp_pa
     ("on", "en", "zh"),
     [
         ("2024-13-01", "'2024-13-01' is not a date: there is no month 13", "'2024-13-01' 不是日期：没有 13 月"),
-        ("2024-02-30", "'2024-02-30' is not a date: 2024-02 has 29 days", "'2024-02-30' 不是日期：2024 年 2 月只有 29 天"),
-        ("2024-11-31", "'2024-11-31' is not a date: 2024-11 has 30 days", "'2024-11-31' 不是日期：2024 年 11 月只有 30 天"),
+        (
+            "2024-02-30",
+            "'2024-02-30' is not a date: 2024-02 has 29 days",
+            "'2024-02-30' 不是日期：2024 年 2 月只有 29 天",
+        ),
+        (
+            "2024-11-31",
+            "'2024-11-31' is not a date: 2024-11 has 30 days",
+            "'2024-11-31' 不是日期：2024 年 11 月只有 30 天",
+        ),
         ("tomorrow", "'tomorrow' is not a date written YYYY-MM-DD", "'tomorrow' 不是写成 YYYY-MM-DD 的日期"),
         ("", "'' is not a date written YYYY-MM-DD", "'' 不是写成 YYYY-MM-DD 的日期"),
         ("2024-1-5", "'2024-1-5' is not a date written YYYY-MM-DD", "'2024-1-5' 不是写成 YYYY-MM-DD 的日期"),

@@ -39,7 +39,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
-from engine.diagnostics import Diagnostic, Msg, Related, Severity, Span, error, sorted_diagnostics, warning
+from engine.diagnostics import Diagnostic, Msg, Related, Severity, Span, error, excerpt, sorted_diagnostics, warning
 from engine.lang.limits import MAX_YAML_DEPTH, MAX_YAML_NODES
 
 if TYPE_CHECKING:
@@ -1103,7 +1103,7 @@ def _describe_key(value: object) -> str:
         text = value.isoformat()  # a date key as the author wrote it, not its repr
     else:
         text = repr(value) if not isinstance(value, str) else value
-    return text if len(text) <= 40 else text[:37] + "..."
+    return excerpt(text, quoted=False)
 
 
 class _Builder:
@@ -1409,8 +1409,9 @@ class _Builder:
                 warning(
                     "yaml-non-string-key",
                     key.span,
-                    f"键“{key.raw}”被 YAML 读成了{kind_zh} {v!r}，而不是文字",
-                    f"the key '{key.raw}' is read by YAML as {kind_en} ({v!r}), not as text",
+                    f"键“{excerpt(key.raw, quoted=False)}”被 YAML 读成了{kind_zh} {excerpt(v)}，而不是文字",
+                    f"the key '{excerpt(key.raw, quoted=False)}' is read by YAML as {kind_en} ({excerpt(v)}), "
+                    "not as text",
                     hint=_hint(
                         f'如果这是文字键，请加引号，例如 "{key.raw}":',
                         f'If it is meant as text, quote it, e.g. "{key.raw}":',
@@ -1434,8 +1435,8 @@ class _Builder:
             warning(
                 "yaml-ambiguous-value",
                 span,
-                f"“{raw}”被 YAML 读成了{why_zh}：{value!r}",
-                f"'{raw}' is read by YAML as {why_en}: {value!r}",
+                f"“{excerpt(raw, quoted=False)}”被 YAML 读成了{why_zh}：{excerpt(value)}",
+                f"'{excerpt(raw, quoted=False)}' is read by YAML as {why_en}: {excerpt(value)}",
                 hint=_hint(
                     f"如果要原样保留（如学号、时间），请加引号：'{raw}'",
                     f"To keep it as written (an ID, a time of day), quote it: '{raw}'",
@@ -1449,8 +1450,8 @@ class _Builder:
             error(
                 "yaml-bad-value",
                 span,
-                f"“{raw}”不是有效的{zh_kind}",
-                f"'{raw}' is not a valid {en_kind}",
+                f"“{excerpt(raw, quoted=False)}”不是有效的{zh_kind}",
+                f"'{excerpt(raw, quoted=False)}' is not a valid {en_kind}",
                 hint=_hint(
                     "改正这个值（例如日期要写成存在的日期 2024-09-01）；如果它本来就是文字，请加引号",
                     "Correct the value (a date must exist, e.g. 2024-09-01); if it is meant as text, quote it",

@@ -31,7 +31,7 @@ from typing import Any, Final
 
 import attrs
 
-from engine.diagnostics import Diagnostic, FactsError, Lang, Msg, Severity, Span, XuejiError, date_problem
+from engine.diagnostics import Diagnostic, FactsError, Lang, Msg, Severity, Span, XuejiError, date_problem, excerpt
 from engine.lang import syntax as s
 from engine.resources import data_path
 from engine.run.decision import Decision, Finding, Outcome
@@ -283,6 +283,11 @@ def _key_name(key: YScalar) -> str:
     return str(key.value)
 
 
+def _is_path(name: str) -> bool:
+    """A ``fixture:`` that is a path, not a name: it could reach outside the fixtures directories."""
+    return "/" in name or "\\" in name or name.startswith(".") or ":" in name or "\0" in name
+
+
 def _as_date(node: YNode | None) -> dt.date | Msg:
     """A date from a scalar (``2024-10-23`` or ``"2024-10-23"``), else a description of the problem."""
     if not isinstance(node, YScalar):
@@ -363,6 +368,12 @@ def _parse_case(node: YNode, file: str) -> Case:
             record = to_python(rec_node)
         else:
             bad(rec_node.span, "record: 应为映射（学生记录）", "record: must be a mapping (a student record)")
+    elif isinstance(fix_node, YScalar) and isinstance(fix_node.value, str) and _is_path(fix_node.value):
+        bad(
+            fix_node.span,
+            f"fixture: 应为样例名（fixtures/ 中的文件名），而不是路径：{excerpt(fix_node.value)}",
+            f"fixture: names a fixture (a file in fixtures/), not a path: {excerpt(fix_node.value)}",
+        )
     elif isinstance(fix_node, YScalar) and isinstance(fix_node.value, str) and fix_node.value:
         fixture = fix_node.value
     elif fix_node is not None:
