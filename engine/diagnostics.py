@@ -80,8 +80,10 @@ def path_text(path: object) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate of another origin
+        try:
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a lone surrogate of another origin
+            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
 
 

@@ -28,6 +28,7 @@ from engine.diagnostics import (
     XuejiError,
     date_problem,
     error,
+    path_text,
     warning,
 )
 from engine.faces.render import (
@@ -414,7 +415,7 @@ def read_record(name: str) -> tuple[Any, list[Diagnostic]]:
             data = path.read_bytes()
         except OSError as ex:
             raise UsageError(f"{name}: {ex.strerror}") from None
-        shown = name
+        shown = path_text(name)  # a name that is not UTF-8 is shown escaped in diagnostics
     return load_data(data, shown)
 
 
