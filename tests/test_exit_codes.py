@@ -161,3 +161,20 @@ def test_an_error_in_a_json_record_is_labelled_json(
     err = capsys.readouterr().err
     assert says in err
     assert ("YAML" in err) == name.endswith(".yaml")
+
+
+def test_json_lines_on_stdin_or_in_a_json_file_point_to_batch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    import io
+    import sys
+
+    two = b'{"id": "1"}\n{"id": "2"}\n'
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(two)))
+    assert main(["eval", "-", "--on", ON, "--lang", "en"]) == 2
+    assert "xueji: -: more than one JSON value, as in JSON Lines: judge one record a line with --batch -" in (
+        capsys.readouterr().err
+    )
+    (tmp_path / "two.json").write_bytes(two)
+    assert main(["eval", str(tmp_path / "two.json"), "--on", ON, "--lang", "zh"]) == 2
+    assert f"请用 --batch {tmp_path / 'two.json'}" in capsys.readouterr().err

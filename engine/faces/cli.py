@@ -533,6 +533,14 @@ def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
         if errors:
             bad_input = True
             sys.stderr.write(diagnostics_text(errors, lang) + "\n")
+            if any(d.code == "yaml-json-syntax" and d.message.en.endswith(": Extra data") for d in errors):
+                sys.stderr.write(  # a second JSON value after the first: one record a line
+                    f"xueji: {name}: more than one JSON value, as in JSON Lines: judge one record a line with "
+                    f"--batch {name} --out decisions.jsonl\n"
+                    if lang == "en"
+                    else f"xueji: {name}：不止一个 JSON 值，像是每行一条记录（JSON Lines）：请用 --batch {name} "
+                    "--out decisions.jsonl 判断\n"
+                )
             results.append({"file": name, "error": [d.to_dict() for d in errors]})
             continue
         try:

@@ -174,8 +174,9 @@ def load_cases(paths: Iterable[str | Path], *, overrides: Mapping[Path, str] | N
     """Read every case in ``paths`` (case files, or directories of ``*.yaml`` case files), in order;
     ``overrides``: file texts that stand in for the files on disk (an editor's buffers).
 
-    Never raises: an unreadable file or a malformed case becomes a :class:`Case` with ``problems``,
-    which :func:`run_cases` reports as an error at its file:line.
+    Never raises, but for a directory of more than ``MAX_POLICY_FILES`` case files (a
+    :class:`~engine.diagnostics.XuejiError` naming it): an unreadable file or a malformed case becomes a
+    :class:`Case` with ``problems``, which :func:`run_cases` reports as an error at its file:line.
     """
     texts = {p.resolve(): text for p, text in (overrides or {}).items()}
     cases: list[Case] = []
