@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -45,6 +45,68 @@ class Msg:
 
     def get(self, lang: Lang) -> str:
         return self.zh if lang == "zh" else self.en
+
+
+#: The most characters of an input value a message quotes (:func:`excerpt`).
+EXCERPT_CHARS = 40
+#: ... and of a name (a key, a rule id, an identifier): names are longer, and an author's own.
+NAME_CHARS = 100
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS, *, quoted: bool = True) -> str:
+    """An input value as a message quotes it: a string in quotes with its control, invisible and
+    undecodable characters escaped (as ``repr`` escapes them), anything else as its ``repr``; at most
+    ``limit`` characters of the value, then ``…``. A stray password or a whole line pasted into a field
+    is named, never echoed in full; a terminal escape or a right-to-left override is shown, not obeyed.
+    ``quoted=False``: a string without the quotes (a message that quotes it its own way), as it is when
+    it is short and printable."""
+    if isinstance(value, str):
+        cut = value[:limit]
+        if quoted or not cut.isprintable():
+            cut = repr(cut)
+            if not quoted:
+                cut = cut[1:-1]
+        if len(value) <= limit:
+            return cut
+        return cut[:-1] + "…" + cut[-1] if quoted else cut + "…"
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[:limit] + "…"
+
+
+def path_text(path: object) -> str:
+    """A file name as a message shows it: one the file system gave in bytes that are not UTF-8 (read
+    by Python as surrogate escapes, which no output can encode) with those bytes escaped, ``\\xff``."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a lone surrogate of another origin
+            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def date_problem(value: object) -> Msg:
+    """Why ``value`` is not a date written YYYY-MM-DD, naming the value (:func:`excerpt`) once: not
+    written so, or a day the calendar does not have (``'2024-11-31' is not a date: 2024-11 has 30 days``)."""
+    shown = excerpt(value)
+    parts = value.split("-") if isinstance(value, str) and len(value) == 10 else []
+    if len(parts) == 3 and [len(x) for x in parts] == [4, 2, 2] and all(x.isascii() and x.isdigit() for x in parts):
+        year, month, day = (int(x) for x in parts)
+        if year == 0:
+            return Msg(f"{shown} 不是日期：没有 0 年", f"{shown} is not a date: there is no year 0")
+        if not 1 <= month <= 12:
+            return Msg(f"{shown} 不是日期：没有 {month} 月", f"{shown} is not a date: there is no month {month}")
+        import calendar  # deferred: only a bad date needs it
+
+        days = calendar.monthrange(year, month)[1]
+        if not 1 <= day <= days:
+            return Msg(
+                f"{shown} 不是日期：{year} 年 {month} 月只有 {days} 天",
+                f"{shown} is not a date: {parts[0]}-{parts[1]} has {days} days",
+            )
+    return Msg(f"{shown} 不是写成 YYYY-MM-DD 的日期", f"{shown} is not a date written YYYY-MM-DD")
 
 
 class Severity(StrEnum):
@@ -151,7 +213,23 @@ def sorted_diagnostics(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
 
 
 class XuejiError(Exception):
-    """Base class of every exception the engine raises on purpose."""
+    """Base class of every exception the engine raises on purpose.
+
+    Each one pickles and deep-copies with its content (``__reduce__`` gives the arguments its
+    ``__init__`` takes, not the rendered text in ``args``), so a worker process or a task queue can
+    hand one back; two are equal when they are of the same class with the same content."""
+
+    def _content(self) -> tuple[Any, ...]:
+        return tuple(self.args)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), self._content())
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and isinstance(other, XuejiError) and other._content() == self._content()
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._content()))
 
 
 class PolicyError(XuejiError):
@@ -162,6 +240,9 @@ class PolicyError(XuejiError):
         first = self.diagnostics[0].render("en") if self.diagnostics else "policy error"
         more = len(self.diagnostics) - 1
         super().__init__(first + (f" (and {more} more)" if more > 0 else ""))
+
+    def _content(self) -> tuple[Any, ...]:
+        return (tuple(self.diagnostics),)
 
 
 @attrs.frozen
@@ -197,6 +278,9 @@ class FactsError(XuejiError):
         more = len(self.problems) - 5
         super().__init__(lines + (f" (and {more} more)" if more > 0 else ""))
 
+    def _content(self) -> tuple[Any, ...]:
+        return (tuple(self.problems),)
+
 
 class ParseError(XuejiError):
     """A syntax problem at ``offset`` (characters into the rule text); the loader locates it in the file."""
@@ -208,6 +292,9 @@ class ParseError(XuejiError):
         self.hint = hint
         super().__init__(message.en)
 
+    def _content(self) -> tuple[Any, ...]:
+        return (self.offset, self.length, self.message, self.hint)
+
 
 class CalendarError(XuejiError):
     """A date the working-day calendar does not cover (names the year), or a date out of range."""
@@ -216,3 +303,6 @@ class CalendarError(XuejiError):
         self.message = message
         self.year = year
         super().__init__(message.en)
+
+    def _content(self) -> tuple[Any, ...]:
+        return (self.message, self.year)

@@ -291,10 +291,11 @@ def test_eval_stdin_yaml(cli: CLI, in_repo: Path) -> None:
 
 
 def test_eval_stdin_invalid_record_names_stdin_line_and_column(cli: CLI) -> None:
-    # stdin has no file name to tell JSON from YAML: it is read as YAML (a superset of JSON)
+    # stdin has no file name to tell JSON from YAML: what starts with { or [ is tried as JSON, then as
+    # YAML (a superset of JSON); when neither reads it, the error is JSON's, labelled JSON
     r = cli("eval", "-", "--on", "2024-11-15", "--lang", "en", stdin=b'{"id": "1",\n "name": ]}\n')
     assert r.code == 2
-    assert r.err.startswith("<stdin>:2:10: error[yaml-syntax]: YAML syntax error")
+    assert r.err.startswith("<stdin>:2:10: error[yaml-json-syntax]: JSON syntax error: Expecting value")
     r = cli("eval", "-", "--on", "2024-11-15", "--lang", "en", stdin=b"id: [1\n")
     assert r.code == 2
     assert r.err.startswith("<stdin>:2:1: error[yaml-syntax]")
@@ -380,12 +381,35 @@ def test_eval_mixed_good_and_invalid_record_json(cli: CLI, in_repo: Path, tmp_pa
     assert second["error"][0]["code"] == "yaml-json-syntax"
 
 
-@pytest.mark.parametrize("on", ["2024-13-01", "2024-02-30", "tomorrow", ""])
-def test_eval_bad_on_date(cli: CLI, in_repo: Path, on: str) -> None:
-    r = cli("eval", "fixtures/annual-pending.yaml", "--on", on, "--lang", "en")
-    assert r.code == 2
-    assert r.err.splitlines() == [f"xueji: --on: {on!r} is not a date (YYYY-MM-DD) / 不是有效日期"]
-    assert r.out == ""
+@pytest.mark.parametrize(
+    ("on", "en", "zh"),
+    [
+        ("2024-13-01", "'2024-13-01' is not a date: there is no month 13", "'2024-13-01' 不是日期：没有 13 月"),
+        (
+            "2024-02-30",
+            "'2024-02-30' is not a date: 2024-02 has 29 days",
+            "'2024-02-30' 不是日期：2024 年 2 月只有 29 天",
+        ),
+        (
+            "2024-11-31",
+            "'2024-11-31' is not a date: 2024-11 has 30 days",
+            "'2024-11-31' 不是日期：2024 年 11 月只有 30 天",
+        ),
+        ("tomorrow", "'tomorrow' is not a date written YYYY-MM-DD", "'tomorrow' 不是写成 YYYY-MM-DD 的日期"),
+        ("", "'' is not a date written YYYY-MM-DD", "'' 不是写成 YYYY-MM-DD 的日期"),
+        ("2024-1-5", "'2024-1-5' is not a date written YYYY-MM-DD", "'2024-1-5' 不是写成 YYYY-MM-DD 的日期"),
+        ("x" * 100, f"'{'x' * 40}…' is not a date written YYYY-MM-DD", f"'{'x' * 40}…' 不是写成 YYYY-MM-DD 的日期"),
+        ("2024\x1b[2J", "'2024\\x1b[2J' is not a date written YYYY-MM-DD", "'2024\\x1b[2J' 不是写成 YYYY-MM-DD 的日期"),
+    ],
+)
+def test_eval_bad_on_date(cli: CLI, in_repo: Path, on: str, en: str, zh: str) -> None:
+    """A bad --on names the value (a short, escaped excerpt) and the format, or the day the calendar
+    lacks, once, in the user's language."""
+    for lang, want in (("en", en), ("zh", zh)):
+        r = cli("eval", "fixtures/annual-pending.yaml", "--on", on, "--lang", lang)
+        assert r.code == 2
+        assert r.err.splitlines() == [f"xueji: --on: {want}"]
+        assert r.out == ""
 
 
 def test_eval_nonexistent_policy(cli: CLI, in_repo: Path) -> None:
@@ -1350,7 +1374,7 @@ def test_subprocess_stdin(tmp_path: Path) -> None:
     proc = python_m("eval", "-", "--on", "2024-11-15", "--lang", "en", stdin=b"{not json")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert re.match(r"<stdin>:\d+:\d+: error\[yaml-syntax\]", proc.stderr)
+    assert re.match(r"<stdin>:\d+:\d+: error\[yaml-json-syntax\]: JSON syntax error", proc.stderr)
 
 
 def test_subprocess_lint_and_fmt(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from typing import Literal
 
 import attrs
 
-from engine.diagnostics import Diagnostic, Msg, Span, error, warning
+from engine.diagnostics import NAME_CHARS, Diagnostic, Msg, Span, error, excerpt, warning
 from engine.lang import syntax as s
 from engine.lang import types as t
 from engine.sources.policy import Definition, Locate, PolicyVersion, Rule
@@ -1009,8 +1009,8 @@ class Checker:
         return self._err(
             "unknown-name",
             e.pos,
-            f"未知名称 {name}",
-            f"unknown name {name}",
+            f"未知名称 {excerpt(name, NAME_CHARS, quoted=False)}",
+            f"unknown name {excerpt(name, NAME_CHARS, quoted=False)}",
             self._did_you_mean(name, candidates)
             or Msg("先用 let 定义它，或检查拼写", "define it with `let`, or check the spelling"),
         )

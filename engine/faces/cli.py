@@ -11,14 +11,26 @@ import argparse
 import datetime as dt
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import attrs
 
 from engine import __version__
-from engine.diagnostics import Diagnostic, FactsError, Lang, Msg, PolicyError, Severity, XuejiError, error, warning
+from engine.diagnostics import (
+    Diagnostic,
+    FactsError,
+    Lang,
+    Msg,
+    PolicyError,
+    Severity,
+    XuejiError,
+    date_problem,
+    error,
+    path_text,
+    warning,
+)
 from engine.faces.render import (
     deadlines_text,
     decision_text,
@@ -46,6 +58,21 @@ if TYPE_CHECKING:
 
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+#: files of many records, one a line or a row: ``eval --batch`` reads them, never ``eval RECORD``
+BATCH_SUFFIXES = (".jsonl", ".ndjson", ".csv", ".tsv", ".xlsx", ".xls")
+
+#: ``eval --fail-on``: the outcomes that set exit 1, worst first; each choice takes those before it too
+#: (the order of an article's outcome in a batch line: a breach, a question the record cannot answer,
+#: an open deadline)
+FAIL_ON = ("violated", "unknown", "pending")
+
+
+def fails(outcomes: Iterable[str], fail_on: str) -> bool:
+    """Whether any of ``outcomes`` (outcome values) is ``fail_on`` or worse (:data:`FAIL_ON`)."""
+    failing = FAIL_ON[: FAIL_ON.index(fail_on) + 1]
+    return any(o in failing for o in outcomes)
 
 
 class UsageError(Exception):
@@ -125,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev = verb(
         "eval",
         "judge student records",
-        "Judge student records (JSON or YAML files, or - for stdin). Exit 1 if any rule is violated.",
+        "Judge student records (JSON or YAML files, or - for stdin; a .jsonl or .csv file with --batch). "
+        "Exit 0 when no finding reaches --fail-on, 1 when one does (default: a rule is violated), "
+        "2 on bad input (a file that cannot be read, a record that fails the schema, a bad option).",
         "xueji eval fixtures/*.yaml --on 2024-11-15",
         "cat r.json | xueji eval - --format json",
         "xueji eval --batch students.jsonl --out decisions.jsonl --jobs 2",
@@ -133,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         "xueji eval --batch students.jsonl --out decisions.jsonl --full   # every finding, messages and facts",
         "xueji eval --batch 学生.xlsx --map zh --out decisions.xlsx   # Chinese headers; a row per student",
         "xueji eval --batch xj.csv --map chsi --null 'NULL,\\N,' --out decisions.csv",
+        "xueji eval --batch students.csv --out decisions.jsonl --fail-on unknown   # CI: no missing facts either",
     )
     ev.add_argument("records", nargs="*", metavar="RECORD")
     ev.add_argument("--on", metavar="DATE", help="judge as of this date (YYYY-MM-DD; default: today)")
@@ -143,6 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="show the article text, the rule, the facts it read and the sub-condition that decided it",
     )
     ev.add_argument("--all", action="store_true", help="text: also list the articles that do not apply")
+    ev.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="violated",
+        help="exit 1 when a finding is this or worse, in the order violated > unknown > pending: violated "
+        "(default), unknown (violated or unknown: a fact is missing), pending (also a deadline still open)",
+    )
     ev.add_argument(
         "--batch",
         metavar="FILE",
@@ -365,15 +402,19 @@ def _export_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _parse_on(text: str | None) -> dt.date | None:
-    if text is None:
-        return None
+def _parse_on(text: str | None, lang: Lang) -> dt.date | None:
+    return None if text is None else _parse_date("--on", text, lang)
+
+
+def _parse_date(option: str, text: str, lang: Lang) -> dt.date:
+    """A date option as ``engine.evaluate`` reads ``on`` (YYYY-MM-DD only); else one message in the
+    user's language naming the value and the format (or the day the calendar lacks)."""
     from engine.run.evaluate import as_date  # deferred for start-up time, as for every verb that judges
 
     try:
-        return as_date(text)  # as engine.evaluate reads it: YYYY-MM-DD only
+        return as_date(text)
     except ValueError:
-        raise UsageError(f"--on: {text!r} is not a date (YYYY-MM-DD) / 不是有效日期") from None
+        raise UsageError(f"{option}: {date_problem(text).get(lang)}") from None
 
 
 def _resolve_policy(args: argparse.Namespace, lang: Lang) -> None:
@@ -433,7 +474,7 @@ def read_record(name: str) -> tuple[Any, list[Diagnostic]]:
             data = path.read_bytes()
         except OSError as ex:
             raise UsageError(f"{name}: {ex.strerror}") from None
-        shown = name
+        shown = path_text(name)  # a name that is not UTF-8 is shown escaped in diagnostics
     return load_data(data, shown)
 
 
@@ -581,7 +622,7 @@ def cmd_batch(args: argparse.Namespace, lang: Lang, on: dt.date) -> int:
         sys.stderr.write("\n")
     if args.resume and not direct and not summary.interrupted:
         summary = batch.summarize(target)  # the whole output, not only the part this run added
-    return _batch_end(summary, lang, began)
+    return _batch_end(summary, lang, began, args.fail_on)
 
 
 def _progress(began: float) -> Callable[[Any], None]:
@@ -595,7 +636,7 @@ def _progress(began: float) -> Callable[[Any], None]:
     return progress
 
 
-def _batch_end(summary: Any, lang: Lang, began: float) -> int:
+def _batch_end(summary: Any, lang: Lang, began: float, fail_on: str) -> int:
     from engine.tools import batch
 
     sys.stderr.write(batch.summary_text(summary, lang, batch.clock() - began) + "\n")
@@ -603,7 +644,9 @@ def _batch_end(summary: Any, lang: Lang, began: float) -> int:
         return 130
     if summary.errors:
         return EXIT_USAGE
-    return EXIT_FINDINGS if any(o == "violated" for _, o in summary.counts) else EXIT_OK
+    # the summary counts each article's worst outcome, the output's own: a finding at or above
+    # --fail-on makes its article's outcome at or above it too
+    return EXIT_FINDINGS if fails((o for (_, o), c in summary.counts.items() if c), fail_on) else EXIT_OK
 
 
 def _open_batch(name: str, kind: str, policy: PolicySet, start: int, reading: dict[str, Any]) -> tuple[Any, Any]:
@@ -671,17 +714,24 @@ def _batch_table(
         os.remove(temp)
     if sys.stderr.isatty():
         sys.stderr.write("\n")
-    return _batch_end(summary, lang, began)
+    return _batch_end(summary, lang, began, args.fail_on)
 
 
 def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
     from engine.run.evaluate import evaluate
 
-    on = _parse_on(args.on) or dt.date.today()
+    on = _parse_on(args.on, lang) or dt.date.today()
     if args.batch:
         return cmd_batch(args, lang, on)
     if not args.records:
         raise UsageError("give one or more RECORD files (or - for stdin), or --batch FILE")
+    for name in args.records:  # a file of many records is judged by --batch, not read as one record
+        if name.lower().endswith(BATCH_SUFFIXES):
+            raise UsageError(
+                f"{name}: a file of many records: judge it with --batch {name} --out decisions.jsonl"
+                if lang == "en"
+                else f"{name}：这是多条记录的文件，请用 --batch {name} --out decisions.jsonl 判断"
+            )
     policy = _load_policy_arg(args.policy)
     results: list[dict[str, Any]] = []
     texts: list[str] = []
@@ -693,6 +743,14 @@ def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
         if errors:
             bad_input = True
             sys.stderr.write(diagnostics_text(errors, lang) + "\n")
+            if any(d.code == "yaml-json-syntax" and d.message.en.endswith(": Extra data") for d in errors):
+                sys.stderr.write(  # a second JSON value after the first: one record a line
+                    f"xueji: {name}: more than one JSON value, as in JSON Lines: judge one record a line with "
+                    f"--batch {name} --out decisions.jsonl\n"
+                    if lang == "en"
+                    else f"xueji: {name}：不止一个 JSON 值，像是每行一条记录（JSON Lines）：请用 --batch {name} "
+                    "--out decisions.jsonl 判断\n"
+                )
             results.append({"file": name, "error": [d.to_dict() for d in errors]})
             continue
         try:
@@ -723,7 +781,7 @@ def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
     if bad_input:
         return EXIT_USAGE
     counts = summary_counts(decisions)
-    return EXIT_FINDINGS if any(c for o, c in counts.items() if o.value == "violated") else EXIT_OK
+    return EXIT_FINDINGS if fails((o.value for o, c in counts.items() if c), args.fail_on) else EXIT_OK
 
 
 def _explainer(policy: PolicySet, record: Any, on: dt.date) -> Callable[[Finding], list[Step]]:
@@ -912,7 +970,7 @@ def cmd_deadlines(args: argparse.Namespace, lang: Lang) -> int:
     from engine.faces.render_machine import deadline_rows, deadlines_ics_many  # deferred for start-up time
     from engine.run.evaluate import deadlines
 
-    on = _parse_on(args.on) or dt.date.today()
+    on = _parse_on(args.on, lang) or dt.date.today()
     if args.batch is not None:
         if args.record is not None:
             raise UsageError("give a RECORD or --batch FILE, not both")
@@ -1137,20 +1195,11 @@ def _diff_set(path: str) -> PolicySet:
     return load_policy(p)
 
 
-def _parse_date(option: str, text: str) -> dt.date:
-    from engine.run.evaluate import as_date
-
-    try:
-        return as_date(text)
-    except ValueError:
-        raise UsageError(f"{option}: {text!r} is not a date (YYYY-MM-DD) / 不是有效日期") from None
-
-
 def cmd_diff(args: argparse.Namespace, lang: Lang) -> int:
     from engine.faces import render_diff  # deferred for start-up time: only diff needs the tool
     from engine.tools import batch, diff
 
-    on = _parse_on(args.on) or dt.date.today()
+    on = _parse_on(args.on, lang) or dt.date.today()
     if (args.records is None) == (args.generate is None):
         raise UsageError("give --records FILE or --generate N (one of them)")
     if args.records is not None and (args.seed is not None or args.shrink_seconds is not None):
@@ -1166,7 +1215,7 @@ def cmd_diff(args: argparse.Namespace, lang: Lang) -> int:
     if dated:
         if args.from_date is None or args.to_date is None:
             raise UsageError("--from and --to go together")
-        since, until = _parse_date("--from", args.from_date), _parse_date("--to", args.to_date)
+        since, until = _parse_date("--from", args.from_date, lang), _parse_date("--to", args.to_date, lang)
         whole = _load_policy_arg(args.policy)
         old, new = diff.as_of(whole, since), diff.as_of(whole, until)
         names = render_diff.SetName(args.policy, since), render_diff.SetName(args.policy, until)

@@ -28,7 +28,7 @@ from typing import Any, Final
 import attrs
 import chinese_calendar as _cc
 
-from engine.diagnostics import CalendarError, Msg
+from engine.diagnostics import CalendarError, Msg, excerpt
 
 __all__ = [
     "CalendarDataError",
@@ -183,10 +183,10 @@ def _check_year(year: object, days: object) -> None:
     """Whole-entry checks shared by the constructor and :meth:`WorkCalendar.from_mapping`."""
     if not isinstance(year, int) or isinstance(year, bool) or not 1 <= year <= 9999:
         raise CalendarDataError(
-            f"years.{year!r}",
+            f"years.{excerpt(year)}",
             Msg(
-                f"年份必须是 1 至 9999 的整数，而不是 {year!r}",
-                f"a year must be an integer 1..9999, not {year!r}",
+                f"年份必须是 1 至 9999 的整数，而不是 {excerpt(year)}",
+                f"a year must be an integer 1..9999, not {excerpt(year)}",
             ),
         )
     where = f"years.{year}"
@@ -215,7 +215,7 @@ def _check_year(year: object, days: object) -> None:
         for d in sorted(items, key=str):
             if not isinstance(d, date) or isinstance(d, datetime):
                 raise CalendarDataError(
-                    f"{where}.{key}", Msg(f"{d!r} 不是日期", f"{d!r} is not a date (write YYYY-MM-DD)")
+                    f"{where}.{key}", Msg(f"{excerpt(d)} 不是日期", f"{excerpt(d)} is not a date (write YYYY-MM-DD)")
                 )
             if d.year != year:
                 raise CalendarDataError(
@@ -247,11 +247,13 @@ def _parse_day(item: object, where: str, year: int) -> date:
         try:
             d = date.fromisoformat(item.strip())
         except ValueError:
-            raise CalendarDataError(where, Msg(f"{item!r} 不是有效日期", f"{item!r} is not a valid date")) from None
+            raise CalendarDataError(
+                where, Msg(f"{excerpt(item)} 不是有效日期", f"{excerpt(item)} is not a valid date")
+            ) from None
     else:
         raise CalendarDataError(
             where,
-            Msg(f"{item!r} 不是日期（请写成 YYYY-MM-DD）", f"{item!r} is not a date (write YYYY-MM-DD)"),
+            Msg(f"{excerpt(item)} 不是日期（请写成 YYYY-MM-DD）", f"{excerpt(item)} is not a date (write YYYY-MM-DD)"),
         )
     if d.year != year:
         raise CalendarDataError(
@@ -297,14 +299,17 @@ _ENTRY_KEYS: Final = ("source", "holidays", "workdays")
 def _parse_year(key: object, entry: object) -> tuple[int, YearDays]:
     if isinstance(key, bool) or not isinstance(key, int | str):
         raise CalendarDataError(
-            f"years.{key!r}",
-            Msg(f"年份键 {key!r} 应为整数，如 2027", f"year key {key!r} must be an integer such as 2027"),
+            f"years.{excerpt(key)}",
+            Msg(f"年份键 {excerpt(key)} 应为整数，如 2027", f"year key {excerpt(key)} must be an integer such as 2027"),
         )
     if isinstance(key, str):
         if not key.strip().isdigit():
             raise CalendarDataError(
-                f"years.{key!r}",
-                Msg(f"年份键 {key!r} 应为整数，如 2027", f"year key {key!r} must be an integer such as 2027"),
+                f"years.{excerpt(key)}",
+                Msg(
+                    f"年份键 {excerpt(key)} 应为整数，如 2027",
+                    f"year key {excerpt(key)} must be an integer such as 2027",
+                ),
             )
         key = int(key)
     year = key
@@ -324,8 +329,8 @@ def _parse_year(key: object, entry: object) -> tuple[int, YearDays]:
             raise CalendarDataError(
                 where,
                 Msg(
-                    f"未知的键 {k!r}（应为 source、holidays、workdays）",
-                    f"unknown key {k!r} (expected source, holidays, workdays)",
+                    f"未知的键 {excerpt(k)}（应为 source、holidays、workdays）",
+                    f"unknown key {excerpt(k)} (expected source, holidays, workdays)",
                 ),
             )
     source = entry.get("source")
@@ -412,7 +417,10 @@ class WorkCalendar:
             if k != "years":
                 raise CalendarDataError(
                     "<top>",
-                    Msg(f"未知的顶层键 {k!r}（应为 years）", f"unknown top-level key {k!r} (expected 'years')"),
+                    Msg(
+                        f"未知的顶层键 {excerpt(k)}（应为 years）",
+                        f"unknown top-level key {excerpt(k)} (expected 'years')",
+                    ),
                 )
         years = data.get("years")
         if years is None:

@@ -6,6 +6,9 @@ Each limit turns hostile or runaway input into a diagnostic with a position (pol
 
 from __future__ import annotations
 
+#: Most files one ``files:`` pattern of a policy version may match, and most case files in a tests
+#: directory: a real policy set has a file per chapter; a pattern that matches a whole disk is refused.
+MAX_POLICY_FILES = 1_000
 #: Largest policy file read (bytes). A real chapter is a few kilobytes.
 MAX_FILE_BYTES = 2_000_000
 #: YAML nodes a file may expand to, aliases included (alias bombs stop here).

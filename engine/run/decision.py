@@ -136,6 +136,29 @@ class Finding:
             + f"missing={self.missing!r}, version={self.version!r})"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (and deep-copied) with its message and facts rendered: the closure that renders them
+        reads the evaluator's environment, which does not travel; the copy is equal and its
+        ``to_dict()`` identical."""
+        message, facts = self._explanation()
+        return (
+            _rendered_finding,
+            (
+                self.rule,
+                self.article,
+                self.subject,
+                self.outcome,
+                self.due,
+                self.due_not_before,
+                self.missing,
+                self.reason,
+                self.version,
+                self.arose,
+                message,
+                facts,
+            ),
+        )
+
     def _explanation(self) -> tuple[Msg, dict[str, Any]]:
         if self._explained is None:
             self._explained = self._explain()
@@ -169,6 +192,27 @@ class Finding:
         if self.reason is not None:
             out["reason"] = {"zh": self.reason.zh, "en": self.reason.en}
         return out
+
+
+def _rendered_finding(
+    rule: str,
+    article: int,
+    subject: str,
+    outcome: Outcome,
+    due: dt.date | None,
+    due_not_before: dt.date | None,
+    missing: tuple[str, ...],
+    reason: Msg | None,
+    version: str | None,
+    arose: dt.date | None,
+    message: Msg,
+    facts: dict[str, Any],
+) -> Finding:
+    """A finding from its pickled state (:meth:`Finding.__reduce__`): message and facts already rendered."""
+    f = Finding(rule, article, subject, Outcome(outcome), due, missing, reason, version=version, arose=arose)
+    f.due_not_before = due_not_before
+    f._explained = (message, facts)
+    return f
 
 
 #: (article, outcome, the version that judged it): a finding as a count or a summary needs it

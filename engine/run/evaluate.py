@@ -15,6 +15,7 @@ from collections.abc import Container
 from pathlib import Path
 from typing import Any
 
+from engine.diagnostics import date_problem
 from engine.lang.calendar import WorkCalendar
 from engine.run.compiler import Env, Rows, run, run_generated
 from engine.run.decision import Decision, Finding, Judgement, Outcome
@@ -104,9 +105,12 @@ def as_date(on: object) -> dt.date:
     if isinstance(on, dt.date):
         return on
     if isinstance(on, str):
-        if len(on) != 10 or on[4] != "-" or on[7] != "-":
-            raise ValueError(f"on: {on!r} is not a date written YYYY-MM-DD")
-        return dt.date.fromisoformat(on)
+        try:
+            if len(on) == 10 and on[4] == "-" and on[7] == "-":
+                return dt.date.fromisoformat(on)
+        except ValueError:
+            pass
+        raise ValueError(f"on: {date_problem(on).en}")
     raise TypeError(f"on: expected a date or a YYYY-MM-DD string, not {type(on).__name__}")
 
 

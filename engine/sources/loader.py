@@ -10,6 +10,8 @@ checker and the compiler on it.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,10 +19,21 @@ from typing import Any
 
 import attrs
 
-from engine.diagnostics import Diagnostic, Msg, PolicyError, Severity, Span, error, warning
+from engine.diagnostics import (
+    NAME_CHARS,
+    Diagnostic,
+    Msg,
+    PolicyError,
+    Severity,
+    Span,
+    error,
+    excerpt,
+    path_text,
+    warning,
+)
 from engine.lang import syntax as s
 from engine.lang.calendar import CalendarDataError, WorkCalendar
-from engine.lang.limits import MAX_FILE_BYTES
+from engine.lang.limits import MAX_FILE_BYTES, MAX_POLICY_FILES
 from engine.lang.parser import FULL_WIDTH, ParseError, cached_parsing, parse_expr, parse_program
 from engine.resources import bundled_policy_dir
 from engine.sources.policy import (
@@ -63,9 +76,86 @@ class _Loader:
 
     def rel(self, path: Path) -> str:
         try:
-            return str(path.resolve().relative_to(Path.cwd().resolve()))
-        except ValueError:
-            return str(path)
+            return path_text(path.resolve().relative_to(Path.cwd().resolve()))
+        except (ValueError, OSError, RuntimeError):  # outside the working directory; a symlink loop
+            return path_text(path)
+
+    def link_name(self, path: Path) -> str:
+        """``path`` as written, symlinks not followed (the link, not its target), as :meth:`rel` shows it."""
+        absolute = os.path.abspath(path)
+        try:
+            return path_text(os.path.relpath(absolute) if absolute.startswith(os.getcwd() + os.sep) else absolute)
+        except (ValueError, OSError):
+            return path_text(absolute)
+
+    def inside(self, path: Path, node: YNode | None, what: str) -> Path | None:
+        """``path`` if it is a file of this policy set: it and what it links to lie inside the policy
+        directory. Else a diagnostic at ``node`` naming the path (a symlink loop, a link or a ``..`` out of
+        the directory) and None: a policy set reads nothing of what lies around it."""
+        try:
+            real = path.resolve(strict=True)
+            root = self.root.resolve(strict=True)
+        except FileNotFoundError:
+            return path  # reading it says so
+        except (OSError, RuntimeError):  # ELOOP: a symlink loop (RuntimeError before Python 3.13)
+            self.bad(
+                "io-error",
+                node,
+                f"{what} {self.link_name(path)} 是循环的符号链接",
+                f"{what} {self.link_name(path)} is a symbolic link loop",
+                Msg("删除或修正这个链接", "remove or correct the link"),
+            )
+            return None
+        if not real.is_relative_to(root):
+            name, target = self.link_name(path), self.rel(real)
+            via_zh, via_en = ("", "") if name == target else (f"（指向 {target}）", f" (it leads to {target})")
+            self.bad(
+                "outside-policy",
+                node,
+                f"{what} {name}{via_zh} 位于策略目录 {self.rel(self.root)} 之外，不予读取",
+                f"{what} {name}{via_en} lies outside the policy directory {self.rel(self.root)}: not read",
+                Msg(
+                    "把文件放进策略目录；要沿用另一套策略，用 extends:",
+                    "put the file inside the policy directory; to build on another policy set, use extends:",
+                ),
+            )
+            return None
+        return path
+
+    def glob(self, pattern: str, node: YNode) -> list[Path] | None:
+        """The files a ``files:`` pattern names, inside the policy directory, at most
+        ``MAX_POLICY_FILES``; None (and a diagnostic at ``node``) for a pattern that is refused."""
+        parts = pattern.replace("\\", "/").split("/")
+        if not pattern.strip() or pattern.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", pattern) or ".." in parts:
+            self.bad(
+                "outside-policy",
+                node,
+                f"files: 模式 {excerpt(pattern)} 指向策略目录之外；只能写目录内的相对路径",
+                f"files: the pattern {excerpt(pattern)} reaches outside the policy directory; write a path "
+                "relative to it, without ..",
+                Msg("例如 2021/*.yaml", "e.g. 2021/*.yaml"),
+            )
+            return None
+        try:
+            found = list(itertools.islice(self.root.glob(pattern), MAX_POLICY_FILES + 1))
+        except (OSError, RuntimeError, ValueError, NotImplementedError) as ex:
+            self.bad(
+                "io-error",
+                node,
+                f"files: 无法展开模式 {excerpt(pattern)}：{excerpt(str(ex))}",
+                f"files: cannot expand the pattern {excerpt(pattern)}: {excerpt(str(ex))}",
+            )
+            return None
+        if len(found) > MAX_POLICY_FILES:
+            self.bad(
+                "too-many-files",
+                node,
+                f"files: 模式 {excerpt(pattern)} 匹配的文件超过 {MAX_POLICY_FILES} 个，不予读取",
+                f"files: the pattern {excerpt(pattern)} matches more than {MAX_POLICY_FILES} files: not read",
+                Msg("写出更具体的模式，例如 2021/*.yaml", "write a narrower pattern, e.g. 2021/*.yaml"),
+            )
+            return None
+        return [p for p in sorted(found) if self.inside(p, node, "files:") is not None]
 
     def read(self, path: Path) -> YNode | None:
         name = self.rel(path)
@@ -142,8 +232,8 @@ class _Loader:
                 self.bad(
                     "unknown-key",
                     key,
-                    f"{where_zh}中的未知键 {name}（不会被读取）",
-                    f"unknown key {name} in {where_en} (it would be ignored)",
+                    f"{where_zh}中的未知键 {excerpt(name, NAME_CHARS, quoted=False)}（不会被读取）",
+                    f"unknown key {excerpt(name, NAME_CHARS, quoted=False)} in {where_en} (it would be ignored)",
                     Msg(f"是否应为 {close[0]}？", f"did you mean {close[0]}?")
                     if close
                     else Msg(f"可用的键：{listed}", f"known keys: {listed}"),
@@ -378,8 +468,8 @@ class _Loader:
                 self.bad(
                     "policy-shape",
                     key,
-                    f"参数名 {name} 不是合法的名称",
-                    f"the parameter name {name} is not a valid name",
+                    f"参数名 {excerpt(name)} 不是合法的名称",
+                    f"the parameter name {excerpt(name)} is not a valid name",
                 )
                 continue
             if not isinstance(body, YMap):
@@ -483,6 +573,8 @@ class _Loader:
     def load_schema(self, manifest: YMap) -> Schema | None:
         rel = self.text(manifest, "schema", required=False) or "schema.yaml"
         path = self.root / rel
+        if self.inside(path, manifest.get("schema") or manifest, "schema:") is None:
+            return None
         tree = self.read(path)
         if tree is None:
             return None
@@ -497,6 +589,8 @@ class _Loader:
         if not isinstance(node, YScalar) or not node.value:
             return WorkCalendar()
         path = self.root / str(node.value)
+        if self.inside(path, node, "calendar:") is None:
+            return WorkCalendar()
         tree = self.read(path)
         if tree is None:
             return WorkCalendar()
@@ -561,10 +655,15 @@ class _Loader:
                 "版本须列出其文件 files:",
                 "a version must list its files:",
             )
-        for pattern in patterns:
-            matched = sorted(self.root.glob(pattern))
+        pattern_nodes = [i for i in files_node.items if isinstance(i, YScalar)] if isinstance(files_node, YSeq) else []
+        for pattern, pattern_node in zip(patterns, pattern_nodes, strict=True):
+            matched = self.glob(pattern, pattern_node)
+            if matched is None:
+                continue
             if not matched:
-                self.bad("io-error", files_node, f"没有文件匹配 {pattern}", f"no file matches {pattern}")
+                self.bad(
+                    "io-error", files_node, f"没有文件匹配 {excerpt(pattern)}", f"no file matches {excerpt(pattern)}"
+                )
             for path in matched:
                 own.files.append(path)
                 self.load_articles(path, own)
@@ -856,8 +955,8 @@ class _Loader:
             self.bad(
                 "policy-shape",
                 body or id_node,
-                f"规则 {id_node.value} 缺少 rule: 文本",
-                f"rule {id_node.value} has no rule: text",
+                f"规则 {excerpt(id_node.value, NAME_CHARS, quoted=False)} 缺少 rule: 文本",
+                f"rule {excerpt(id_node.value, NAME_CHARS, quoted=False)} has no rule: text",
             )
             return None
         if not whole:  # a line of the rule text was read as a key: the rest is not the rule as written
@@ -881,8 +980,8 @@ class _Loader:
                 self.bad(
                     "missing-message",
                     m or msg_node or id_node,
-                    f"规则 {id_node.value} 缺少 {lang} 消息",
-                    f"rule {id_node.value} has no {lang} message",
+                    f"规则 {excerpt(id_node.value, NAME_CHARS, quoted=False)} 缺少 {lang} 消息",
+                    f"rule {excerpt(id_node.value, NAME_CHARS, quoted=False)} has no {lang} message",
                     Msg("在 message: 下写 zh: 和 en:", "write zh: and en: under message:"),
                 )
                 continue

@@ -18,7 +18,17 @@ from typing import Any, Literal
 
 import attrs
 
-from engine.diagnostics import Diagnostic, FactProblem, FactsError, Msg, PolicyError, RecordWarning, error
+from engine.diagnostics import (
+    NAME_CHARS,
+    Diagnostic,
+    FactProblem,
+    FactsError,
+    Msg,
+    PolicyError,
+    RecordWarning,
+    error,
+    excerpt,
+)
 from engine.lang.limits import MAX_COLLECTION
 from engine.lang.types import PRIMITIVES, EnumT, Field, ListT, Nullable, Prim, RecordT, Type, strip
 from engine.sources.schemagen import AfterPlan, generate_after, generate_validator
@@ -224,15 +234,16 @@ class Schema:
                 if key not in known:
                     import difflib  # deferred for start-up time: only a misspelt name needs it
 
-                    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
+                    close = difflib.get_close_matches(str(key)[:100], known, n=1, cutoff=0.75)
                     tip_zh = f"；是否应为 {close[0]}？" if close else ""
                     tip_en = f"; did you mean {close[0]}?" if close else ""
+                    name = excerpt(str(key), NAME_CHARS, quoted=False)  # a key is the record's text: named, not echoed
                     w.append(
                         RecordWarning(
-                            prefix + str(key),
+                            prefix + name,
                             Msg(
-                                f"未知字段 {prefix}{key}，已忽略{tip_zh}",
-                                f"unknown field {prefix}{key}, ignored{tip_en}",
+                                f"未知字段 {prefix}{name}，已忽略{tip_zh}",
+                                f"unknown field {prefix}{name}, ignored{tip_en}",
                             ),
                             "unknown-field",
                         )
@@ -259,9 +270,7 @@ def _kind(x: object) -> str:
 
 
 def _expected(path: str, zh: str, en: str, x: object) -> FactProblem:
-    shown = repr(x) if not isinstance(x, dict | list) else _kind(x)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
+    shown = excerpt(x) if not isinstance(x, dict | list) else _kind(x)
     return FactProblem(path, Msg(f"应为{zh}，实为 {shown}", f"expected {en}, got {shown}"))
 
 
@@ -302,7 +311,7 @@ def _v_date(x: Any, path: str, p: Problems, w: Warnings) -> Any:
         try:
             return dt.date.fromisoformat(x)
         except ValueError:
-            p.append(FactProblem(path, Msg(f"日期 {x!r} 不存在", f"the date {x!r} does not exist")))
+            p.append(FactProblem(path, Msg(f"日期 {excerpt(x)} 不存在", f"the date {excerpt(x)} does not exist")))
             return None
     p.append(_expected(path, "日期（YYYY-MM-DD）", "a date (YYYY-MM-DD)", x))
     return None
@@ -380,7 +389,7 @@ def _enum_validator(t: EnumT) -> Validator:
             return x
         import difflib  # deferred for start-up time: only a misspelt name needs it
 
-        close = difflib.get_close_matches(str(x), t.members, n=1, cutoff=0.6)
+        close = difflib.get_close_matches(str(x)[:100], t.members, n=1, cutoff=0.6)
         tip_zh = f"；是否应为 {close[0]}？" if close else ""
         tip_en = f"; did you mean {close[0]}?" if close else ""
         allowed = ", ".join(t.members)
@@ -388,8 +397,8 @@ def _enum_validator(t: EnumT) -> Validator:
             FactProblem(
                 path,
                 Msg(
-                    f"{x!r} 不是 {t.name} 的取值（可取：{allowed}）{tip_zh}",
-                    f"{x!r} is not a {t.name} (one of: {allowed}){tip_en}",
+                    f"{excerpt(x)} 不是 {t.name} 的取值（可取：{allowed}）{tip_zh}",
+                    f"{excerpt(x)} is not a {t.name} (one of: {allowed}){tip_en}",
                 ),
             )
         )
@@ -618,7 +627,7 @@ def load_schema(tree: YNode | None, filename: str) -> Schema:
     def resolve(node: YScalar) -> Type | None:
         m = _TYPE_RE.match(str(node.value))
         if not m:
-            bad(node, f"无法理解的类型 {node.value!r}", f"cannot read the type {node.value!r}")
+            bad(node, f"无法理解的类型 {excerpt(node.value)}", f"cannot read the type {excerpt(node.value)}")
             return None
         name = m["elem"] or m["name"]
         base: Type | None = PRIMITIVES.get(name) or records.get(name) or enums.get(name)

@@ -39,7 +39,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
-from engine.diagnostics import Diagnostic, Msg, Related, Severity, Span, error, sorted_diagnostics, warning
+from engine.diagnostics import Diagnostic, Msg, Related, Severity, Span, error, excerpt, sorted_diagnostics, warning
 from engine.lang.limits import MAX_YAML_DEPTH, MAX_YAML_NODES
 
 if TYPE_CHECKING:
@@ -593,8 +593,9 @@ def _hint(zh: str, en: str) -> Msg:
     return Msg(zh, en)
 
 
-def _decode(data: str | bytes, filename: str) -> tuple[str | None, list[Diagnostic]]:
-    """Text without a BOM, or None with a ``yaml-encoding`` / ``yaml-invalid-char`` diagnostic."""
+def _decode(data: str | bytes, filename: str, *, data_file: bool = False) -> tuple[str | None, list[Diagnostic]]:
+    """Text without a BOM, or None with a ``yaml-encoding`` / ``yaml-invalid-char`` diagnostic (a data
+    file, :func:`load_data`, that is or looks like JSON is named JSON in it)."""
     if isinstance(data, bytes):
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
             return None, [
@@ -621,12 +622,17 @@ def _decode(data: str | bytes, filename: str) -> tuple[str | None, list[Diagnost
     if bad is not None:
         src = _Source(text, filename)
         ch = bad.group()
+        # a record in JSON: not all of these are JSON syntax errors (C1 controls), but none is data
+        is_json = data_file and _is_json(filename, text) is not False
+        where_zh, where_en = (
+            ("JSON 文件中", "which a JSON record may not hold") if is_json else ("文件中", "which YAML does not allow")
+        )
         return None, [
             error(
                 "yaml-invalid-char",
                 src.span(bad.start(), bad.start() + 1),
-                f"文件中有不允许的控制字符 U+{ord(ch):04X}",
-                f"the file contains the control character U+{ord(ch):04X}, which YAML does not allow",
+                f"{where_zh}有不允许的控制字符 U+{ord(ch):04X}",
+                f"the file contains the control character U+{ord(ch):04X}, {where_en}",
                 hint=_hint(
                     "删除这个不可见字符（常见于从 Word、网页或表格中复制的文字）",
                     "Delete this invisible character (often pasted in from Word, web pages or spreadsheets)",
@@ -1097,7 +1103,7 @@ def _describe_key(value: object) -> str:
         text = value.isoformat()  # a date key as the author wrote it, not its repr
     else:
         text = repr(value) if not isinstance(value, str) else value
-    return text if len(text) <= 40 else text[:37] + "..."
+    return excerpt(text, quoted=False)
 
 
 class _Builder:
@@ -1403,8 +1409,9 @@ class _Builder:
                 warning(
                     "yaml-non-string-key",
                     key.span,
-                    f"键“{key.raw}”被 YAML 读成了{kind_zh} {v!r}，而不是文字",
-                    f"the key '{key.raw}' is read by YAML as {kind_en} ({v!r}), not as text",
+                    f"键“{excerpt(key.raw, quoted=False)}”被 YAML 读成了{kind_zh} {excerpt(v)}，而不是文字",
+                    f"the key '{excerpt(key.raw, quoted=False)}' is read by YAML as {kind_en} ({excerpt(v)}), "
+                    "not as text",
                     hint=_hint(
                         f'如果这是文字键，请加引号，例如 "{key.raw}":',
                         f'If it is meant as text, quote it, e.g. "{key.raw}":',
@@ -1428,8 +1435,8 @@ class _Builder:
             warning(
                 "yaml-ambiguous-value",
                 span,
-                f"“{raw}”被 YAML 读成了{why_zh}：{value!r}",
-                f"'{raw}' is read by YAML as {why_en}: {value!r}",
+                f"“{excerpt(raw, quoted=False)}”被 YAML 读成了{why_zh}：{excerpt(value)}",
+                f"'{excerpt(raw, quoted=False)}' is read by YAML as {why_en}: {excerpt(value)}",
                 hint=_hint(
                     f"如果要原样保留（如学号、时间），请加引号：'{raw}'",
                     f"To keep it as written (an ID, a time of day), quote it: '{raw}'",
@@ -1443,8 +1450,8 @@ class _Builder:
             error(
                 "yaml-bad-value",
                 span,
-                f"“{raw}”不是有效的{zh_kind}",
-                f"'{raw}' is not a valid {en_kind}",
+                f"“{excerpt(raw, quoted=False)}”不是有效的{zh_kind}",
+                f"'{excerpt(raw, quoted=False)}' is not a valid {en_kind}",
                 hint=_hint(
                     "改正这个值（例如日期要写成存在的日期 2024-09-01）；如果它本来就是文字，请加引号",
                     "Correct the value (a date must exist, e.g. 2024-09-01); if it is meant as text, quote it",
@@ -1649,10 +1656,11 @@ def load_data(text: str | bytes, filename: str) -> tuple[object, list[Diagnostic
     reported in both formats. Everything else goes through :func:`load_yaml`. Returns
     ``(None, diagnostics)`` when nothing usable was read.
     """
-    decoded, diags = _decode(text, filename)
+    decoded, diags = _decode(text, filename, data_file=True)
     if decoded is None:
         return None, diags
     mode = _is_json(filename, decoded)
+    json_problem: Diagnostic | None = None
     if mode is not False:
         import json  # deferred for start-up time: only a JSON record needs it
 
@@ -1671,6 +1679,7 @@ def load_data(text: str | bytes, filename: str) -> tuple[object, list[Diagnostic
         except json.JSONDecodeError as exc:
             if mode:
                 return None, [*diags, _json_diag(exc, filename)]
+            json_problem = _json_diag(exc, filename)  # looks like JSON: said so if YAML cannot read it either
         except RecursionError:
             return None, [*diags, _too_deep(Span(filename, 1, 1))]
         except ValueError as exc:  # e.g. an integer with too many digits
@@ -1708,4 +1717,6 @@ def load_data(text: str | bytes, filename: str) -> tuple[object, list[Diagnostic
                 diags.extend(dup_diags)
             return value, sorted_diagnostics(diags)
     node, ydiags = load_yaml(decoded, filename)
+    if json_problem is not None and any(d.severity is Severity.ERROR for d in ydiags):
+        return None, [*diags, json_problem]
     return (None if node is None else to_python(node)), [*diags, *ydiags]

@@ -50,7 +50,7 @@ from typing import IO, Any, Literal, NamedTuple
 
 import attrs
 
-from engine.diagnostics import FactsError, XuejiError
+from engine.diagnostics import FactsError, XuejiError, excerpt
 from engine.lang.types import ListT, Nullable, Prim, RecordT, Type
 from engine.run.decision import Decision, Outcome
 from engine.run.evaluate import evaluate
@@ -121,7 +121,11 @@ def parse_line(n: int, line: str) -> Item:
         return n, json.loads(line, object_pairs_hook=_no_duplicates), None
     except _DuplicateKey as ex:
         duplicate = ex.key
-        return n, None, _err(f"对象中的键 {duplicate!r} 重复", f"the key {duplicate!r} appears twice in an object")
+        return (
+            n,
+            None,
+            _err(f"对象中的键 {excerpt(duplicate)} 重复", f"the key {excerpt(duplicate)} appears twice in an object"),
+        )
     except json.JSONDecodeError as ex:
         return (
             n,

@@ -12,6 +12,7 @@ module also says where a policy set keeps them (:func:`default_case_paths`, :fun
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from engine import cache
-from engine.diagnostics import Msg, Span
+from engine.diagnostics import Msg, Span, XuejiError, path_text
+from engine.lang.limits import MAX_POLICY_FILES
 from engine.sources.policy import PolicySet, Rule
 
 if TYPE_CHECKING:
@@ -54,7 +56,14 @@ def case_files(paths: Iterable[str | Path]) -> Iterator[Path]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            yield from sorted(q for q in path.iterdir() if q.suffix in (".yaml", ".yml") and q.is_file())
+            names = (q for q in path.iterdir() if q.suffix in (".yaml", ".yml") and q.is_file())
+            found = list(itertools.islice(names, MAX_POLICY_FILES + 1))
+            if len(found) > MAX_POLICY_FILES:
+                raise XuejiError(
+                    f"{shown(path)}: more than {MAX_POLICY_FILES} case files: not read / "
+                    f"用例文件超过 {MAX_POLICY_FILES} 个，不予读取"
+                )
+            yield from sorted(found)
         else:
             yield path
 
@@ -62,9 +71,9 @@ def case_files(paths: Iterable[str | Path]) -> Iterator[Path]:
 def shown(path: Path) -> str:
     """A case file's name as diagnostics show it: relative to the working directory when inside it."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return str(path)
+        return path_text(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError, RuntimeError):  # outside the working directory; a symlink loop
+        return path_text(path)
 
 
 def summarize(cases: Sequence[Case]) -> CaseSummary:

@@ -31,7 +31,7 @@ from typing import Any, Final
 
 import attrs
 
-from engine.diagnostics import Diagnostic, FactsError, Lang, Msg, Severity, Span, XuejiError
+from engine.diagnostics import Diagnostic, FactsError, Lang, Msg, Severity, Span, XuejiError, date_problem, excerpt
 from engine.lang import syntax as s
 from engine.resources import data_path
 from engine.run.decision import Decision, Finding, Outcome
@@ -174,8 +174,9 @@ def load_cases(paths: Iterable[str | Path], *, overrides: Mapping[Path, str] | N
     """Read every case in ``paths`` (case files, or directories of ``*.yaml`` case files), in order;
     ``overrides``: file texts that stand in for the files on disk (an editor's buffers).
 
-    Never raises: an unreadable file or a malformed case becomes a :class:`Case` with ``problems``,
-    which :func:`run_cases` reports as an error at its file:line.
+    Never raises, but for a directory of more than ``MAX_POLICY_FILES`` case files (a
+    :class:`~engine.diagnostics.XuejiError` naming it): an unreadable file or a malformed case becomes a
+    :class:`Case` with ``problems``, which :func:`run_cases` reports as an error at its file:line.
     """
     texts = {p.resolve(): text for p, text in (overrides or {}).items()}
     cases: list[Case] = []
@@ -283,13 +284,18 @@ def _key_name(key: YScalar) -> str:
     return str(key.value)
 
 
+def _is_path(name: str) -> bool:
+    """A ``fixture:`` that is a path, not a name: it could reach outside the fixtures directories."""
+    return "/" in name or "\\" in name or name.startswith(".") or ":" in name or "\0" in name
+
+
 def _as_date(node: YNode | None) -> dt.date | Msg:
     """A date from a scalar (``2024-10-23`` or ``"2024-10-23"``), else a description of the problem."""
     if not isinstance(node, YScalar):
-        return Msg("不是日期", "not a date")
+        return Msg("应为写成 YYYY-MM-DD 的日期", "must be a date written YYYY-MM-DD")
     v = node.value
     if isinstance(v, dt.datetime):
-        return Msg("是日期加时间，而不是日期", "a date and time, not a date")
+        return Msg("是日期加时间，应为写成 YYYY-MM-DD 的日期", "a date and time, not a date written YYYY-MM-DD")
     if isinstance(v, dt.date):
         return v
     if isinstance(v, str):
@@ -297,7 +303,7 @@ def _as_date(node: YNode | None) -> dt.date | Msg:
             return dt.date.fromisoformat(v)
         except ValueError:
             pass
-    return Msg(f"{v!r} 不是日期（YYYY-MM-DD）", f"{v!r} is not a date (YYYY-MM-DD)")
+    return date_problem(v)
 
 
 def _parse_case(node: YNode, file: str) -> Case:
@@ -347,7 +353,7 @@ def _parse_case(node: YNode, file: str) -> Case:
         if isinstance(got, dt.date):
             on = got
         else:
-            bad(on_node.span, f"on: 应为日期 YYYY-MM-DD（{got.zh}）", f"on: must be a date YYYY-MM-DD ({got.en})")
+            bad(on_node.span, f"on: {got.zh}", f"on: {got.en}")
 
     record: Any = None
     fixture: str | None = None
@@ -363,6 +369,12 @@ def _parse_case(node: YNode, file: str) -> Case:
             record = to_python(rec_node)
         else:
             bad(rec_node.span, "record: 应为映射（学生记录）", "record: must be a mapping (a student record)")
+    elif isinstance(fix_node, YScalar) and isinstance(fix_node.value, str) and _is_path(fix_node.value):
+        bad(
+            fix_node.span,
+            f"fixture: 应为样例名（fixtures/ 中的文件名），而不是路径：{excerpt(fix_node.value)}",
+            f"fixture: names a fixture (a file in fixtures/), not a path: {excerpt(fix_node.value)}",
+        )
     elif isinstance(fix_node, YScalar) and isinstance(fix_node.value, str) and fix_node.value:
         fixture = fix_node.value
     elif fix_node is not None:
@@ -553,11 +565,7 @@ def _parse_expectation(node: YNode, problems: list[Msg]) -> Expectation | None:
             if isinstance(got_due, dt.date):
                 dues[key] = got_due
             else:
-                bad(
-                    due_n.span,
-                    f"{key}: 应为日期 YYYY-MM-DD（{got_due.zh}）",
-                    f"{key}: must be a date YYYY-MM-DD ({got_due.en})",
-                )
+                bad(due_n.span, f"{key}: {got_due.zh}", f"{key}: {got_due.en}")
                 ok = False
     missing: tuple[str, ...] | None = None
     miss_n = node.get("missing")
