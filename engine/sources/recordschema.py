@@ -8,7 +8,9 @@ warning, an unknown field is a warning), so a record that this schema accepts is
 for its shape — only for a value the schema cannot say (a date that does not exist, 2023-02-30).
 
 No field is required: an absent key means "the record does not know" (the rules that need it give
-``unknown``); a field with ``absent: none`` reads an absent key as null (``"default": null``).
+``unknown``); a field with ``absent: none`` reads an absent key as null (``"default": null``). Every
+field may be null: where the facts schema says "none" makes no sense (``level``, ``term_start``), the
+contract reads null as absent, with a warning — the field's description says so.
 Records are inlined, each with its ``title`` (the schema's record name), so that one self-contained
 schema can sit as it is among an OpenAPI description's components.
 """
@@ -47,13 +49,16 @@ def record_schema(schema: Schema) -> dict[str, Any]:
     }
 
 
+def _or_null(body: dict[str, Any]) -> dict[str, Any]:
+    if set(body) <= {"type", "format", "pattern"} and isinstance(body.get("type"), str):
+        return {**body, "type": [body["type"], "null"]}
+    return {"anyOf": [body, {"type": "null"}]}
+
+
 def _type(t: Type, schema: Schema, stack: tuple[int, ...]) -> dict[str, Any]:
     match t:
         case Nullable(inner=inner):
-            body = _type(inner, schema, stack)
-            if set(body) <= {"type", "format", "pattern"} and isinstance(body.get("type"), str):
-                return {**body, "type": [body["type"], "null"]}
-            return {"anyOf": [body, {"type": "null"}]}
+            return _or_null(_type(inner, schema, stack))
         case ListT(elem=elem):
             return {"type": "array", "items": _type(elem, schema, stack), "maxItems": schema.max_collection}
         case EnumT():
@@ -66,6 +71,9 @@ def _type(t: Type, schema: Schema, stack: tuple[int, ...]) -> dict[str, Any]:
             for f in t.fields.values():
                 body = dict(_type(f.type, schema, (*stack, id(t))))
                 notes = [f.doc] if f.doc else []
+                if not isinstance(f.type, Nullable):  # the contract: null is read as absent, with a warning
+                    body = _or_null(body)
+                    notes.append("null is read as absent, with a warning (null-as-absent)")
                 if f.absent_means_none:
                     body["default"] = None
                     if "absent" not in f.doc:
