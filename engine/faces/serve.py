@@ -881,6 +881,10 @@ async def post_batch(request: Request) -> Response | _BatchResponse:
             async for n, raw in _lines(request, limits):
                 if not raw.strip():
                     continue
+                if len(raw) > limits.max_body:  # that line only: the others are judged
+                    problem = http_problem(413, f"a line is over the limit of {limits.max_body} bytes")
+                    yield (json.dumps({"line": n, "error": problem.to_dict()}) + "\n").encode()
+                    continue
                 records += 1
                 if records > limits.max_batch:
                     raise _Stop(n, http_problem(413, f"more than {limits.max_batch} records in one batch"))
