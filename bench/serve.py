@@ -1,8 +1,9 @@
 """Load on the decision service (issue 15, point 4), bounded in count and time; never asserted in a test.
 
-``python -m bench.serve`` starts ``xueji serve --port 0`` in a subprocess on loopback (one uvicorn
-process: evaluation runs in its worker threads), then
+``python -m bench.serve`` starts ``xueji serve --port 0 --workers N`` in a subprocess on loopback
+(evaluation runs in each worker's threads), then
 
+* ``--workers`` uvicorn processes (default: one per core);
 * single evaluations: ``--n`` POST /v1/evaluate (default 2,000) from ``--clients`` concurrent httpx
   clients on one asyncio loop, each request timed: evaluations/s, p50 and p99 latency;
 * one /v1/batch of ``--batch`` records (default 20,000) streamed both ways (a raw HTTP/1.1 client that
@@ -22,6 +23,7 @@ import asyncio
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
 import tempfile
@@ -67,7 +69,10 @@ async def singles(base: str, records: list[Any], clients: int, seconds: float) -
     stop = time.monotonic() + seconds
     queue = iter(range(len(bodies)))
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+    # TCP_NODELAY: httpx writes a request's headers and body apart, and with Nagle's algorithm the body
+    # then waits for the server's delayed ACK (40 ms on Linux) — a client-side delay, not the service's
+    nodelay = httpx.AsyncHTTPTransport(limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+    async with httpx.AsyncClient(base_url=base, timeout=30, transport=nodelay) as client:
         for body in bodies[: clients * 2]:  # warm up: connections, the server's first requests
             await client.post("/v1/evaluate", content=body, headers={"content-type": "application/json"})
 
@@ -201,19 +206,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=2000, help="single evaluations (default 2000)")
     ap.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
     ap.add_argument("--batch", type=int, default=20_000, help="records in the /v1/batch run (default 20000)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="uvicorn workers (default: cores)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=180.0, help="time cap of each phase (default 180)")
     ap.add_argument("--json", metavar="FILE", help="write every number here")
     args = ap.parse_args(argv)
 
     records = generate(max(args.n, min(args.batch, 2000)), seed=args.seed, on=DEFAULT_ON)
-    proc, base = start_server()
+    proc, base = start_server(["--workers", str(args.workers)])
     result: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "processor": platform.processor()},
-        "workers": 1,
+        "workers": args.workers,
+        "load_average_before": os.getloadavg(),
     }
     try:
-        print(f"server: {base}  uvicorn workers: 1 (evaluation in its thread pool)  cores: {os.cpu_count()}")
+        print(
+            f"server: {base}  uvicorn workers: {args.workers} (evaluation in each one's thread pool)  "
+            f"cores: {os.cpu_count()}  load average before: {os.getloadavg()[0]:.1f}"
+        )
         single = asyncio.run(singles(base, records[: args.n], args.clients, args.seconds))
         result["single"] = single
         print(

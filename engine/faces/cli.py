@@ -324,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--decision-log", metavar="FILE", help="one JSON line per decision to FILE (- for stdout)")
     sv.add_argument("--log-input", action="store_true", help="put the input record in the decision log")
     sv.add_argument("--watch", action="store_true", help="reload the policy set when its files change")
+    sv.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (default 1; each loads the policy set)"
+    )
 
     ls = verb(
         "lsp",
@@ -1003,9 +1006,17 @@ def cmd_serve(args: argparse.Namespace, lang: Lang) -> int:
         log = serve.DecisionLog.open(args.decision_log)
     except OSError as ex:
         raise UsageError(f"--decision-log {args.decision_log}: {ex.strerror}") from None
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
     _load_policy_arg(args.policy)  # fail fast on a set that does not load (the service loads it again)
-    app = serve.create_app(args.policy, token=token, limits=limits, log=log, watch=args.watch, log_input=args.log_input)
     try:
+        if args.workers > 1:
+            log.close()  # each worker opens the log itself
+            options = serve.Options(args.policy, token, limits, args.decision_log, args.watch, args.log_input)
+            return serve.run_workers(options, host=args.host, port=args.port, workers=args.workers)
+        app = serve.create_app(
+            args.policy, token=token, limits=limits, log=log, watch=args.watch, log_input=args.log_input
+        )
         return serve.run(app, host=args.host, port=args.port)
     except OSError as ex:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {ex.strerror or ex}") from None

@@ -278,31 +278,41 @@ class Metrics:
 
 
 class DecisionLog:
-    """One JSON line per decision (OPA's decision log): to a file, to stdout (``-``), or nowhere."""
+    """One JSON line per decision (OPA's decision log): to a file, to stdout (``-``), to a text stream, or
+    nowhere. A file or stdout gets each line in one ``write`` on a descriptor opened to append, so that
+    the worker processes of ``--workers`` can share it."""
 
-    def __init__(self, stream: IO[str] | None = None, *, owned: bool = False) -> None:
-        self.stream, self.owned = stream, owned
+    def __init__(self, stream: IO[str] | None = None, *, fd: int | None = None, owned: bool = False) -> None:
+        self.stream, self.fd, self.owned = stream, fd, owned
         self.lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.stream is not None or self.fd is not None
 
     @classmethod
     def open(cls, target: str | None) -> DecisionLog:
         if target is None:
             return cls()
         if target == "-":
-            return cls(sys.stdout)
-        return cls(open(target, "a", encoding="utf-8"), owned=True)
+            return cls(fd=sys.stdout.fileno())
+        return cls(fd=os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640), owned=True)
 
     def write(self, entry: dict[str, Any]) -> None:
-        if self.stream is None:
+        if not self.enabled:
             return
         line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
         with self.lock:
-            self.stream.write(line)
-            self.stream.flush()
+            if self.fd is not None:
+                os.write(self.fd, line.encode("utf-8"))
+            elif self.stream is not None:
+                self.stream.write(line)
+                self.stream.flush()
 
     def close(self) -> None:
-        if self.owned and self.stream is not None:
-            self.stream.close()
+        if self.owned and self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def _debug() -> bool:
@@ -416,7 +426,7 @@ class Service:
         judged = decision.judgements()
         self.metrics.decided(Counter((article, outcome.value) for article, outcome, _ in judged))
         did = str(uuid.uuid4())
-        if self.log.stream is None:
+        if not self.log.enabled:
             return did
         entry: dict[str, Any] = {
             "decision_id": did,
@@ -1054,7 +1064,7 @@ async def _watch(service: Service) -> None:
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on ``host``:``port`` (0: a free port)."""
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP: asyncio then sets TCP_NODELAY
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
@@ -1081,6 +1091,59 @@ def run(app: ASGIApp, *, host: str, port: int) -> int:
     sys.stderr.write(f"xueji serve: listening on http://{shown}:{sock.getsockname()[1]}/ (docs: /docs)\n")
     sys.stderr.flush()
     server.run(sockets=[sock])
+    return 0
+
+
+@attrs.frozen
+class Options:
+    """What ``xueji serve`` was given: each worker process of ``--workers`` builds its app from it."""
+
+    policy: str | None = None
+    token: str | None = None
+    limits: Limits = Limits()
+    decision_log: str | None = None
+    watch: bool = False
+    log_input: bool = False
+
+    def app(self, log: DecisionLog) -> Starlette:
+        return create_app(
+            self.policy, token=self.token, limits=self.limits, log=log, watch=self.watch, log_input=self.log_input
+        )
+
+
+_OPTIONS_VAR = "XUEJI_SERVE_OPTIONS"
+
+
+def app_from_env() -> Starlette:
+    """The app of one worker process (uvicorn's factory), from the options its parent put in the environment."""
+    given = json.loads(os.environ[_OPTIONS_VAR])
+    options = Options(**{**given, "limits": Limits(**given["limits"])})
+    return options.app(DecisionLog.open(options.decision_log))
+
+
+def run_workers(options: Options, *, host: str, port: int, workers: int) -> int:
+    """Serve with ``workers`` uvicorn processes sharing one listening socket (each loads the policy set
+    and keeps its own metrics; the decision log takes each one's lines whole)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    sock = bind(host, port)
+    os.environ[_OPTIONS_VAR] = json.dumps(attrs.asdict(options))
+    config = uvicorn.Config(
+        "engine.faces.serve:app_from_env",
+        factory=True,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    shown = f"[{host}]" if ":" in host else host
+    sys.stderr.write(
+        f"xueji serve: listening on http://{shown}:{sock.getsockname()[1]}/ (docs: /docs) with {workers} workers\n"
+    )
+    sys.stderr.flush()
+    Multiprocess(config, sockets=[sock]).run()
     return 0
 
 
