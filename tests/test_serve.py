@@ -462,6 +462,36 @@ def test_lint_gives_diagnostics_at_line_and_column(client: httpx.Client) -> None
     is_problem(client.post("/v1/lint", json={"files": {name: 3}}), 422)
 
 
+@pytest.mark.parametrize("endpoint", ["/v1/lint", "/v1/playground"])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("      - 2021/*.yaml", "      - 2021/*.yaml\n      - ../fixtures/*.yaml"),
+        ("schema: schema.yaml", "schema: /etc/passwd"),
+        ("schema: schema.yaml", "schema: schema.yaml\nextends: ../tests/data/two-versions"),
+    ],
+)
+def test_edited_files_may_not_read_outside_the_policy_directory(
+    client: httpx.Client, endpoint: str, old: str, new: str
+) -> None:
+    manifest = (REPO / "policies" / "xueji.yaml").read_text(encoding="utf-8")
+    assert old in manifest
+    body: dict[str, Any] = {"files": {"xueji.yaml": manifest.replace(old, new, 1)}}
+    if endpoint == "/v1/playground":
+        body["record"] = fixture("annual-pending")
+    r = client.post(endpoint, json=body)
+    problem = is_problem(r, 422)
+    assert problem["errors"][0]["path"] == "files" and "passwd" not in r.text and "root:" not in r.text
+
+
+def test_an_absolute_files_pattern_is_a_diagnostic_not_a_crash(client: httpx.Client) -> None:
+    manifest = (REPO / "policies" / "xueji.yaml").read_text(encoding="utf-8")
+    edited = manifest.replace("      - 2021/*.yaml", "      - 2021/*.yaml\n      - /etc/*.yaml", 1)
+    (diag,) = client.post("/v1/lint", json={"files": {"xueji.yaml": edited}}).json()["diagnostics"]
+    assert diag["code"] == "policy-shape" and "relative to the policy directory" in diag["message"]["en"]
+    assert diag["file"] == "xueji.yaml" and diag["line"] == 42
+
+
 def test_playground_judges_a_record_with_the_edited_rules(client: httpx.Client) -> None:
     record = fixture("annual-pending")
     plain = client.post("/v1/playground", json={"record": record, "on": "2025-09-10"}).json()

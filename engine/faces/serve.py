@@ -699,6 +699,24 @@ def _overrides(service: Service, files: Any) -> dict[Path, str]:
     return out
 
 
+def _stay_inside(service: Service, diags: list[Diagnostic], policy: PolicySet | None) -> None:
+    """Refuse an answer built from files outside the served set's directories: an edited manifest may
+    point ``files:``, ``schema:`` or ``extends:`` anywhere, and the diagnostics (or the rules) of what it
+    read there are not the client's to see."""
+    roots = [p.resolve() for p in (service.root, *service.current.policy.bases)]
+    read = [Path(d.span.file) for d in diags if d.span is not None]
+    if policy is not None:
+        read += [f for v in policy.versions for f in v.files] + list(policy.bases)
+    for path in read:
+        resolved = path.resolve()
+        if not any(resolved == root or root in resolved.parents for root in roots):
+            raise _body_problem(
+                "files",
+                "the edited files make the policy set read outside its directory",
+                "编辑后的文件引用了策略目录之外的文件",
+            )
+
+
 async def post_lint(request: Request) -> Response:
     service = _service(request)
     body = await _json_body(request, {"files": False})
@@ -708,9 +726,10 @@ async def post_lint(request: Request) -> Response:
     def lint() -> list[Diagnostic]:
         with service.load_lock:
             try:
-                _, diags = check_policy(root, overrides=overrides)
+                policy, diags = check_policy(root, overrides=overrides)
             except PolicyError as ex:
-                diags = ex.diagnostics
+                policy, diags = None, ex.diagnostics
+        _stay_inside(service, diags, policy)
         return sorted(diags, key=Diagnostic.sort_key)
 
     diags = await _in_thread(lint, service.limits.timeout)
@@ -731,7 +750,9 @@ async def post_playground(request: Request) -> Response:
             try:
                 policy = load_policy(root, overrides=overrides)
             except PolicyError as ex:
+                _stay_inside(service, ex.diagnostics, None)
                 return ex.diagnostics, None, None, None
+        _stay_inside(service, policy.warnings, policy)
         try:
             decision = evaluate(record, on=on, policy=policy)
         except FactsError as ex:

@@ -562,7 +562,18 @@ class _Loader:
                 "a version must list its files:",
             )
         for pattern in patterns:
-            matched = sorted(self.root.glob(pattern))
+            try:  # an absolute or empty pattern is refused by pathlib
+                matched = None if Path(pattern).is_absolute() else sorted(self.root.glob(pattern))
+            except (ValueError, NotImplementedError):
+                matched = None
+            if matched is None:
+                self.bad(
+                    "policy-shape",
+                    files_node,
+                    f"files: 中的 {pattern!r} 应为相对于策略目录的路径模式",
+                    f"files: {pattern!r} must be a path pattern relative to the policy directory",
+                )
+                continue
             if not matched:
                 self.bad("io-error", files_node, f"没有文件匹配 {pattern}", f"no file matches {pattern}")
             for path in matched:
