@@ -43,6 +43,13 @@ NEVER = {
     "engine.faces.pages",  # the web pages (xueji doc, the service)
     "html",
     "selenium",  # the browser tests' (the test extra)
+    "starlette",  # the decision service's (the serve extra)
+    "uvicorn",
+    "anyio",
+    "engine.faces.serve",
+    "engine.faces.serve_openapi",
+    "engine.sources.recordschema",  # the JSON Schemas: xueji schema and the service only
+    "engine.run.decisionschema",
 }
 # and what `eval` (one record, text) does not need either
 NOT_FOR_EVAL = NEVER | {
@@ -137,6 +144,7 @@ def test_the_public_names_are_there_when_used() -> None:
         (("eval", FIXTURE, "--on", "2024-11-15", "--explain"), "engine.run.interpreter"),
         (("test", "--lang", "en"), "engine.tools.policytest"),
         (("compile", "--show"), "engine.run.codegen"),
+        (("schema", "record"), "engine.sources.recordschema"),
     ],
 )
 def test_a_deferred_import_still_happens_when_needed(tmp_path: Path, argv: tuple[str, ...], module: str) -> None:

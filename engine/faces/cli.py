@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
-import attrs
-
 from engine import __version__
 from engine.diagnostics import (
     Diagnostic,
@@ -33,8 +31,10 @@ from engine.diagnostics import (
 )
 from engine.faces.render import (
     deadlines_text,
+    decision_json,
     decision_text,
     diagnostics_text,
+    explainer,
     summary_counts,
     to_json,
     versions_json,
@@ -48,7 +48,6 @@ from engine.sources.yamlsource import load_data
 
 if TYPE_CHECKING:
     from engine.run.decision import Decision, Finding
-    from engine.run.explain import Step
     from engine.tools import policytest
 
 # A verb imports what only it uses inside its function (the tools, their renderers, the machine
@@ -357,6 +356,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     co.add_argument("--show", action="store_true", help="print the generated source")
     co.add_argument("--rule", metavar="ID", help="only this rule's functions (and the helpers first used by it)")
+
+    sc = verb(
+        "schema",
+        "print the JSON Schema of the record or of the decision",
+        "Print the JSON Schema (2020-12) of a student record (from the policy set's facts schema) or of a "
+        "decision (what eval --format json writes per record and the service answers). The bundled set's are "
+        "shipped in the package as schemas/record.schema.json and schemas/decision.schema.json.",
+        "xueji schema record > record.schema.json",
+        "xueji schema decision --policy my-policies/",
+    )
+    sc.add_argument("which", choices=["record", "decision"], help="record or decision")
+
+    sv = verb(
+        "serve",
+        "run the decision service (HTTP, JSON)",
+        "Serve the policy set over HTTP: POST /v1/evaluate, /v1/batch (NDJSON), /v1/deadlines, /v1/lint, "
+        "/v1/playground; GET /v1/policy, /healthz, /metrics, /openapi.json and /docs. Binds to 127.0.0.1; "
+        "another address needs --token (or XUEJI_TOKEN), which every /v1/ call must then send as "
+        "Authorization: Bearer TOKEN. Needs the serve extra: pip install 'xueji[serve]'.",
+        "xueji serve",
+        "xueji serve --policy my-policies/ --port 8080 --watch --decision-log decisions.jsonl",
+        "XUEJI_TOKEN=s3cret xueji serve --host 0.0.0.0",
+    )
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port, printed)")
+    sv.add_argument("--token", help="the bearer token every /v1/ call needs (default: $XUEJI_TOKEN)")
+    sv.add_argument("--max-body", type=int, default=1 << 20, metavar="BYTES", help="request body limit (default 1 MiB)")
+    sv.add_argument(
+        "--max-batch-body",
+        type=int,
+        default=64 << 20,
+        metavar="BYTES",
+        help="/v1/batch body limit, streamed (default 64 MiB)",
+    )
+    sv.add_argument("--max-batch", type=int, default=100_000, metavar="N", help="records per batch (default 100000)")
+    sv.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="time to read a request body and to answer it (default 10; /v1/batch: between two lines)",
+    )
+    sv.add_argument("--decision-log", metavar="FILE", help="one JSON line per decision to FILE (- for stdout)")
+    sv.add_argument("--log-input", action="store_true", help="put the input record in the decision log")
+    sv.add_argument("--watch", action="store_true", help="reload the policy set when its files change")
+    sv.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (default 1; each loads the policy set)"
+    )
 
     ls = verb(
         "lsp",
@@ -762,17 +809,13 @@ def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
             results.append({"file": name, "error": [p.to_dict() for p in ex.problems]})
             continue
         decisions.append(decision)
-        explainer = _explainer(policy, record, decision.on) if args.explain else None
         if args.format == "json":
-            result = {"file": name, **decision.to_dict()}
-            if explainer is not None:
-                for f, out in zip(decision.findings, result["findings"], strict=True):
-                    out["explanation"] = [attrs.asdict(step) for step in explainer(f)]
-            results.append(result)
+            results.append({"file": name, **decision_json(decision, policy, record, explain=args.explain)})
             continue
+        explain = explainer(policy, record, decision.on) if args.explain else None
         name_fact = record.get("name") if isinstance(record, dict) else None
         shown = str(name_fact) if name_fact else None
-        texts.append(decision_text(decision, policy, lang, name=shown, explain=explainer, show_all=args.all))
+        texts.append(decision_text(decision, policy, lang, name=shown, explain=explain, show_all=args.all))
     if args.format == "json":
         _print(to_json(results))  # always a list, one entry per RECORD, whatever the shell glob matched
     else:
@@ -782,13 +825,6 @@ def cmd_eval(args: argparse.Namespace, lang: Lang) -> int:
         return EXIT_USAGE
     counts = summary_counts(decisions)
     return EXIT_FINDINGS if fails((o.value for o, c in counts.items() if c), args.fail_on) else EXIT_OK
-
-
-def _explainer(policy: PolicySet, record: Any, on: dt.date) -> Callable[[Finding], list[Step]]:
-    from engine.run.explain import explain  # deferred for start-up time: it brings the interpreter
-
-    facts, _ = policy.schema.validate(record)  # once per record, not once per finding
-    return lambda finding: explain(policy, facts, on, finding)
 
 
 def lint_policies(paths: Sequence[str]) -> tuple[list[Diagnostic], list[PolicySet]]:
@@ -1311,6 +1347,73 @@ def cmd_doc(args: argparse.Namespace, lang: Lang) -> int:
     return EXIT_OK
 
 
+def cmd_schema(args: argparse.Namespace, lang: Lang) -> int:
+    if args.which == "decision":
+        from engine.run.decisionschema import decision_schema
+
+        _print(to_json(decision_schema()))
+        return EXIT_OK
+    from engine.sources.recordschema import record_schema
+
+    _print(to_json(record_schema(_load_checked_arg(args.policy).schema)))
+    return EXIT_OK
+
+
+def _load_checked_arg(path: str | None) -> PolicySet:
+    if path is not None and not Path(path).exists():
+        raise UsageError(f"--policy: {path}: no such directory / 目录不存在")
+    if path is not None and Path(path).is_dir() and not (Path(path) / MANIFEST).is_file():
+        raise UsageError(f"--policy: {path}: not a policy directory (no {MANIFEST}) / 不是策略目录")
+    return load_checked(path)
+
+
+def cmd_serve(args: argparse.Namespace, lang: Lang) -> int:
+    try:
+        from engine.faces import serve  # deferred: starlette and uvicorn are the serve extra
+    except ImportError as ex:
+        raise UsageError(
+            f"xueji serve needs the serve extra ({ex.name or ex}): pip install 'xueji[serve]' / 需要安装 xueji[serve]"
+        ) from None
+    token = args.token or os.environ.get("XUEJI_TOKEN") or None
+    if not serve.is_loopback(args.host) and token is None:
+        raise UsageError(
+            f"--host {args.host} is not a loopback address: give --token TOKEN (or set XUEJI_TOKEN), which every "
+            "/v1/ call must then send as Authorization: Bearer TOKEN / 绑定非本机地址需要 --token"
+        )
+    for option, value in (("--max-body", args.max_body), ("--max-batch-body", args.max_batch_body)):
+        if value < 1:
+            raise UsageError(f"{option} must be at least 1")
+    if args.max_batch < 1:
+        raise UsageError("--max-batch must be at least 1")
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: not a port (0–65535)")
+    limits = serve.Limits(
+        max_body=args.max_body, max_batch_body=args.max_batch_body, max_batch=args.max_batch, timeout=args.timeout
+    )
+    try:
+        log = serve.DecisionLog.open(args.decision_log)
+    except OSError as ex:
+        raise UsageError(f"--decision-log {args.decision_log}: {ex.strerror}") from None
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    _load_policy_arg(args.policy)  # fail fast on a set that does not load (the service loads it again)
+    try:
+        if args.workers > 1:
+            log.close()  # each worker opens the log itself
+            options = serve.Options(args.policy, token, limits, args.decision_log, args.watch, args.log_input)
+            return serve.run_workers(options, host=args.host, port=args.port, workers=args.workers)
+        app = serve.create_app(
+            args.policy, token=token, limits=limits, log=log, watch=args.watch, log_input=args.log_input
+        )
+        return serve.run(app, host=args.host, port=args.port)
+    except OSError as ex:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {ex.strerror or ex}") from None
+    finally:
+        log.close()
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Lang], int]] = {
     "test": cmd_test,
     "coverage": cmd_coverage,
@@ -1324,6 +1427,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Lang], int]] = {
     "lsp": cmd_lsp,
     "doc": cmd_doc,
     "template": cmd_template,
+    "schema": cmd_schema,
+    "serve": cmd_serve,
 }
 
 

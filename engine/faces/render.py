@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from engine.diagnostics import Diagnostic, Lang
 from engine.lang.printer import expr as expr_text
 from engine.run.decision import Decision, Finding, Outcome
@@ -311,6 +313,26 @@ def summary_counts(decisions: Iterable[Decision]) -> dict[Outcome, int]:
         for f in d.findings:
             counts[f.outcome] += 1
     return counts
+
+
+def explainer(policy: PolicySet, record: Any, on: dt.date) -> Callable[[Finding], list[Step]]:
+    """The explanation of each finding of ``record``'s decision on ``on`` (``--explain``): the record is
+    checked once, not once per finding."""
+    from engine.run.explain import explain  # deferred for start-up time: it brings the interpreter
+
+    facts, _ = policy.schema.validate(record)
+    return lambda finding: explain(policy, facts, on, finding)
+
+
+def decision_json(decision: Decision, policy: PolicySet, record: Any, *, explain: bool = False) -> dict[str, Any]:
+    """``decision.to_dict()``; with ``explain`` each finding also has its ``explanation`` (the steps that
+    decided it), as ``xueji eval --format json --explain`` and the service's ``explain: true`` write it."""
+    out = decision.to_dict()
+    if explain:
+        steps = explainer(policy, record, decision.on)
+        for f, found in zip(decision.findings, out["findings"], strict=True):
+            found["explanation"] = [attrs.asdict(step) for step in steps(f)]
+    return out
 
 
 def to_json(obj: Any) -> str:

@@ -43,13 +43,16 @@ def default_evaluator() -> str:
     return value
 
 
-def load_policy(path: str | Path | None = None, *, evaluator: str | None = None) -> PolicySet:
+def load_policy(
+    path: str | Path | None = None, *, evaluator: str | None = None, overrides: Mapping[Path, str] | None = None
+) -> PolicySet:
     """Load, check and compile a policy directory (default: the bundled policy set). ``evaluator``:
-    ``generated`` or ``closures`` (default: :func:`default_evaluator`)."""
+    ``generated`` or ``closures`` (default: :func:`default_evaluator`). ``overrides``: file texts that
+    stand in for the files on disk (the service's playground; see :func:`check_policy`)."""
     evaluator = default_evaluator() if evaluator is None else evaluator
     if evaluator not in EVALUATORS:
         raise ValueError(f"evaluator: {evaluator!r} is not one of {', '.join(EVALUATORS)}")
-    return _load(path, compiled=True, generated=evaluator == "generated")
+    return _load(path, compiled=True, generated=evaluator == "generated", overrides=overrides)
 
 
 def load_checked(path: str | Path | None = None) -> PolicySet:
@@ -59,8 +62,10 @@ def load_checked(path: str | Path | None = None) -> PolicySet:
     return _load(path, compiled=False, generated=False)
 
 
-def _load(path: str | Path | None, *, compiled: bool, generated: bool) -> PolicySet:
-    ps, diags = read_policy(path)
+def _load(
+    path: str | Path | None, *, compiled: bool, generated: bool, overrides: Mapping[Path, str] | None = None
+) -> PolicySet:
+    ps, diags = read_policy(path, overrides=overrides)
     ps.schema.generated = generated  # the record check too: generated, or the closures alone
     unread = any(d.severity is Severity.ERROR and d.code.startswith(_UNREAD_CODES) for d in diags)
     diags.extend(_check_and_compile(ps.schema, ps.versions, unread=unread, compiled=compiled, generated=generated))
