@@ -1,10 +1,9 @@
 """The pages in a real browser (issue 15, point 3): Debian's Chromium driven by Selenium.
 
 The static site of ``xueji doc`` is served by ``http.server`` on loopback; the check page and the
-playground are served, with the API they call, by a **test-only stub** of the service (``_Stub``
-below: stdlib ``http.server`` calling ``engine.evaluate`` and ``check_policy``, just enough to drive the
-pages; the real service, ``engine/faces/serve.py``, replaces it). Every server listens on 127.0.0.1 on
-a random port.
+playground by the real decision service (``engine/faces/serve.py``'s app under uvicorn, with a token),
+whose API they call; what they sent is read back from its decision log. Every server listens on
+127.0.0.1 on a random port.
 
 The browser is ``/usr/bin/chromium`` with ``/usr/bin/chromedriver`` (``apt-get install chromium
 chromium-driver``; ``.ci/run`` installs them). Without them, or without ``selenium``, these tests skip
@@ -16,27 +15,20 @@ and say why — except under ``CI=true``, where a missing browser is a failure. 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import functools
 import json
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
-import attrs
 import pytest
 
 import engine
-from engine.diagnostics import FactsError, PolicyError, Severity
-from engine.faces import pages
 from engine.faces.cli import main
-from engine.run.pipeline import check_policy
 from engine.sources.yamlsource import load_data
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,146 +80,34 @@ def _fixture(name: str) -> dict[str, Any]:
     return record
 
 
-class _Stub(BaseHTTPRequestHandler):
-    """A test-only stand-in for ``xueji serve``: the pages and the part of the API they call."""
-
-    server: _StubServer
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
-
-    def _send(self, status: int, body: bytes, ctype: str, csp: str | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        if csp is not None:
-            self.send_header("Content-Security-Policy", csp)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, value: Any, status: int = 200) -> None:
-        self._send(status, json.dumps(value, ensure_ascii=False).encode(), "application/json")
-
-    def _problem(self, status: int, title: str, errors: list[dict[str, Any]] | None = None) -> None:
-        body = {"type": "about:blank", "title": title, "status": status, "detail": title, "errors": errors or []}
-        self._send(status, json.dumps(body, ensure_ascii=False).encode(), "application/problem+json")
-
-    def do_GET(self) -> None:
-        url = urlparse(self.path)
-        lang = parse_qs(url.query).get("lang", ["zh"])[0]
-        lang = "en" if lang == "en" else "zh"
-        policy = _policy()
-        if url.path == "/":
-            page, html = "measures", pages.measures_page(policy, lang, coverage=self.server.coverage)
-        elif url.path == "/check":
-            page, html = "check", pages.check_page(policy, lang)
-        elif url.path == "/playground":
-            page, html = "playground", pages.playground_page(policy, lang)
-        else:
-            self._problem(404, "not found")
-            return
-        # the pages work under their strict policy (only their own inline style and script)
-        self._send(200, html.encode(), "text/html; charset=utf-8", pages.content_security_policy(page))
-
-    def do_POST(self) -> None:
-        if self.server.token and self.headers.get("Authorization") != f"Bearer {self.server.token}":
-            self._problem(401, "a bearer token is required")
-            return
-        try:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-        except ValueError:
-            self._problem(400, "the body is not JSON")
-            return
-        self.server.bodies.append((self.path, body))
-        try:
-            if self.path == "/v1/evaluate":
-                self._json(self._evaluate(body["record"], body.get("on"), bool(body.get("explain"))))
-            elif self.path == "/v1/deadlines":
-                self._deadlines(body["record"], body.get("on"))
-            elif self.path == "/v1/playground":
-                self._json(self._playground(body["files"], body["record"], body.get("on")))
-            else:
-                self._problem(404, "not found")
-        except FactsError as ex:
-            errors = [{"path": p.path, "message": {"zh": p.message.zh, "en": p.message.en}} for p in ex.problems]
-            self._problem(422, "the record does not fit the facts schema", errors)
-
-    def _evaluate(self, record: Any, on: str | None, explain: bool, policy: Any = None) -> dict[str, Any]:
-        from engine.run.explain import explain as explain_finding
-
-        policy = policy or _policy()
-        decision = engine.evaluate(record, on=on or dt.date.today(), policy=policy)
-        out = {**decision.to_dict(), "on_used": decision.on.isoformat()}
-        if explain:
-            facts, _ = policy.schema.validate(record)
-            for f, d in zip(decision.findings, out["findings"], strict=True):
-                d["explanation"] = [attrs.asdict(s) for s in explain_finding(policy, facts, decision.on, f)]
-        return out
-
-    def _deadlines(self, record: Any, on: str | None) -> None:
-        from engine.faces.render_machine import deadlines_ics
-        from engine.run.evaluate import deadlines
-
-        decision = engine.evaluate(record, on=on or dt.date.today(), policy=_policy())
-        rows = deadlines(decision, _policy())
-        if "text/calendar" in self.headers.get("Accept", ""):
-            ics = deadlines_ics(decision, rows, "zh", "20250101T000000Z", record.get("name"))
-            self._send(200, ics.encode(), "text/calendar; charset=utf-8")
-        else:
-            self._json([f.to_dict() for f in rows])
-
-    def _playground(self, files: dict[str, str], record: Any, on: str | None) -> dict[str, Any]:
-        policy = _policy()
-        root = policy.root.resolve()
-        known = pages.policy_files(policy)
-        if not set(files) <= set(known):
-            raise FactsError([])  # the stub's shortcut: a 422 problem
-        overrides = {root / name: text for name, text in files.items()}
-        _, diags = check_policy(root, overrides=overrides)
-        shown = []
-        for d in diags:
-            out = d.to_dict()
-            if d.span is not None:
-                out["file"] = os.path.relpath(Path(d.span.file).resolve(), root)
-            shown.append(out)
-        decision = None
-        if not any(d.severity is Severity.ERROR for d in diags):
-            with tempfile.TemporaryDirectory() as tmp:
-                copy = Path(tmp) / "policies"
-                shutil.copytree(root, copy)
-                for name, text in files.items():
-                    (copy / name).write_text(text, encoding="utf-8")
-                try:
-                    decision = self._evaluate(record, on, True, engine.load_policy(copy))
-                except PolicyError:
-                    decision = None
-        return {"diagnostics": shown, "decision": decision}
-
-
-class _StubServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, token: str | None) -> None:
-        super().__init__(("127.0.0.1", 0), _Stub)
-        self.token = token
-        self.coverage = pages.policy_coverage(_policy())
-        self.bodies: list[tuple[str, Any]] = []
-
-
 def _serve(server: ThreadingHTTPServer) -> str:
     threading.Thread(target=server.serve_forever, name="test-http", daemon=True).start()
     host, port = server.server_address[:2]
     return f"http://{host}:{port}"
 
 
+Served = tuple[str, Path]  # the service's URL, and its decision log (each record the pages sent)
+
+
 @pytest.fixture(scope="module")
-def stub() -> Iterator[tuple[str, _StubServer]]:
-    server = _StubServer(TOKEN)
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The real decision service (``xueji serve``'s app, uvicorn in a thread on a loopback port) with a
+    token and a decision log that keeps the input, so that a test sees what the pages sent."""
+    from engine.faces.serve import Background, DecisionLog, create_app
+
+    log_path = tmp_path_factory.mktemp("serve") / "decisions.jsonl"
+    log = DecisionLog.open(str(log_path))
     try:
-        yield _serve(server), server
+        with Background(create_app(None, token=TOKEN, log=log, log_input=True)) as url:
+            yield url, log_path
     finally:
-        server.shutdown()
-        server.server_close()
+        log.close()
+
+
+def _logged(log_path: Path) -> list[dict[str, Any]]:
+    """The decision log so far: one entry per record judged, with the record as the page sent it."""
+    text = log_path.read_text(encoding="utf-8") if log_path.exists() else ""
+    return [json.loads(line) for line in text.splitlines()]
 
 
 @pytest.fixture(scope="module")
@@ -368,9 +248,9 @@ def test_static_site_shows_the_articles_their_text_an_anchor_and_the_language_sw
 
 
 def test_check_a_pasted_record_shows_each_article_outcome_and_the_explanation(
-    browser: WebDriver, stub: tuple[str, _StubServer]
+    browser: WebDriver, service: Served
 ) -> None:
-    url, server = stub
+    url, log = service
     browser.get(url + "/check?lang=en")
     browser.execute_script("sessionStorage.clear()")
     browser.refresh()
@@ -380,7 +260,7 @@ def test_check_a_pasted_record_shows_each_article_outcome_and_the_explanation(
     _set(browser, "#on", "2025-09-10")
     # without the token the service refuses, and the page says so
     browser.find_element(By.ID, "check").click()
-    assert "bearer token" in _find(browser, "#results .error-box").text
+    assert "bearer token" in _find(browser, "#results .error-box").text.lower()
     # with it (kept in sessionStorage) the record is judged
     browser.find_element(By.CSS_SELECTOR, "details.token summary").click()
     browser.find_element(By.ID, "token").send_keys(TOKEN)
@@ -402,8 +282,8 @@ def test_check_a_pasted_record_shows_each_article_outcome_and_the_explanation(
     hidden = browser.find_elements(By.CSS_SELECTOR, 'tr[data-outcome="not_applicable"]')
     assert hidden and not hidden[0].is_displayed()
     _shot(browser, "check-one-record")
-    path, body = server.bodies[-1]
-    assert path == "/v1/evaluate" and body == {"record": record, "on": "2025-09-10", "explain": True}
+    last = _logged(log)[-1]
+    assert last["path"] == "/v1/evaluate" and last["input"] == record and last["on"] == "2025-09-10"
     _no_js_errors(browser)
 
 
@@ -426,11 +306,11 @@ def _flatten(value: Any, prefix: str, out: dict[str, str]) -> None:
 
 
 def test_check_an_uploaded_csv_gives_one_row_per_student_and_the_deadlines(
-    browser: WebDriver, stub: tuple[str, _StubServer], tmp_path: Path
+    browser: WebDriver, service: Served, tmp_path: Path
 ) -> None:
     from engine.tools import batch
 
-    url, server = stub
+    url, log = service
     # students whose columns describe one tree (a none `cancellation` and another's `cancellation.kind`
     # cannot share a header: read_csv refuses it, and so would this test)
     students = [_fixture(n) for n in ("annual-pending", "annual-late-deferred", "two-fulltime-statuses")]
@@ -452,7 +332,7 @@ def test_check_an_uploaded_csv_gives_one_row_per_student_and_the_deadlines(
     _find(browser, "#file").send_keys(str(path))
     _wait(browser).until(lambda d: d.find_element(By.ID, "file-note").text.startswith("3 "))
     _set(browser, "#on", "2025-09-10")
-    before = len(server.bodies)
+    before = len(_logged(log))
     browser.find_element(By.ID, "check").click()
     table = _find(browser, "table.students")
     _wait(browser).until(lambda d: len(table.find_elements(By.CSS_SELECTOR, "tbody tr[data-student]")) == 3)
@@ -463,7 +343,7 @@ def test_check_an_uploaded_csv_gives_one_row_per_student_and_the_deadlines(
     # the browser's reading of the CSV is the engine's (engine.tools.batch.read_csv)
     with path.open(encoding="utf-8", newline="") as f:
         expected = [record for _, record, _ in batch.read_csv(f, _policy().schema)]
-    sent = [body["record"] for p, body in server.bodies[before:] if p == "/v1/evaluate"]
+    sent = [entry["input"] for entry in _logged(log)[before:] if entry["path"] == "/v1/evaluate"]
     assert sent == expected
     # a row opens the student's findings
     first.click()
@@ -487,10 +367,8 @@ def test_check_an_uploaded_csv_gives_one_row_per_student_and_the_deadlines(
     _no_js_errors(browser)
 
 
-def test_a_record_of_the_wrong_shape_lists_its_problems_by_path(
-    browser: WebDriver, stub: tuple[str, _StubServer]
-) -> None:
-    url, _ = stub
+def test_a_record_of_the_wrong_shape_lists_its_problems_by_path(browser: WebDriver, service: Served) -> None:
+    url, _ = service
     browser.get(url + "/check?lang=en")
     browser.execute_script(f"sessionStorage.setItem('xueji.token', {json.dumps(TOKEN)})")
     browser.refresh()
@@ -501,10 +379,8 @@ def test_a_record_of_the_wrong_shape_lists_its_problems_by_path(
     assert "schooling_years" in box.text
 
 
-def test_playground_points_at_a_misspelt_fact_and_judges_the_fixed_rule(
-    browser: WebDriver, stub: tuple[str, _StubServer]
-) -> None:
-    url, _ = stub
+def test_playground_points_at_a_misspelt_fact_and_judges_the_fixed_rule(browser: WebDriver, service: Served) -> None:
+    url, _ = service
     browser.get(url + "/playground?lang=en")
     browser.execute_script(f"sessionStorage.setItem('xueji.token', {json.dumps(TOKEN)})")
     browser.refresh()

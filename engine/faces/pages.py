@@ -590,7 +590,7 @@ def measures_page(
 
 def csv_types(policy: PolicySet) -> dict[str, str]:
     """The CSV columns the check page converts, by field path pattern (``academic_years[].year`` →
-    ``int``): ``int``, ``bool`` and ``list`` (where ``[]`` is an empty list), as
+    ``int``): ``int``, ``decimal``, ``bool`` and ``list`` (where ``[]`` is an empty list), as
     ``engine.tools.batch`` converts them; every other column stays text."""
     out: dict[str, str] = {}
 
@@ -598,7 +598,7 @@ def csv_types(policy: PolicySet) -> dict[str, str]:
         if depth > 16:  # record types may be recursive; no export nests this deep
             return
         base = t.inner if isinstance(t, Nullable) else t
-        if isinstance(base, Prim) and base.name in ("int", "bool"):
+        if isinstance(base, Prim) and base.name in ("int", "decimal", "bool"):
             out[prefix] = base.name
         elif isinstance(base, ListT):
             out[prefix] = "list"

@@ -30,7 +30,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -43,7 +43,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine import __version__
-from engine.diagnostics import Diagnostic, FactsError, PolicyError
+from engine.diagnostics import Diagnostic, FactsError, Lang, PolicyError
 from engine.faces.render import decision_json
 from engine.faces.serve_openapi import DOCS_HTML, openapi
 from engine.lang.printer import expr as expr_text
@@ -354,6 +354,9 @@ class Service:
         self._failed_files: dict[str, tuple[int, int]] | None = None
         self._openapi: tuple[str, dict[str, Any]] | None = None
         self._policy_json: tuple[str, dict[str, Any]] | None = None
+        self.pages_lock = threading.Lock()
+        self._pages: dict[tuple[str, str, str], str] = {}
+        self._coverage: tuple[str, Any] | None = None
 
     @property
     def root(self) -> Path:
@@ -412,6 +415,27 @@ class Service:
             doc = openapi(record_schema(served.policy.schema), decision_schema(), __version__, _example_record())
             self._openapi = (served.hash, doc)
         return self._openapi[1]
+
+    def page(self, which: Literal["measures", "check", "playground"], lang: Lang) -> str:
+        """A page of the set served, rendered once per set loaded and language."""
+        from engine.faces import pages  # deferred: only a page needs the HTML renderer
+
+        served = self.current
+        key = (served.hash, which, lang)
+        with self.pages_lock:
+            html = self._pages.get(key)
+            if html is None:
+                if which == "measures":
+                    if self._coverage is None or self._coverage[0] != served.hash:
+                        self._coverage = (served.hash, pages.policy_coverage(served.policy))
+                    html = pages.measures_page(served.policy, lang, coverage=self._coverage[1])
+                elif which == "check":
+                    html = pages.check_page(served.policy, lang)
+                else:
+                    html = pages.playground_page(served.policy, lang)
+                self._pages = {k: v for k, v in self._pages.items() if k[0] == served.hash}  # older sets go
+                self._pages[key] = html
+        return html
 
     def policy_json(self) -> dict[str, Any]:
         served = self.current
@@ -808,6 +832,28 @@ async def get_docs(request: Request) -> Response:
     return HTMLResponse(DOCS_HTML)
 
 
+#: the pages (engine/faces/pages.py) by path: the measures beside their rules, check a student, the playground
+PAGES: dict[str, Literal["measures", "check", "playground"]] = {
+    "/": "measures",
+    "/check": "check",
+    "/playground": "playground",
+}
+
+
+async def get_page(request: Request) -> Response:
+    """A page, in ``?lang=zh|en`` (default zh), with its Content-Security-Policy; its scripts call the
+    /v1/ endpoints of this service (a token, when one is needed, is pasted into the page)."""
+    from engine.faces import pages  # deferred: only a page needs the HTML renderer
+
+    which = PAGES[request.url.path]
+    lang: Lang = "en" if request.query_params.get("lang") == "en" else "zh"
+    service = _service(request)
+    # the measures run every policy test case once per set loaded (the coverage): not a request's budget
+    html = await _in_thread(lambda: service.page(which, lang), max(service.limits.timeout, 120.0))
+    headers = {"Content-Security-Policy": pages.content_security_policy(which)}
+    return HTMLResponse(html, headers=headers)
+
+
 # ------------------------------------------------------------------------------------------------- batch
 
 
@@ -938,6 +984,7 @@ async def post_batch(request: Request) -> Response | _BatchResponse:
 
 
 _ROUTES = (
+    *PAGES,
     "/v1/evaluate",
     "/v1/batch",
     "/v1/deadlines",
@@ -1057,6 +1104,7 @@ def create_app(
         Route("/metrics", get_metrics, methods=["GET"]),
         Route("/openapi.json", get_openapi, methods=["GET"]),
         Route("/docs", get_docs, methods=["GET"]),
+        *(Route(path, get_page, methods=["GET"]) for path in PAGES),
     ]
     app = Starlette(
         routes=routes,

@@ -38,6 +38,11 @@ function convert(cell, type) {  // as engine.tools.batch._convert: by the facts 
   if (cell === "null") return null;
   if (type === "list" && cell.trim() === "[]") return [];
   if (type === "int" && /^\s*[+-]?\d+\s*$/.test(cell)) return Number(cell.trim());
+  if (type === "decimal") {  // an int where it is one, else a finite number (2.5), else the text
+    if (/^\s*[+-]?\d+\s*$/.test(cell)) return Number(cell.trim());
+    const n = Number(cell);
+    if (cell.trim() !== "" && Number.isFinite(n)) return n;
+  }
   if (type === "bool" && /^(true|false)$/i.test(cell)) return cell.toLowerCase() === "true";
   return cell;
 }
