@@ -768,3 +768,17 @@ def test_schemathesis_finds_no_5xx_and_only_problem_json_errors(url: str, method
     run()
     assert seen
     healthy(url)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_service_serves_the_pages_with_their_policy(client: httpx.Client, lang: str) -> None:
+    """/, /check and /playground are the pages of engine/faces/pages.py, each with its own
+    Content-Security-Policy; no token is needed to read them (their scripts send it to /v1/)."""
+    from engine.faces import pages
+
+    for path, which in (("/", "measures"), ("/check", "check"), ("/playground", "playground")):
+        r = client.get(path, params={"lang": lang}, timeout=120)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        assert r.headers["content-security-policy"] == pages.content_security_policy(which)  # type: ignore[arg-type]
+        assert f'lang="{lang}"' in r.text or f"lang={lang}" in r.text
+    assert 'id="art-11"' in client.get("/", timeout=120).text
