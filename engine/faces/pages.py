@@ -75,6 +75,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     "rules_count": ("条规则", "rules"),
     "cases_count": ("个用例", "cases"),
     "article_text": ("条文（原文）", "Article text (Chinese, verbatim)"),
+    "english_gloss": (
+        "英文释义（工作译文，以中文为准）",
+        "English gloss (a working translation; the Chinese is authoritative)",
+    ),
     "reading": ("解读（英文，策略作者所写）", "Reading (how the policy set reads the article)"),
     "gloss": ("英文标题", "English title"),
     "rules": ("规则", "Rules"),
@@ -429,6 +433,11 @@ def _article_html(
     out.append('<div class="cols"><div class="law">')
     out.append(f'<div class="muted">{_e(_t("article_text", lang))}</div>')
     out.append(f'<blockquote class="zh-text" lang="zh-CN">{_e(article.text.strip())}</blockquote>')
+    if article.gloss.strip():
+        out.append(
+            f'<div class="gloss" lang="en"><div class="muted">{_e(_t("english_gloss", lang))}</div>'
+            f"<p>{_e(' '.join(article.gloss.split()))}</p></div>"
+        )
     if article.reading.strip():
         out.append(
             f'<div class="gloss" lang="en"><div class="muted">{_e(_t("reading", lang))}</div>'

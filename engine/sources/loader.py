@@ -57,7 +57,7 @@ PARAMETER_KEYS = frozenset({"doc", "values"})
 #: the literals a parameter's value may be, and the type each gives
 _PARAMETER_LITERALS = (s.Duration, s.IntLit, s.StrLit, s.DateLit, s.BoolLit)
 FILE_KEYS = frozenset({"chapter", "definitions", "articles", "rules"})
-ARTICLE_KEYS = frozenset({"article", "title", "text", "reading", "informative", "scope", "rules"})
+ARTICLE_KEYS = frozenset({"article", "title", "text", "gloss", "reading", "informative", "scope", "rules"})
 RULE_KEYS = frozenset({"id", "rule", "message", "note", "article"})
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 _WORD = re.compile(r"[^\W\d]\w*")
@@ -899,6 +899,7 @@ class _Loader:
             num_node.span if num_node is not None else node.span,
             informative=isinstance(informative_node, YScalar) and informative_node.value is True,
             reading=self.text(node, "reading", required=False),
+            gloss=self.text(node, "gloss", required=False),
         )
         version.articles[number] = article
         scope = node.get("scope")

@@ -81,6 +81,8 @@ class Article:
     span: Span
     informative: bool = False
     reading: str = ""
+    #: an English working gloss of ``text`` (the Chinese is authoritative), for readers of the pages
+    gloss: str = ""
     rules: list[Rule] = attrs.Factory(list)
 
 
