@@ -280,8 +280,26 @@ def test_batch_judges_each_line_and_reports_a_malformed_one(client: httpx.Client
         assert line.pop("line") and line == evaluate(record, on="2024-11-15").to_dict()
 
 
+def test_batch_compact_view_writes_the_lines_of_the_cli(client: httpx.Client) -> None:
+    """?view=compact: each line as ``xueji eval --batch`` writes it by default (compact_dict)."""
+    from engine.tools.batch import compact_dict
+
+    records = [fixture(p.stem) for p in FIXTURES[:5]]
+    r = client.post(
+        "/v1/batch?on=2024-11-15&view=compact",
+        content=ndjson(records),
+        headers={"content-type": "application/x-ndjson"},
+    )
+    lines = [json.loads(line) for line in r.text.splitlines()]
+    assert [line.pop("line") for line in lines] == [1, 2, 3, 4, 5]
+    assert lines == [json.loads(json.dumps(compact_dict(evaluate(x, on="2024-11-15")))) for x in records]
+    assert all("outcomes" in line for line in lines)
+
+
 def test_batch_refuses_a_bad_on_and_a_wrong_media_type(client: httpx.Client) -> None:
     is_problem(client.post("/v1/batch?on=tomorrow", content=b"{}\n", headers={"content-type": NDJSON}), 422)
+    bad_view = is_problem(client.post("/v1/batch?view=short", content=b"{}\n", headers={"content-type": NDJSON}), 422)
+    assert bad_view["errors"][0]["path"] == "query.view"
     is_problem(client.post("/v1/batch", content=b"{}\n", headers={"content-type": "application/json"}), 415)
 
 

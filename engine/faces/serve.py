@@ -897,9 +897,18 @@ async def _lines(request: Request, limits: Limits) -> AsyncIterator[tuple[int, b
 
 
 def _judge_lines(
-    service: Service, request: Request, served: Served, on: dt.date, items: list[tuple[int, bytes]]
+    service: Service,
+    request: Request,
+    served: Served,
+    on: dt.date,
+    items: list[tuple[int, bytes]],
+    view: str = "full",
 ) -> bytes:
-    """One chunk of a batch judged: its output lines."""
+    """One chunk of a batch judged: its output lines (``view``: the whole decision, or the compact line
+    of ``xueji eval --batch``)."""
+    from engine.tools.batch import compact_dict  # deferred: only a compact batch needs it
+
+    body = (lambda d: d.to_dict()) if view == "full" else compact_dict
     out: list[str] = []
     for n, raw in items:
         started = time.perf_counter()
@@ -919,7 +928,7 @@ def _judge_lines(
         except FactsError as ex:
             out.append(json.dumps({"line": n, "error": _facts_problem(ex).to_dict()}, ensure_ascii=False))
             continue
-        out.append(json.dumps({"line": n, **decision.to_dict()}, ensure_ascii=False))
+        out.append(json.dumps({"line": n, **body(decision)}, ensure_ascii=False))
         service.log_decision(request, served, decision, started, record, line=n)
     return ("\n".join(out) + "\n").encode("utf-8") if out else b""
 
@@ -946,6 +955,9 @@ async def post_batch(request: Request) -> Response | _BatchResponse:
     _content_type(request, _NDJSON_TYPES)
     on_text = request.query_params.get("on")
     on = _on(on_text, "query.on")
+    view = request.query_params.get("view", "full")
+    if view not in ("full", "compact"):
+        raise _body_problem("query.view", "query.view must be full or compact", "query.view 应为 full 或 compact")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limits.max_batch_body:
         raise http_problem(413, f"the body is {declared} bytes; the limit is {limits.max_batch_body}")
@@ -968,14 +980,14 @@ async def post_batch(request: Request) -> Response | _BatchResponse:
                 items.append((n, raw))
                 if len(items) >= BATCH_CHUNK:
                     chunk, items = items, []
-                    yield await anyio.to_thread.run_sync(_judge_lines, service, request, served, on, chunk)
+                    yield await anyio.to_thread.run_sync(_judge_lines, service, request, served, on, chunk, view)
         except _Stop as stop:
             if items:
-                yield await anyio.to_thread.run_sync(_judge_lines, service, request, served, on, items)
+                yield await anyio.to_thread.run_sync(_judge_lines, service, request, served, on, items, view)
             yield (json.dumps({"line": stop.line, "error": stop.problem.to_dict()}, ensure_ascii=False) + "\n").encode()
             return
         if items:
-            yield await anyio.to_thread.run_sync(_judge_lines, service, request, served, on, items)
+            yield await anyio.to_thread.run_sync(_judge_lines, service, request, served, on, items, view)
 
     return _BatchResponse(answer())
 

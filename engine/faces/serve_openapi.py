@@ -182,7 +182,16 @@ def openapi(record: dict[str, Any], decision: dict[str, Any], version: str, exam
                             "required": False,
                             "schema": _DATE,
                             "description": "the day judged (default: the server's local date)",
-                        }
+                        },
+                        {
+                            "name": "view",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "enum": ["full", "compact"]},
+                            "description": "full (default): each line the whole decision; compact: as "
+                            "xueji eval --batch writes by default, each article's worst outcome and only the "
+                            "findings that are not satisfied or not applicable",
+                        },
                     ],
                     "requestBody": {
                         "required": True,
