@@ -216,6 +216,14 @@ class XuejiServer(LanguageServer):
         text = lines[position.line] if position.line < len(lines) else ""
         return path, lines, position.line + 1, from_client(text, position.character, self.encoding)
 
+    def at(self, uri: str, position: lsp.Position) -> tuple[Queries, Path, list[str], int, int] | None:
+        """What a request at ``position`` of ``uri`` asks: the queries of its policy set (checked now if
+        it changed), the file, its lines and the 1-based line and column; None when the set has none."""
+        queries = self.fresh(uri).queries
+        if queries is None:
+            return None
+        return (queries, *self.place(uri, position))
+
     # ------------------------------------------------------------------------------------- checking
 
     def analyse(self, root: Path) -> Analysis:
@@ -447,11 +455,11 @@ def did_close(ls: XuejiServer, params: lsp.DidCloseTextDocumentParams) -> None:
 @server.feature(lsp.TEXT_DOCUMENT_HOVER)
 @guarded("hover")
 def hover(ls: XuejiServer, params: lsp.HoverParams) -> lsp.Hover | None:
-    analysis = ls.fresh(params.text_document.uri)
-    if analysis.queries is None:
+    here = ls.at(params.text_document.uri, params.position)
+    if here is None:
         return None
-    path, lines, line, col = ls.place(params.text_document.uri, params.position)
-    found = analysis.queries.hover(path, line, col, "\n".join(lines))
+    queries, path, lines, line, col = here
+    found = queries.hover(path, line, col, "\n".join(lines))
     if found is None:
         return None
     text, span = found
@@ -463,33 +471,33 @@ def hover(ls: XuejiServer, params: lsp.HoverParams) -> lsp.Hover | None:
 @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
 @guarded("definition")
 def definition(ls: XuejiServer, params: lsp.DefinitionParams) -> lsp.Location | None:
-    analysis = ls.fresh(params.text_document.uri)
-    if analysis.queries is None:
+    here = ls.at(params.text_document.uri, params.position)
+    if here is None:
         return None
-    path, lines, line, col = ls.place(params.text_document.uri, params.position)
-    span = analysis.queries.definition(path, line, col, "\n".join(lines))
+    queries, path, lines, line, col = here
+    span = queries.definition(path, line, col, "\n".join(lines))
     return ls.location(span) if span is not None else None
 
 
 @server.feature(lsp.TEXT_DOCUMENT_REFERENCES)
 @guarded("references")
 def references(ls: XuejiServer, params: lsp.ReferenceParams) -> list[lsp.Location] | None:
-    analysis = ls.fresh(params.text_document.uri)
-    if analysis.queries is None:
+    here = ls.at(params.text_document.uri, params.position)
+    if here is None:
         return None
-    path, _, line, col = ls.place(params.text_document.uri, params.position)
-    spans = analysis.queries.references(path, line, col, include_declaration=params.context.include_declaration)
+    queries, path, _, line, col = here
+    spans = queries.references(path, line, col, include_declaration=params.context.include_declaration)
     return [ls.location(s) for s in spans]
 
 
 @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["."], resolve_provider=False))
 @guarded("completion")
 def completion(ls: XuejiServer, params: lsp.CompletionParams) -> lsp.CompletionList | None:
-    analysis = ls.fresh(params.text_document.uri)
-    if analysis.queries is None:
+    here = ls.at(params.text_document.uri, params.position)
+    if here is None:
         return None
-    path, lines, line, col = ls.place(params.text_document.uri, params.position)
-    items = analysis.queries.completions(path, lines, line, col)
+    queries, path, lines, line, col = here
+    items = queries.completions(path, lines, line, col)
     return lsp.CompletionList(is_incomplete=False, items=[_item(c, i) for i, c in enumerate(items)])
 
 

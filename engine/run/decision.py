@@ -141,23 +141,7 @@ class Finding:
         reads the evaluator's environment, which does not travel; the copy is equal and its
         ``to_dict()`` identical."""
         message, facts = self._explanation()
-        return (
-            _rendered_finding,
-            (
-                self.rule,
-                self.article,
-                self.subject,
-                self.outcome,
-                self.due,
-                self.due_not_before,
-                self.missing,
-                self.reason,
-                self.version,
-                self.arose,
-                message,
-                facts,
-            ),
-        )
+        return (_rendered_finding, (*self._key(), message, facts))
 
     def _explanation(self) -> tuple[Msg, dict[str, Any]]:
         if self._explained is None:
